@@ -1,0 +1,63 @@
+# lead2inbound intake: every task a developer, CI or an operator runs.
+#   make run    set everything up, then `l2i serve` on the embedded default (Postgres + Redis)
+#   make test   set everything up, then lint and run every Rust and Python test (what CI runs)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PYO3_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: setup build run test lint lint-rust lint-python test-rust test-python stubtest \
+        bench bench-core differential-full fmt clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip 'maturin>=1.16,<2'
+
+# Build the Rust extension (release profile) and install the package with its dev extras.
+setup build: $(BIN)/python
+	$(BIN)/maturin develop --release --quiet --extras dev,bench
+
+run: build
+	$(BIN)/l2i serve
+
+lint-rust:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --features python -- -D warnings
+
+lint-python:
+	$(BIN)/ruff check python tests bench tools
+	$(BIN)/ruff format --check python tests bench tools
+
+lint: lint-rust lint-python
+
+stubtest:
+	$(BIN)/python -m mypy.stubtest lead2inbound._core
+
+test-rust:
+	cargo test --workspace --release
+
+test-python:
+	$(BIN)/pytest
+
+test: build lint test-rust stubtest test-python
+
+# The full one-million-input differential run against `phonenumbers` (the CI test runs a chunk).
+differential-full: build
+	L2I_DIFF_INPUTS=1000000 $(BIN)/pytest -m slow tests/test_phone_differential.py -q
+
+bench-core: build
+	$(BIN)/python bench/bench_core.py
+
+bench: build
+	$(BIN)/python bench/run.py
+
+fmt:
+	cargo fmt --all
+	$(BIN)/ruff format python tests bench tools
+	$(BIN)/ruff check --fix python tests bench tools
+
+clean:
+	rm -rf target $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+//! bloom: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+//! keys: placeholder until its issue lands.
