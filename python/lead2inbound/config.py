@@ -1,0 +1,94 @@
+"""Configuration: `L2I_*` environment variables only, read once into an immutable `Config`.
+
+Tests build a `Config` directly (or with `Config.from_env(overrides)`), so nothing reads the
+environment behind the app's back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    # --- stores -------------------------------------------------------------------------------
+    database_url: str | None = None  # L2I_DATABASE_URL; None = embedded Postgres
+    redis_url: str | None = None  # L2I_REDIS_URL; None = embedded Redis
+    data_dir: Path = Path(".l2i")  # L2I_DATA_DIR: embedded stores' data
+    db_pool_min: int = 2  # L2I_DB_POOL_MIN: connections per worker
+    db_pool_max: int = 8  # L2I_DB_POOL_MAX
+    db_timeout_s: float = 5.0  # L2I_DB_TIMEOUT_S: wait for a connection / statement
+    redis_timeout_ms: int = 50  # L2I_REDIS_TIMEOUT_MS: limiter call budget before fallback
+    # --- keys -----------------------------------------------------------------------------------
+    key_pepper: str = ""  # L2I_KEY_PEPPER: HMAC key for API key digests (secret)
+    key_cache_ttl_s: float = 30.0  # L2I_KEY_CACHE_TTL_S: backstop behind the revocation broadcast
+    # --- limits -------------------------------------------------------------------------------
+    default_rate_limit: int = 120  # L2I_DEFAULT_RATE_LIMIT: per key per minute
+    fallback_divisor: int = 1  # L2I_FALLBACK_DIVISOR: fallback limit = key limit / this
+    max_body_bytes: int = 1_048_576  # L2I_MAX_BODY_BYTES
+    # --- intake -------------------------------------------------------------------------------
+    consent_clock_skew_s: int = 300  # L2I_CONSENT_CLOCK_SKEW_S: future consent tolerance
+    writer_max_batch: int = 256  # L2I_WRITER_MAX_BATCH: leads per transaction, at most
+    calling_hours: str = "enforce"  # L2I_CALLING_HOURS: enforce | off
+    # --- serving --------------------------------------------------------------------------------
+    host: str = "127.0.0.1"  # L2I_HOST
+    port: int = 8000  # L2I_PORT
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # L2I_WORKERS
+    log_level: str = "info"  # L2I_LOG_LEVEL
+    shutdown_timeout_s: float = 30.0  # L2I_SHUTDOWN_TIMEOUT_S
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = "L2I_" + f.name.upper()
+            if name not in env or env[name] == "":
+                continue
+            raw = env[name]
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+            try:
+                if kind.startswith("int"):
+                    values[f.name] = int(raw)
+                elif kind.startswith("float"):
+                    values[f.name] = float(raw)
+                elif kind.startswith("bool"):
+                    values[f.name] = _bool(name, raw)
+                elif kind.startswith("Path"):
+                    values[f.name] = Path(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
+        cfg = cls(**values)  # type: ignore[arg-type]
+        cfg.validate()
+        return cfg
+
+    def with_(self, **changes: object) -> Config:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def validate(self) -> None:
+        if self.calling_hours not in {"enforce", "off"}:
+            raise ConfigError("L2I_CALLING_HOURS must be 'enforce' or 'off'")
+        if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
+            raise ConfigError("L2I_DB_POOL_MIN must be >= 1 and <= L2I_DB_POOL_MAX")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("L2I_MAX_BODY_BYTES must be at least 1024")
+        if self.workers < 1:
+            raise ConfigError("L2I_WORKERS must be at least 1")
