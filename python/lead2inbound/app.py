@@ -1,0 +1,149 @@
+"""The Falcon ASGI app: `create_app(config)` wires stores, services and resources.
+
+Per worker: one Postgres pool, one Redis client, one batched lead writer, one key ring (cache),
+one rate limiter and one broadcast subscriber. They open on ASGI lifespan startup and close on
+shutdown, after the writer has flushed everything pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import falcon
+import falcon.asgi
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from .auth import REVOCATION_CHANNEL, KeyRing, Principal
+from .broadcast import Broadcast
+from .config import Config, ConfigError
+from .http import (
+    handle_falcon_error,
+    handle_problem,
+    handle_unexpected,
+    new_request_id,
+)
+from .limits import RateLimiter, rate_limit_headers
+from .metrics import Metrics
+from .problems import ProblemError, unauthorized
+from .resources.health import HealthResource, MetricsResource, ReadyResource
+from .resources.leads import LeadsResource
+from .store.writer import LeadWriter
+
+log = logging.getLogger("lead2inbound")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_KEY_IN_QUERY = re.compile(r"l2i_(live|test)_")
+
+
+class Services:
+    """Everything a resource needs, opened once per worker."""
+
+    def __init__(self, config: Config):
+        if not config.database_url or not config.redis_url:
+            raise ConfigError("L2I_DATABASE_URL and L2I_REDIS_URL must be set for the app")
+        if not config.key_pepper:
+            raise ConfigError("L2I_KEY_PEPPER must be set (the HMAC key for API key digests)")
+        self.config = config
+        self.metrics = Metrics()
+        self.pool = AsyncConnectionPool(
+            config.database_url,
+            min_size=config.db_pool_min,
+            max_size=config.db_pool_max,
+            timeout=config.db_timeout_s,
+            open=False,
+            check=AsyncConnectionPool.check_connection,
+            name="l2i",
+        )
+        self.redis = aioredis.from_url(
+            config.redis_url,
+            socket_timeout=max(config.redis_timeout_ms / 1000, 0.05) * 4,
+            socket_connect_timeout=0.5,
+            health_check_interval=0,
+        )
+        self.limiter = RateLimiter(self.redis, config)
+        self.keys = KeyRing(self.pool, config.key_pepper.encode(), ttl_s=config.key_cache_ttl_s)
+        self.writer = LeadWriter(self.pool, max_batch=config.writer_max_batch)
+        self.broadcast = Broadcast(config.redis_url)
+
+    async def start(self) -> None:
+        await self.pool.open(wait=False)
+        await self.writer.start()
+        self.keys.start()
+        self.broadcast.subscribe(REVOCATION_CHANNEL, self.keys.forget)
+        self.broadcast.on_reconnect(self.keys.forget_all)
+        await self.broadcast.start()
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+        await self.keys.stop()
+        await self.broadcast.stop()
+        await self.redis.aclose()
+        await self.pool.close()
+
+    async def authorize(self, req: Any, scope: str) -> Principal:
+        """Authenticate, count the request against the key's limit, then check the scope."""
+        if _KEY_IN_QUERY.search(req.query_string or ""):
+            raise unauthorized()  # keys in URLs end up in logs: never accepted there
+        principal = await self.keys.authenticate(req.get_header("Authorization"))
+        req.context.principal = principal
+        decision = await self.limiter.check(principal.key_id, principal.rate_limit)
+        req.context.rate_headers = rate_limit_headers(decision)
+        if not decision.allowed:
+            raise ProblemError(
+                "rate_limited",
+                f"This key may send {decision.limit} requests per minute; "
+                f"retry after {decision.retry_after} s.",
+            )
+        principal.require(scope)
+        return principal
+
+
+class RequestContext:
+    """Request id, rate-limit headers on every authenticated answer, and request metrics."""
+
+    def __init__(self, services: Services | None):
+        self.s = services
+
+    async def process_startup(self, scope: Any, event: Any) -> None:
+        if self.s is not None:
+            await self.s.start()
+
+    async def process_shutdown(self, scope: Any, event: Any) -> None:
+        if self.s is not None:
+            await self.s.stop()
+
+    async def process_request(self, req: Any, resp: Any) -> None:
+        incoming = req.get_header("X-Request-Id")
+        req.context.request_id = (
+            incoming if incoming and _REQUEST_ID.match(incoming) else new_request_id()
+        )
+        req.context.started = time.perf_counter()
+        req.context.rate_headers = None
+
+    async def process_response(self, req: Any, resp: Any, resource: Any, ok: bool) -> None:
+        resp.set_header("X-Request-Id", req.context.get("request_id") or new_request_id())
+        for name, value in req.context.get("rate_headers") or ():
+            resp.set_header(name, value)
+        if self.s is not None:
+            route = req.uri_template or "unmatched"
+            started = req.context.get("started") or time.perf_counter()
+            status = int(str(resp.status).split()[0])
+            self.s.metrics.request(route, req.method, status, time.perf_counter() - started)
+
+
+def create_app(config: Config | None = None, *, services: Services | None = None) -> falcon.asgi.App:
+    config = config or Config.from_env()
+    services = services or Services(config)
+    app = falcon.asgi.App(middleware=[RequestContext(services)], cors_enable=False)
+    app.req_options.strip_url_path_trailing_slash = True
+    app.add_route("/v1/leads", LeadsResource(services))
+    app.add_route("/healthz", HealthResource())
+    app.add_route("/readyz", ReadyResource(services))
+    app.add_route("/metrics", MetricsResource(services))
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, handle_falcon_error)
+    app.add_error_handler(ProblemError, handle_problem)
+    return app

@@ -1,0 +1,75 @@
+"""GET /healthz, /readyz and /metrics: what an operator's probes and Prometheus read."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ..http import send_json
+
+if TYPE_CHECKING:
+    from ..app import Services
+
+
+class HealthResource:
+    """The process is alive and serving."""
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        send_json(resp, 200, {"status": "ok"})
+
+
+class ReadyResource:
+    """Postgres and Redis reachable, migrations current; degraded when Redis is down."""
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        postgres, migrations = await self._postgres()
+        redis_ok = await self._redis()
+        degraded = not redis_ok or self.s.limiter.degraded
+        ready = postgres and migrations
+        status = "ready" if ready and not degraded else ("degraded" if ready else "unavailable")
+        body = {
+            "status": status,
+            "checks": {
+                "postgres": "ok" if postgres else "unavailable",
+                "migrations": "current" if migrations else ("behind" if postgres else "unknown"),
+                "redis": "ok" if redis_ok else "unavailable",
+                "rate_limiter": "fallback" if self.s.limiter.degraded else "redis",
+            },
+            "degraded": degraded,
+        }
+        send_json(resp, 200 if ready else 503, body)
+        if not ready:
+            resp.set_header("Retry-After", "1")
+
+    async def _postgres(self) -> tuple[bool, bool]:
+        from ..store.migrate import available
+
+        try:
+            async with asyncio.timeout(2.0), self.s.pool.connection(timeout=2.0) as conn:
+                cur = await conn.execute("SELECT max(version) FROM l2i_schema_migrations")
+                row = await cur.fetchone()
+        except Exception:
+            return False, False
+        latest = max(m.version for m in available())
+        return True, bool(row and row[0] is not None and row[0] >= latest)
+
+    async def _redis(self) -> bool:
+        try:
+            async with asyncio.timeout(0.5):
+                return bool(await self.s.redis.ping())
+        except Exception:
+            return False
+
+
+class MetricsResource:
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        data, content_type = self.s.metrics.exposition()
+        resp.status = 200
+        resp.content_type = content_type
+        resp.data = data

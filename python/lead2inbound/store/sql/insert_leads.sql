@@ -1,0 +1,80 @@
+-- The batched writer's one statement: claim each phone's duplicate window, check the suppression
+-- list, store the leads that won their claim, queue the eligible live ones and notify listeners
+-- once. Input rows are sorted by (org_id, sandbox, phone) so concurrent batches take claim row
+-- locks in one order and cannot deadlock. Parameters are parallel arrays, one element per lead.
+WITH input AS (
+    SELECT *
+    FROM unnest(
+        %s::uuid[], %s::uuid[], %s::boolean[], %s::text[],
+        %s::text[], %s::text[], %s::boolean[], %s::text[], %s::text[],
+        %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+        %s::text[], %s::text[],
+        %s::jsonb[], %s::jsonb[], %s::jsonb[],
+        %s::text[], %s::boolean[], %s::text[], %s::text[], %s::jsonb[]
+    ) AS t (
+        org_id, lead_id, sandbox, api_key_id,
+        phone, phone_raw, phone_valid, phone_region, phone_extension,
+        source, external_id, first_name, last_name, email, state, postal_code,
+        city, address,
+        consent, attribution, custom_fields,
+        status, eligible, pre_reasons, post_reasons, checks
+    )
+    ORDER BY org_id, sandbox, phone
+),
+claimed AS (
+    INSERT INTO phone_claims AS c (org_id, sandbox, phone, lead_id, claimed_at)
+    SELECT org_id, sandbox, phone, lead_id, now() FROM input
+    ON CONFLICT (org_id, sandbox, phone) DO UPDATE
+        SET lead_id = EXCLUDED.lead_id, claimed_at = EXCLUDED.claimed_at
+        -- take the claim over only when its lead has left the org's window
+        WHERE NOT EXISTS (
+            SELECT 1 FROM leads l JOIN orgs o ON o.org_id = l.org_id
+            WHERE l.org_id = c.org_id AND l.lead_id = c.lead_id
+              AND l.created_at > now() - make_interval(days => o.dedupe_window_days)
+        )
+    RETURNING c.lead_id
+),
+gated AS (
+    SELECT i.*,
+           EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = i.org_id AND s.phone = i.phone)
+               AS suppressed
+    FROM input i JOIN claimed USING (lead_id)
+),
+inserted AS (
+    INSERT INTO leads (
+        org_id, lead_id, sandbox, api_key_id,
+        phone, phone_raw, phone_valid, phone_region, phone_extension,
+        source, external_id, first_name, last_name, email, state, postal_code, city, address,
+        consent, attribution, custom_fields,
+        status, eligible, reasons, checks
+    )
+    SELECT org_id, lead_id, sandbox, api_key_id,
+           phone, phone_raw, phone_valid, phone_region, phone_extension,
+           source, external_id, first_name, last_name, email, state, postal_code, city, address,
+           consent, attribution, custom_fields,
+           CASE WHEN suppressed THEN 'ineligible' ELSE status END,
+           eligible AND NOT suppressed,
+           string_to_array(nullif(pre_reasons, ''), ',')
+             || CASE WHEN suppressed THEN ARRAY['suppressed'] ELSE ARRAY[]::text[] END
+             || string_to_array(nullif(post_reasons, ''), ','),
+           checks || jsonb_build_object('suppression',
+                                        CASE WHEN suppressed THEN 'hit' ELSE 'clear' END)
+    FROM gated
+    RETURNING org_id, lead_id, phone, sandbox, status, eligible, reasons, checks
+),
+queued AS (
+    INSERT INTO dial_queue (org_id, lead_id, phone)
+    SELECT org_id, lead_id, phone FROM inserted WHERE eligible AND NOT sandbox
+    ORDER BY lead_id
+    RETURNING org_id
+),
+notified AS (
+    -- one notification per committed batch, not per lead
+    SELECT count(*) AS n,
+           CASE WHEN count(*) > 0
+                THEN pg_notify('l2i_dial_queue', json_build_object('queued', count(*))::text)::text
+           END AS sent
+    FROM queued
+)
+SELECT i.lead_id, i.status, i.eligible, i.reasons, i.checks, n.n AS queued
+FROM inserted i, notified n
