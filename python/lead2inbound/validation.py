@@ -61,6 +61,49 @@ def _struct_of(tp: Any) -> type[msgspec.Struct] | None:
     return None
 
 
+def _dict_of(tp: Any) -> tuple[Any, Any] | None:
+    """(key type, value type) of the dict inside `Annotated[dict[K, V], ...] | None`."""
+    if typing.get_origin(tp) is typing.Annotated:
+        return _dict_of(typing.get_args(tp)[0])
+    if typing.get_origin(tp) is dict:
+        key, value = typing.get_args(tp)
+        return key, value
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            found = _dict_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _collect_mapping(
+    data: dict[Any, Any],
+    whole: Any,
+    kv: tuple[Any, Any],
+    path: list[str],
+    strict: bool,
+    out: list[ErrorItem],
+) -> None:
+    """A dict field (custom_fields): name each bad entry, not just `$[...]`."""
+    before = len(out)
+    for key, value in data.items():
+        here = [*path, str(key)]
+        for part, tp in ((key, kv[0]), (value, kv[1])):
+            try:
+                msgspec.convert(part, tp, strict=strict)
+            except msgspec.ValidationError as exc:
+                text, _ = _split_msgspec(str(exc))
+                what = "key" if part is key else "value"
+                out.append(error(here, "invalid", f"{what}: {text}"))
+                break
+    if len(out) == before:
+        try:
+            msgspec.convert(data, whole, strict=strict)
+        except msgspec.ValidationError as exc:
+            text, _ = _split_msgspec(str(exc))
+            out.append(error(path, "invalid", text))
+
+
 def _collect(
     data: Any, struct: type[msgspec.Struct], path: list[str], strict: bool, out: list[ErrorItem]
 ) -> None:
@@ -79,6 +122,10 @@ def _collect(
         inner = _struct_of(field.type)
         if inner is not None and isinstance(value, dict):
             _collect(value, inner, here, strict, out)
+            continue
+        mapping = _dict_of(field.type)
+        if mapping is not None and isinstance(value, dict):
+            _collect_mapping(value, field.type, mapping, here, strict, out)
             continue
         try:
             converted = msgspec.convert(value, field.type, strict=strict)

@@ -26,11 +26,19 @@ claimed AS (
     SELECT org_id, sandbox, phone, lead_id, now() FROM input
     ON CONFLICT (org_id, sandbox, phone) DO UPDATE
         SET lead_id = EXCLUDED.lead_id, claimed_at = EXCLUDED.claimed_at
-        -- take the claim over only when its lead has left the org's window
-        WHERE NOT EXISTS (
-            SELECT 1 FROM leads l JOIN orgs o ON o.org_id = l.org_id
-            WHERE l.org_id = c.org_id AND l.lead_id = c.lead_id
-              AND l.created_at > now() - make_interval(days => o.dedupe_window_days)
+        -- Take the claim over only when its lead has left the org's window. The claim row is
+        -- read at its latest committed version (a racing batch's fresh claim counts), while the
+        -- holder lead is read from this statement's snapshot, where a racing batch's lead is
+        -- not visible yet: so a claim is taken over only when it is old by its own time, or its
+        -- lead, visible, is old by the lead's own created_at.
+        WHERE EXISTS (
+            SELECT 1 FROM orgs o
+            WHERE o.org_id = c.org_id
+              AND (c.claimed_at <= now() - make_interval(days => o.dedupe_window_days)
+                   OR EXISTS (
+                       SELECT 1 FROM leads l
+                       WHERE l.org_id = c.org_id AND l.lead_id = c.lead_id
+                         AND l.created_at <= now() - make_interval(days => o.dedupe_window_days)))
         )
     RETURNING c.lead_id
 ),

@@ -1,0 +1,342 @@
+"""`l2i`: the operator's command line (serve, migrate, orgs, keys)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import psycopg
+
+from .config import Config, ConfigError
+
+QUICKSTART_BODY = (
+    '{"source": "my-webform", "first_name": "Jane", "phone": "5551234567", "state": "TX", '
+    '"consent": {"consent_timestamp": "2026-07-05T12:00:00Z", '
+    '"consent_text_version": "webform-v2", "source_url": "https://example.com/quote"}}'
+)
+
+
+def _config() -> Config:
+    try:
+        return Config.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _database_url(cfg: Config) -> str:
+    if cfg.database_url:
+        return cfg.database_url
+    url_file = cfg.data_dir / "postgres.url"
+    if url_file.exists():  # a running `l2i serve` on the embedded default wrote it
+        return url_file.read_text().strip()
+    raise click.ClickException(
+        "L2I_DATABASE_URL is not set and no embedded database is running "
+        f"(start `l2i serve` with L2I_DATA_DIR={cfg.data_dir})."
+    )
+
+
+def _redis_url(cfg: Config) -> str | None:
+    if cfg.redis_url:
+        return cfg.redis_url
+    url_file = cfg.data_dir / "redis.url"
+    return url_file.read_text().strip() if url_file.exists() else None
+
+
+def _pepper(cfg: Config, *, create: bool = False) -> str:
+    """The key pepper: L2I_KEY_PEPPER, or on the embedded default one kept in the data dir."""
+    if cfg.key_pepper:
+        return cfg.key_pepper
+    path = cfg.data_dir / "key_pepper"
+    if path.exists():
+        return path.read_text().strip()
+    if not create:
+        raise click.ClickException("L2I_KEY_PEPPER must be set")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+@contextlib.contextmanager
+def _connect(cfg: Config) -> Iterator[psycopg.Connection]:
+    try:
+        with psycopg.connect(_database_url(cfg), autocommit=True, connect_timeout=5) as conn:
+            yield conn
+    except psycopg.OperationalError as exc:
+        raise click.ClickException(f"cannot reach Postgres: {exc}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lead2inbound")
+def main() -> None:
+    """lead2inbound intake: the front door of a lead-to-call pipeline.
+
+    Configuration comes from L2I_* environment variables (see the README).
+    """
+
+
+# --- serve ----------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default L2I_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default L2I_PORT or 8000).")
+@click.option("--workers", type=int, default=None, help="Granian workers (default: one per core).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the service on Granian; with no database/Redis URL, on embedded servers."""
+    cfg = _config()
+    cfg = cfg.with_(
+        host=host or cfg.host,
+        port=port or cfg.port,
+        workers=workers or cfg.workers,
+    )
+    embedded = not cfg.database_url or not cfg.redis_url
+    with contextlib.ExitStack() as stack:
+        if embedded:
+            cfg = _start_embedded(cfg, stack)
+        pepper = _pepper(cfg, create=embedded)
+        _check_schema(cfg, migrate_now=embedded)
+        if embedded:
+            _bootstrap(cfg, pepper)
+        _run_granian(cfg, pepper)
+
+
+def _start_embedded(cfg: Config, stack: contextlib.ExitStack) -> Config:
+    from .embedded import EmbeddedPostgres, EmbeddedRedis
+
+    data = cfg.data_dir.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    if not cfg.database_url:
+        click.echo(f"Starting embedded Postgres in {data / 'postgres'} ...", err=True)
+        pg = EmbeddedPostgres(data / "postgres")
+        url = pg.start()
+        stack.callback(pg.stop)
+        (data / "postgres.url").write_text(url)
+        stack.callback(lambda: (data / "postgres.url").unlink(missing_ok=True))
+        cfg = cfg.with_(database_url=url)
+    if not cfg.redis_url:
+        click.echo(f"Starting embedded Redis in {data / 'redis'} ...", err=True)
+        rd = EmbeddedRedis(data / "redis", persistent=True)
+        url = rd.start()
+        stack.callback(rd.stop)
+        (data / "redis.url").write_text(url)
+        stack.callback(lambda: (data / "redis.url").unlink(missing_ok=True))
+        cfg = cfg.with_(redis_url=url)
+    return cfg
+
+
+def _check_schema(cfg: Config, *, migrate_now: bool) -> None:
+    from .store.migrate import migrate, pending
+
+    assert cfg.database_url
+    try:
+        if migrate_now:
+            migrate(cfg.database_url)
+            return
+        behind = pending(cfg.database_url)
+    except psycopg.OperationalError as exc:
+        raise click.ClickException(f"cannot reach Postgres: {exc}") from None
+    if behind:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in behind)
+        raise click.ClickException(
+            f"the database schema is behind ({names} pending); run `l2i migrate` first"
+        )
+
+
+def _bootstrap(cfg: Config, pepper: str) -> None:
+    """On an empty embedded database: one org and one write+read key, printed once."""
+    from .keystore import create_key, create_org
+
+    assert cfg.database_url
+    with psycopg.connect(cfg.database_url, autocommit=True) as conn, conn.transaction():
+        conn.execute("LOCK TABLE orgs IN EXCLUSIVE MODE")
+        row = conn.execute("SELECT count(*) FROM orgs").fetchone()
+        if row and row[0] > 0:
+            return
+        org_id = create_org(conn, "default")
+        key, _ = create_key(
+            conn, org_id=org_id, name="quickstart", scopes=["write", "read"], pepper=pepper.encode()
+        )
+    url = f"http://{cfg.host}:{cfg.port}"
+    click.echo(
+        "\nCreated org 'default' and an API key with the write and read scopes.\n"
+        "This key is shown once and never again; copy it now:\n\n"
+        f"    {key}\n\n"
+        "Send a lead:\n\n"
+        f"    curl -X POST {url}/v1/leads -H 'Authorization: Bearer {key}' "
+        f"-H 'Content-Type: application/json' -d '{QUICKSTART_BODY}'\n"
+    )
+
+
+def _run_granian(cfg: Config, pepper: str) -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+
+    assert cfg.database_url and cfg.redis_url
+    os.environ["L2I_DATABASE_URL"] = cfg.database_url
+    os.environ["L2I_REDIS_URL"] = cfg.redis_url
+    os.environ["L2I_KEY_PEPPER"] = pepper
+    if cfg.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="l2i-metrics-")
+    click.echo(
+        f"Serving on http://{cfg.host}:{cfg.port} with {cfg.workers} worker(s); Ctrl-C stops.",
+        err=True,
+    )
+    Granian(
+        "lead2inbound.asgi:app",
+        address=cfg.host,
+        port=cfg.port,
+        interface=Interfaces.ASGI,
+        workers=cfg.workers,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        log_level=cfg.log_level,
+        workers_kill_timeout=int(cfg.shutdown_timeout_s),
+        respawn_failed_workers=True,
+    ).serve()
+
+
+# --- migrate --------------------------------------------------------------------------------------
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending schema migrations (forward only)."""
+    from .store.migrate import migrate as run
+
+    cfg = _config()
+    try:
+        ran = run(_database_url(cfg))
+    except psycopg.OperationalError as exc:
+        raise click.ClickException(f"cannot reach Postgres: {exc}") from None
+    for mig in ran:
+        click.echo(f"applied {mig.version:04d}_{mig.name}", err=True)
+    if not ran:
+        click.echo("schema is current", err=True)
+
+
+# --- orgs -----------------------------------------------------------------------------------------
+
+
+@main.group()
+def orgs() -> None:
+    """Organizations (tenants)."""
+
+
+@orgs.command("create")
+@click.argument("name")
+def orgs_create(name: str) -> None:
+    """Create an org; prints its id."""
+    from .keystore import create_org
+
+    with _connect(_config()) as conn:
+        click.echo(create_org(conn, name))
+
+
+@orgs.command("list")
+def orgs_list() -> None:
+    """List orgs."""
+    with _connect(_config()) as conn:
+        for org_id, name, created in conn.execute(
+            "SELECT org_id, name, created_at FROM orgs ORDER BY created_at"
+        ):
+            click.echo(f"{org_id}  {created:%Y-%m-%d %H:%M}  {name}")
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--name", required=True, help="What the key is for.")
+@click.option("--scopes", default="write", show_default=True, help="write,read,dial,admin")
+@click.option("--rate-limit", type=int, default=None, help="Requests per minute (default 120).")
+@click.option("--test", "test", is_flag=True, help="A sandbox key (l2i_test_...).")
+def keys_create(org: str, name: str, scopes: str, rate_limit: int | None, test: bool) -> None:
+    """Create a key. Prints the key once (and nothing else on stdout)."""
+    from .keystore import KeyStoreError, create_key, parse_scopes, resolve_org
+
+    cfg = _config()
+    pepper = _pepper(cfg)
+    try:
+        with _connect(cfg) as conn:
+            key, info = create_key(
+                conn,
+                org_id=resolve_org(conn, org),
+                name=name,
+                scopes=parse_scopes(scopes),
+                pepper=pepper.encode(),
+                rate_limit=rate_limit or cfg.default_rate_limit,
+                test=test,
+            )
+    except KeyStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(key)
+    click.echo(f"created key {info.key_id} ({', '.join(info.scopes)}); it is not shown again",
+               err=True)
+
+
+@keys.command("list")
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+def keys_list(org: str, as_json: bool) -> None:
+    """List an org's keys (never the key itself)."""
+    from .keystore import KeyStoreError, list_keys, resolve_org
+
+    try:
+        with _connect(_config()) as conn:
+            infos = list_keys(conn, resolve_org(conn, org))
+    except KeyStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        for info in infos:
+            click.echo(json.dumps(info.as_dict()))
+        return
+    click.echo(f"{'KEY ID':<13} {'NAME':<20} {'SCOPES':<22} {'LAST4':<6} {'RATE':>6}  "
+               f"{'CREATED':<16}  {'LAST USED':<16}  REVOKED")
+    for i in infos:
+        click.echo(
+            f"{i.key_id:<13} {i.name[:20]:<20} {','.join(i.scopes):<22} {i.last4:<6} "
+            f"{i.rate_limit:>6}  {i.created_at:%Y-%m-%d %H:%M}  "
+            f"{(f'{i.last_used_at:%Y-%m-%d %H:%M}' if i.last_used_at else '-'):<16}  "
+            f"{f'{i.revoked_at:%Y-%m-%d %H:%M}' if i.revoked_at else '-'}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key on every node (takes effect within a second)."""
+    from .keystore import broadcast_revocation, revoke_key
+
+    cfg = _config()
+    with _connect(cfg) as conn:
+        if not revoke_key(conn, key_id):
+            raise click.ClickException(f"no key {key_id!r}")
+    redis_url = _redis_url(cfg)
+    if redis_url:
+        try:
+            broadcast_revocation(redis_url, key_id)
+        except Exception as exc:
+            click.echo(f"warning: revocation broadcast failed ({exc}); workers drop the key "
+                       f"when their cache expires (L2I_KEY_CACHE_TTL_S={cfg.key_cache_ttl_s})",
+                       err=True)
+    click.echo(f"revoked {key_id}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
