@@ -67,7 +67,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on `port` now (like servers do, SO_REUSEADDR: a port whose
+    old connections linger in TIME_WAIT counts as free)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -83,7 +86,7 @@ def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
-def _die_with_parent(sig: int) -> Callable[[], None]:
+def parent_death_preexec(sig: int) -> Callable[[], None]:
     """A preexec_fn: ask the kernel to send `sig` to the child when its parent thread dies.
 
     It runs after the child dropped privileges (subprocess's user=/group= happen first), which
@@ -192,9 +195,11 @@ class _ChildServer:
     def _choose_port(self) -> int:
         if self._requested_port is not None:
             return self._requested_port
-        for candidate in (self._port, _read_port(self.port_file)):
-            if candidate and port_is_free(candidate):
-                return candidate
+        if self._port is not None:  # a restart keeps its port
+            return self._port
+        persisted = _read_port(self.port_file)
+        if persisted and port_is_free(persisted):
+            return persisted
         return free_port()
 
     def _remember_port(self, port: int) -> None:
@@ -217,7 +222,9 @@ class _ChildServer:
                 cwd=cwd,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(self._pdeath_signal) if self.die_with_parent else None,
+                preexec_fn=parent_death_preexec(self._pdeath_signal)
+                if self.die_with_parent
+                else None,
                 **kwargs,  # type: ignore[call-overload]
             )
         self._last_pid = proc.pid
@@ -340,6 +347,7 @@ class EmbeddedPostgres(_ChildServer):
                 self._stop_process(signal.SIGQUIT, timeout=10)
                 if port_taken and attempt + 1 < attempts:
                     self.port_file.unlink(missing_ok=True)
+                    self._port = None
                     continue
                 raise
         self._remember_port(port)
@@ -590,6 +598,7 @@ class EmbeddedRedis(_ChildServer):
                 self._stop_process(signal.SIGKILL, timeout=10)
                 if "Address already in use" in text and attempt + 1 < attempts:
                     self.port_file.unlink(missing_ok=True)
+                    self._port = None
                     continue
                 raise
         self._remember_port(port)
