@@ -115,9 +115,9 @@ def test_window_semantics_of_gcra():
     g = LocalGCRA()
     T = period_us // L
     admitted: list[int] = []
-    # a greedy client knocking every 100 ms for 5 minutes
+    # a greedy client knocking every 100 ms for 5 minutes, sending until refused each time
     for now in range(0, 300_000_000, 100_000):
-        if g.check("k", L, now_us=1_000_000_000 + now).allowed:
+        while g.check("k", L, now_us=1_000_000_000 + now).allowed:
             admitted.append(now)
     assert admitted[:L] == [0] * L  # the burst
     assert admitted[L] == T  # then one per emission interval
@@ -128,7 +128,9 @@ def test_window_semantics_of_gcra():
 
 async def test_concurrent_checks_across_two_nodes_allow_exactly_the_limit(server):
     c1 = aioredis.Redis.from_url(server.url)
-    c2 = aioredis.Redis.from_url(server.url)
+    # unpipelined, each concurrent check holds a connection: wait for one rather than fail
+    pool = aioredis.BlockingConnectionPool.from_url(server.url, max_connections=16, timeout=5)
+    c2 = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
     a, b = RateLimiter(c1, SLOW_OK), RateLimiter(c2, SLOW_OK, pipelining=False)
     k = key()
     calls = [(a if i % 2 else b).check(k, 100) for i in range(500)]
@@ -165,7 +167,6 @@ async def test_redis_killed_falls_back_then_recovers_on_restart(server):
     rl = RateLimiter(c, cfg)
     k = key()
     assert not (await rl.check(k, 8)).degraded
-    assert metric("l2i_ratelimit_degraded") == 0
     before = metric("l2i_ratelimit_decisions_total", decision="allowed", mode="fallback")
 
     server.kill()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from .config import Config
 
@@ -166,6 +166,10 @@ class _RedisUnavailable(Exception):
     pass
 
 
+class _PoolExhausted(Exception):
+    """This process ran out of pooled connections: Redis itself is fine, so not degraded."""
+
+
 class RateLimiter:
     """Per-key GCRA limiter in Redis, shared by every worker and node, with a local fallback.
 
@@ -219,6 +223,8 @@ class RateLimiter:
                 d = await self._redis_check(key_id, limit_per_minute, cost)
             except _RedisUnavailable:
                 self._enter_degraded()
+            except _PoolExhausted:
+                pass  # this one request is decided locally; the limiter stays in Redis mode
             else:
                 RATELIMIT_DECISIONS.labels("allowed" if d.allowed else "limited", "redis").inc()
                 return d
@@ -253,6 +259,9 @@ class RateLimiter:
             else:
                 async with asyncio.timeout(self._timeout_s):
                     res = await self._script(keys=args[:1], args=args[1:])
+        except MaxConnectionsError as exc:
+            log.warning("rate limiter: connection pool exhausted (%s)", exc)
+            raise _PoolExhausted from exc
         except (RedisError, OSError, TimeoutError, _RedisUnavailable) as exc:
             log.warning("rate limiter: Redis unavailable (%s: %s)", type(exc).__name__, exc)
             raise _RedisUnavailable from exc
