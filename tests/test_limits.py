@@ -234,4 +234,5 @@ def test_headers_allowed_and_refused():
     h = dict(rate_limit_headers(refused, policy="write"))
     assert h["Retry-After"] == "1"
     assert h["RateLimit-Policy"] == '"write";q=120;w=60'
-    assert h["RateLimit"].startswith('"write";r=0;t=')
+    assert h["RateLimit"] == '"write";r=0;t=1'  # t never beyond Retry-After when refused
+    assert h["X-RateLimit-Reset"] == str(now + 60)

@@ -351,8 +351,9 @@ def rate_limit_headers(
 ) -> list[tuple[str, str]]:
     """Response headers for one decision: GitHub-style ``X-RateLimit-*`` plus the IETF draft-11
     ``RateLimit-Policy`` / ``RateLimit`` fields, and ``Retry-After`` when refused."""
-    now = int(time.time())
-    t = max(0, d.reset_at - now)
+    # t: seconds until the bucket is full; when refused, until the request would fit, so that
+    # Retry-After never points before the end of the effective window (draft-11, section 2.2)
+    t = d.retry_after if not d.allowed else max(0, d.reset_at - int(time.time()))
     headers = [
         ("X-RateLimit-Limit", str(d.limit)),
         ("X-RateLimit-Remaining", str(d.remaining)),
