@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from support.stack import QUICKSTART, auth, fetch, lead, make_org, service_env
+from tests.support.stack import QUICKSTART, auth, fetch, lead, make_org, service_env
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 PROBLEM = "application/problem+json"

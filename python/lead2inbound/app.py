@@ -66,20 +66,20 @@ class Services:
         self.limiter = RateLimiter(self.redis, config)
         self.keys = KeyRing(self.pool, config.key_pepper.encode(), ttl_s=config.key_cache_ttl_s)
         self.writer = LeadWriter(self.pool, max_batch=config.writer_max_batch)
-        self.broadcast = Broadcast(config.redis_url)
+        self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
 
     async def start(self) -> None:
         await self.pool.open(wait=False)
         await self.writer.start()
         self.keys.start()
         self.broadcast.subscribe(REVOCATION_CHANNEL, self.keys.forget)
-        self.broadcast.on_reconnect(self.keys.forget_all)
-        await self.broadcast.start()
+        await self.broadcast.start(wait_s=0.5)
 
     async def stop(self) -> None:
         await self.writer.stop()
         await self.keys.stop()
         await self.broadcast.stop()
+        await self.limiter.aclose()
         await self.redis.aclose()
         await self.pool.close()
 
