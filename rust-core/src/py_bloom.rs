@@ -1,7 +1,7 @@
 //! Python bindings for `bloom`.
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::bloom::{self, BloomError};
 
@@ -40,6 +40,11 @@ impl WindowedBloom {
             .map_err(value_error)?;
         Ok(WindowedBloom { inner })
     }
+
+    /// A no-op: `__new__` does all the work. Having our own `__init__` makes the class's signature
+    /// (from `__new__`) the visible constructor signature, which is what the stub declares.
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn __init__(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) {}
 
     #[pyo3(signature = (key, now = None))]
     fn insert(&self, key: &str, now: Option<f64>) -> PyResult<()> {
