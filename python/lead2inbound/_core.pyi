@@ -60,7 +60,7 @@ def key_digest(pepper: bytes, presented: str) -> bytes:
 def verify_key(pepper: bytes, presented: str, digest: bytes) -> bool:
     """Constant-time check of `presented` against a stored digest."""
 
-# --- bloom: time-windowed bloom filter used as a "definitely not present" hint ---------------------
+# --- bloom: time-windowed bloom filter used as a "definitely not present" hint --------------------
 
 @final
 class WindowedBloom:
