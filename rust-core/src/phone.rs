@@ -220,8 +220,37 @@ impl M {
     }
 }
 
+/// Region index by two-letter id (`A`..`Z` squared), `u16::MAX` for none.
+fn region_index() -> &'static [u16; 676] {
+    static T: OnceLock<[u16; 676]> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = [u16::MAX; 676];
+        for (i, m) in REGIONS.iter().enumerate() {
+            if let Some(k) = region_key(m.id) {
+                t[k] = i as u16;
+            }
+        }
+        t
+    })
+}
+
+fn region_key(id: &str) -> Option<usize> {
+    match id.as_bytes() {
+        [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] => {
+            Some(usize::from(a - b'A') * 26 + usize::from(b - b'A'))
+        }
+        _ => None,
+    }
+}
+
 fn metadata_for_region(id: &str) -> Option<M> {
-    let i = REGIONS.binary_search_by(|m| m.id.cmp(id)).ok()?;
+    let i = match region_key(id) {
+        Some(k) => usize::from(region_index()[k]),
+        None => REGIONS.binary_search_by(|m| m.id.cmp(id)).ok()?,
+    };
+    if i >= REGIONS.len() {
+        return None;
+    }
     Some(M {
         meta: &REGIONS[i],
         lazy: &LAZY_REGIONS[i],
@@ -245,10 +274,18 @@ fn metadata_for_region_or_calling_code(cc: u16, region: &str) -> Option<M> {
 }
 
 fn regions_for_country_code(cc: u32) -> Option<&'static [&'static str]> {
-    let i = COUNTRY_CODE_TO_REGIONS
-        .binary_search_by(|(c, _)| u32::from(*c).cmp(&cc))
-        .ok()?;
-    Some(COUNTRY_CODE_TO_REGIONS[i].1)
+    static T: OnceLock<[u16; 1000]> = OnceLock::new();
+    let t = T.get_or_init(|| {
+        let mut t = [u16::MAX; 1000];
+        for (i, (c, _)) in COUNTRY_CODE_TO_REGIONS.iter().enumerate() {
+            if let Some(slot) = t.get_mut(usize::from(*c)) {
+                *slot = i as u16;
+            }
+        }
+        t
+    });
+    let i = *t.get(usize::try_from(cc).ok()?)?;
+    COUNTRY_CODE_TO_REGIONS.get(usize::from(i)).map(|e| e.1)
 }
 
 // --- Python character classes ----------------------------------------------------------------
@@ -457,7 +494,10 @@ fn maybe_strip_extension(number: &str) -> (Option<String>, &str) {
     let b = number.as_bytes();
     let quick_none = number.is_ascii()
         && !b.iter().any(|c| {
-            matches!(c, b'#' | b';' | b',' | b'~' | b'x' | b'X' | b'e' | b'E' | b'i' | b'I' | b'a' | b'A')
+            matches!(
+                c,
+                b'#' | b';' | b',' | b'~' | b'x' | b'X' | b'e' | b'E' | b'i' | b'I' | b'a' | b'A'
+            )
         })
         && !has_american_style_extension(b);
     if quick_none {
@@ -469,7 +509,7 @@ fn maybe_strip_extension(number: &str) -> (Option<String>, &str) {
         };
         let before = &number[..m0.start()];
         if is_viable(before) {
-            for g in caps.iter().skip(1).flatten() {
+            if let Some(g) = caps.iter().skip(1).flatten().next() {
                 return (Some(g.as_str().to_string()), before);
             }
         }
@@ -538,18 +578,20 @@ fn matches_desc(nn: &str, m: M, i: usize) -> bool {
     match_desc_pattern(nn, m, i)
 }
 
-/// `_number_type_helper(...) != UNKNOWN`.
+/// `_number_type_helper(...) != UNKNOWN`. The helper returns a type as soon as any description
+/// matches, and matching has no side effects, so the answer is a plain "any": we test the most
+/// common descriptions (fixed line, mobile) first.
 fn has_known_type(nn: &str, m: M) -> bool {
     if !matches_desc(nn, m, GENERAL) {
         return false;
     }
-    if OTHER_TYPES.iter().any(|&i| matches_desc(nn, m, i)) {
-        return true;
-    }
     if matches_desc(nn, m, FIXED_LINE) {
         return true;
     }
-    !m.meta.same_mobile_and_fixed_line_pattern && matches_desc(nn, m, MOBILE)
+    if !m.meta.same_mobile_and_fixed_line_pattern && matches_desc(nn, m, MOBILE) {
+        return true;
+    }
+    OTHER_TYPES.iter().any(|&i| matches_desc(nn, m, i))
 }
 
 /// `_maybe_strip_national_prefix_carrier_code`, returning only the (possibly) stripped number.
@@ -646,7 +688,8 @@ fn maybe_extract_country_code(number: &str, m: Option<M>) -> Result<(u16, String
         let cc_str = m.meta.country_code.to_string();
         if let Some(potential) = full.strip_prefix(cc_str.as_str()) {
             let potential = maybe_strip_national_prefix(potential, m);
-            if (!match_desc_pattern(&full, m, GENERAL) && match_desc_pattern(&potential, m, GENERAL))
+            if (!match_desc_pattern(&full, m, GENERAL)
+                && match_desc_pattern(&potential, m, GENERAL))
                 || test_number_length(&full, m) == Validation::TooLong
             {
                 return Ok((m.meta.country_code, potential));
@@ -665,9 +708,7 @@ struct Parsed {
 
 /// `phonenumbers.parse(number, region)`.
 fn parse(number: &str, region: &str) -> Result<Parsed, Reason> {
-    if number.len() > MAX_INPUT_STRING_LENGTH
-        && number.chars().count() > MAX_INPUT_STRING_LENGTH
-    {
+    if number.len() > MAX_INPUT_STRING_LENGTH && number.chars().count() > MAX_INPUT_STRING_LENGTH {
         return Err(Reason::TooLong);
     }
     let national_owned = build_national_number_for_parsing(number)?;
@@ -739,6 +780,65 @@ fn parse(number: &str, region: &str) -> Result<Parsed, Reason> {
     })
 }
 
+/// Whether US metadata has the shape `nanp_fast_parse` relies on (checked once).
+fn us_fast_path_applies() -> Option<M> {
+    static US: OnceLock<Option<M>> = OnceLock::new();
+    *US.get_or_init(|| {
+        let m = metadata_for_region("US")?;
+        let general = m.desc(GENERAL)?;
+        let ok = m.meta.country_code == 1
+            && m.meta.international_prefix == Some("011")
+            && m.meta.national_prefix_for_parsing == Some("1")
+            && m.meta.national_prefix_transform_rule.is_none()
+            && general.possible == [10]
+            && regions_for_country_code(1).and_then(|r| r.first()) == Some(&"US");
+        ok.then_some(m)
+    })
+}
+
+/// The NANP fast path: default region US and input written only with ASCII digits and
+/// `space - ( ) . /`, optionally with leading `+`, whose digits are `NXXNXXXXXX`, `1NXXNXXXXXX`
+/// or `+1NXXNXXXXXX` (N = 2..9). For exactly these inputs `parse` provably yields country code 1
+/// and the last ten digits as national number (no IDD, no extension; the national prefix "1" is
+/// stripped only where the general code path strips it; see the comments in `parse`): we skip
+/// the regexes of the general path. Anything else returns `None` and takes the general path.
+fn nanp_fast_parse(raw: &str, region: &str) -> Option<Parsed> {
+    if region != "US" || raw.len() > 40 {
+        return None;
+    }
+    let mut digits = [0u8; 11];
+    let mut n = 0usize;
+    let mut plus = false;
+    for &c in raw.as_bytes() {
+        match c {
+            b'0'..=b'9' => {
+                if n == 11 {
+                    return None;
+                }
+                digits[n] = c;
+                n += 1;
+            }
+            b'+' if n == 0 => plus = true,
+            b' ' | b'-' | b'(' | b')' | b'.' | b'/' => {}
+            _ => return None,
+        }
+    }
+    let nsn = match (plus, n) {
+        (false, 10) => &digits[..10],
+        (_, 11) if digits[0] == b'1' => &digits[1..11],
+        _ => return None,
+    };
+    if !(b'2'..=b'9').contains(&nsn[0]) {
+        return None;
+    }
+    us_fast_path_applies()?;
+    Some(Parsed {
+        country_code: 1,
+        nsn: std::str::from_utf8(nsn).ok()?.to_string(),
+        extension: None,
+    })
+}
+
 /// `is_possible_number_with_reason`.
 fn possible_with_reason(cc: u16, nsn: &str) -> Validation {
     let Some(regions) = regions_for_country_code(u32::from(cc)) else {
@@ -753,11 +853,14 @@ fn possible_with_reason(cc: u16, nsn: &str) -> Validation {
     test_number_length(nsn, m)
 }
 
-/// `region_code_for_number`.
-fn region_code_for_number(cc: u16, nsn: &str) -> Option<&'static str> {
-    let regions = regions_for_country_code(u32::from(cc))?;
+/// `region_code_for_number`, plus whether the number is already known to be valid for that
+/// region (when the region was chosen by full validation, validity need not be tested again).
+fn region_code_for_number(cc: u16, nsn: &str) -> (Option<&'static str>, Option<bool>) {
+    let Some(regions) = regions_for_country_code(u32::from(cc)) else {
+        return (None, None);
+    };
     if regions.len() == 1 {
-        return Some(regions[0]);
+        return (Some(regions[0]), None);
     }
     for &r in regions {
         let Some(m) = metadata_for_region(r) else {
@@ -765,13 +868,13 @@ fn region_code_for_number(cc: u16, nsn: &str) -> Option<&'static str> {
         };
         if m.meta.leading_digits.is_some() {
             if m.leading_re().is_some_and(|re| re.is_match(nsn)) {
-                return Some(r);
+                return (Some(r), None);
             }
         } else if has_known_type(nsn, m) {
-            return Some(r);
+            return (Some(r), Some(m.meta.country_code == cc));
         }
     }
-    None
+    (None, None)
 }
 
 /// `is_valid_number_for_region(number, region_code_for_number(number))`.
@@ -791,7 +894,10 @@ fn is_valid(cc: u16, nsn: &str, region: Option<&'static str>) -> bool {
 /// Normalize `raw` as libphonenumber would with `default_region`: the result when the number is
 /// possible, or why it is not.
 pub fn normalize(raw: &str, default_region: &str) -> Result<Phone, Reason> {
-    let parsed = parse(raw, default_region)?;
+    let parsed = match nanp_fast_parse(raw, default_region) {
+        Some(p) => p,
+        None => parse(raw, default_region)?,
+    };
     match possible_with_reason(parsed.country_code, &parsed.nsn) {
         Validation::IsPossible | Validation::IsPossibleLocalOnly => {}
         Validation::TooShort => return Err(Reason::TooShort),
@@ -799,8 +905,11 @@ pub fn normalize(raw: &str, default_region: &str) -> Result<Phone, Reason> {
         Validation::InvalidCountryCode => return Err(Reason::InvalidCountryCode),
         Validation::InvalidLength => return Err(Reason::InvalidLength),
     }
-    let region = region_code_for_number(parsed.country_code, &parsed.nsn);
-    let valid = is_valid(parsed.country_code, &parsed.nsn, region);
+    let (region, known_valid) = region_code_for_number(parsed.country_code, &parsed.nsn);
+    let valid = match known_valid {
+        Some(v) => v,
+        None => is_valid(parsed.country_code, &parsed.nsn, region),
+    };
     Ok(Phone {
         country_code: parsed.country_code,
         national_number: parsed.nsn,
@@ -831,14 +940,20 @@ mod tests {
         for (meta, lazy) in all {
             let m = M { meta, lazy };
             for i in 0..11 {
-                if m.desc(i).and_then(|d| d.pattern).is_some_and(|p| !p.is_empty()) {
+                if m.desc(i)
+                    .and_then(|d| d.pattern)
+                    .is_some_and(|p| !p.is_empty())
+                {
                     assert!(m.desc_re(i).is_some(), "{} desc {i}", meta.id);
                 }
             }
             if meta.international_prefix.is_some() {
                 assert!(m.idd_re().is_some(), "{} idd", meta.id);
             }
-            if meta.national_prefix_for_parsing.is_some_and(|p| !p.is_empty()) {
+            if meta
+                .national_prefix_for_parsing
+                .is_some_and(|p| !p.is_empty())
+            {
                 assert!(m.npp_re().is_some(), "{} npp", meta.id);
             }
             if meta.leading_digits.is_some() {
@@ -867,7 +982,10 @@ mod tests {
         assert_eq!(p.e164(), "+16502530000");
         assert_eq!(p.extension.as_deref(), Some("12"));
         assert!(p.valid);
-        assert_eq!(ok("650 253 0000 ext. 7", "US").extension.as_deref(), Some("7"));
+        assert_eq!(
+            ok("650 253 0000 ext. 7", "US").extension.as_deref(),
+            Some("7")
+        );
     }
 
     #[test]
@@ -880,7 +998,10 @@ mod tests {
     #[test]
     fn vanity_and_unicode_digits() {
         assert_eq!(ok("1-800-FLOWERS", "US").e164(), "+18003569377");
-        assert_eq!(ok("\u{FF16}\u{FF15}\u{FF10}2530000", "US").e164(), "+16502530000");
+        assert_eq!(
+            ok("\u{FF16}\u{FF15}\u{FF10}2530000", "US").e164(),
+            "+16502530000"
+        );
         assert_eq!(
             ok("\u{661}\u{662}\u{663}4567890", "US").e164(),
             "+11234567890"
@@ -905,17 +1026,39 @@ mod tests {
         assert_eq!(normalize("hello", "US"), Err(Reason::NotANumber));
         assert_eq!(normalize("12345", "US"), Err(Reason::TooShort));
         assert_eq!(normalize("123456789012345", "US"), Err(Reason::TooLong));
-        assert_eq!(normalize("+999 1234567", "US"), Err(Reason::InvalidCountryCode));
-        assert_eq!(normalize("5125550143", "XX"), Err(Reason::InvalidCountryCode));
+        assert_eq!(
+            normalize("+999 1234567", "US"),
+            Err(Reason::InvalidCountryCode)
+        );
+        assert_eq!(
+            normalize("5125550143", "XX"),
+            Err(Reason::InvalidCountryCode)
+        );
         assert_eq!(normalize(&"1".repeat(300), "US"), Err(Reason::TooLong));
     }
 
     #[test]
     fn no_panic_on_odd_input() {
         for raw in [
-            "+", "++", "+0", "\u{0}", "tel:;phone-context=", ";phone-context=+1", "x", "#", "٠٠",
-            "00", "0000000000000000000", "+1;ext=5", "tel:+1-650-253-0000;isub=1",
-            "1;phone-context=+1;x", "\n\n\n", "ext 1", "(((", "ı", "1-800-ſſſ",
+            "+",
+            "++",
+            "+0",
+            "\u{0}",
+            "tel:;phone-context=",
+            ";phone-context=+1",
+            "x",
+            "#",
+            "٠٠",
+            "00",
+            "0000000000000000000",
+            "+1;ext=5",
+            "tel:+1-650-253-0000;isub=1",
+            "1;phone-context=+1;x",
+            "\n\n\n",
+            "ext 1",
+            "(((",
+            "ı",
+            "1-800-ſſſ",
         ] {
             for region in ["US", "GB", "us", "", "001", "ZZ", "ß"] {
                 let _ = normalize(raw, region);
@@ -932,5 +1075,92 @@ mod tests {
             std::hint::black_box(normalize(std::hint::black_box("(512) 555-0143"), "US")).ok();
         }
         println!("{:?} per US number", t.elapsed() / n);
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    fn per<F: FnMut()>(name: &str, mut f: F) {
+        let n = 50_000u32;
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..10 {
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            best = best.min(t.elapsed() / n);
+        }
+        println!("{name}: {best:?}");
+    }
+    #[test]
+    #[ignore = "timing breakdown"]
+    fn breakdown() {
+        let us = metadata_for_region("US").unwrap();
+        let nsn = "5125550143";
+        per("full", || {
+            std::hint::black_box(normalize(std::hint::black_box("(512) 555-0143"), "US")).ok();
+        });
+        per("parse", || {
+            std::hint::black_box(parse(std::hint::black_box("(512) 555-0143"), "US")).ok();
+        });
+        per("extract", || {
+            std::hint::black_box(build_national_number_for_parsing(std::hint::black_box(
+                "(512) 555-0143",
+            )))
+            .ok();
+        });
+        per("idd", || {
+            std::hint::black_box(us.idd_re().unwrap().find(std::hint::black_box(nsn)));
+        });
+        per("npp", || {
+            std::hint::black_box(us.npp_re().unwrap().captures(std::hint::black_box(nsn)));
+        });
+        per("general", || {
+            std::hint::black_box(match_desc_pattern(std::hint::black_box(nsn), us, GENERAL));
+        });
+        per("fixed", || {
+            std::hint::black_box(match_desc_pattern(
+                std::hint::black_box(nsn),
+                us,
+                FIXED_LINE,
+            ));
+        });
+        per("viable", || {
+            std::hint::black_box(is_viable(std::hint::black_box("(512) 555-0143")));
+        });
+        per("strip_ext", || {
+            std::hint::black_box(maybe_strip_extension(std::hint::black_box(
+                "(512) 555-0143",
+            )));
+        });
+        per("extract_cc", || {
+            std::hint::black_box(maybe_extract_country_code(
+                std::hint::black_box("(512) 555-0143"),
+                Some(us),
+            ))
+            .ok();
+        });
+        per("strip_np", || {
+            std::hint::black_box(maybe_strip_national_prefix(std::hint::black_box(nsn), us));
+        });
+        per("normalize_digits", || {
+            std::hint::black_box(normalize_digits(std::hint::black_box("(512) 555-0143")));
+        });
+        per("fast", || {
+            std::hint::black_box(nanp_fast_parse(
+                std::hint::black_box("(512) 555-0143"),
+                "US",
+            ));
+        });
+        per("possible", || {
+            std::hint::black_box(possible_with_reason(1, std::hint::black_box(nsn)));
+        });
+        per("valid", || {
+            std::hint::black_box(is_valid(1, std::hint::black_box(nsn), Some("US")));
+        });
+        per("region", || {
+            std::hint::black_box(region_code_for_number(1, std::hint::black_box(nsn)));
+        });
     }
 }
