@@ -1,55 +1,25 @@
 //! Python bindings for `phone`: `InvalidPhone`, `PhoneNumber`, `normalize`, `normalize_many`.
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyBaseException, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString};
 
 use crate::phone::{self, Phone, Reason};
 
-/// The input is not a possible phone number (`reason` says why).
-#[pyclass(extends = PyValueError, subclass, module = "lead2inbound._core")]
-pub struct InvalidPhone {
-    reason: Reason,
-}
+create_exception!(
+    lead2inbound._core,
+    InvalidPhone,
+    PyValueError,
+    "The input is not a possible phone number (`reason` says why)."
+);
 
-#[pymethods]
-impl InvalidPhone {
-    #[new]
-    #[pyo3(signature = (reason = "not_a_number".to_string()))]
-    fn py_new(reason: String) -> PyResult<Self> {
-        let reason = match reason.as_str() {
-            "not_a_number" => Reason::NotANumber,
-            "invalid_country_code" => Reason::InvalidCountryCode,
-            "too_short" => Reason::TooShort,
-            "too_long" => Reason::TooLong,
-            "invalid_length" => Reason::InvalidLength,
-            other => return Err(PyValueError::new_err(format!("unknown reason {other:?}"))),
-        };
-        Ok(InvalidPhone { reason })
-    }
-
-    #[getter]
-    fn reason(&self) -> &'static str {
-        self.reason.as_str()
-    }
-
-    fn __str__(&self) -> String {
-        message(self.reason)
-    }
-
-    fn __repr__(&self) -> String {
-        format!("InvalidPhone({:?})", self.reason.as_str())
-    }
-}
-
-fn message(reason: Reason) -> String {
-    format!("not a possible phone number: {}", reason.as_str())
-}
-
-fn invalid_phone<'py>(py: Python<'py>, reason: Reason) -> PyResult<Bound<'py, InvalidPhone>> {
-    let obj = Bound::new(py, InvalidPhone { reason })?;
-    // Give the exception the usual `args`, so `e.args[0]` and pickling-style introspection work.
-    obj.setattr("args", PyTuple::new(py, [reason.as_str()])?)?;
-    Ok(obj)
+/// An `InvalidPhone` instance with `reason` set and the reason as its message.
+fn invalid_phone(py: Python<'_>, reason: Reason) -> PyResult<Bound<'_, PyBaseException>> {
+    let err = InvalidPhone::new_err(format!("not a possible phone number: {reason}"));
+    let value = err.into_value(py).into_bound(py);
+    value.setattr(intern!(py, "reason"), reason.as_str())?;
+    Ok(value)
 }
 
 /// A parsed phone number, as libphonenumber would see it.
@@ -218,7 +188,11 @@ fn normalize_many<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<InvalidPhone>()?;
+    let py = m.py();
+    let exc = py.get_type::<InvalidPhone>();
+    // A class-level default so `InvalidPhone.reason` exists (instances raised here set their own).
+    exc.setattr("reason", Reason::NotANumber.as_str())?;
+    m.add("InvalidPhone", exc)?;
     m.add_class::<PhoneNumber>()?;
     m.add_function(wrap_pyfunction!(normalize, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_many, m)?)?;
