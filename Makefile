@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
 .PHONY: setup build run test lint lint-rust lint-python test-rust test-python stubtest \
-        bench bench-core differential-full fmt clean
+        bench bench-core differential-full phone-meta fmt clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test: build lint test-rust stubtest test-python
 # The full one-million-input differential run against `phonenumbers` (the CI test runs a chunk).
 differential-full: build
 	L2I_DIFF_INPUTS=1000000 $(BIN)/pytest -m slow tests/test_phone_differential.py -q
+
+# Regenerate rust-core/src/phone_meta.rs from the installed `phonenumbers` (the test oracle).
+phone-meta: $(BIN)/python
+	$(BIN)/python tools/gen_phone_metadata.py
+	cargo fmt --all
 
 bench-core: build
 	$(BIN)/python bench/bench_core.py

@@ -4,6 +4,10 @@
 pub mod bloom;
 pub mod keys;
 pub mod phone;
+// Generated from the `phonenumbers` package by tools/gen_phone_metadata.py.
+#[rustfmt::skip]
+#[allow(clippy::all, clippy::pedantic)]
+pub mod phone_meta;
 
 #[cfg(feature = "python")]
 mod py_bloom;
