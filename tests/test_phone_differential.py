@@ -12,7 +12,7 @@ import time
 import pytest
 
 from lead2inbound import _core
-from phone_corpus import corpus, describe, oracle
+from tests.phone_corpus import corpus, describe, oracle
 
 CI_INPUTS = 50_000
 

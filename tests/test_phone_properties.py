@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from phone_corpus import ALL_REGIONS, EXT_STYLES, UNICODE_DIGIT_SETS, describe, oracle
+from tests.phone_corpus import ALL_REGIONS, EXT_STYLES, UNICODE_DIGIT_SETS, describe, oracle
 
 from lead2inbound import _core
 
