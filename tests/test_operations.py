@@ -34,7 +34,10 @@ def run_curl(command: str, url: str, key: str) -> tuple[int, dict]:
     command = command.replace("YOUR_API_KEY", key).replace("http://127.0.0.1:8000", url)
     out = subprocess.run(
         ["bash", "-c", command + " -s -o /dev/stdout -w '\\n%{http_code}'"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout
     body, _, code = out.rpartition("\n")
     import json
@@ -64,7 +67,10 @@ def _serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
     with log.open("w") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "lead2inbound.cli", "serve", "--port", str(port)],
-            env=env, cwd=data_dir.parent, stdout=out, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=data_dir.parent,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -139,14 +145,23 @@ def test_serve_refuses_a_schema_that_is_behind(tmp_path, pg_server, redis_url):
     url = pg_server.create_database()  # empty: no migrations
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("L2I_")}
-        env.update({"L2I_DATABASE_URL": url, "L2I_REDIS_URL": redis_url,
-                    "L2I_KEY_PEPPER": PEPPER})
-        res = subprocess.run([sys.executable, "-m", "lead2inbound.cli", "serve"], env=env,
-                             capture_output=True, text=True, timeout=60)
+        env.update({"L2I_DATABASE_URL": url, "L2I_REDIS_URL": redis_url, "L2I_KEY_PEPPER": PEPPER})
+        res = subprocess.run(
+            [sys.executable, "-m", "lead2inbound.cli", "serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert res.returncode != 0
         assert "l2i migrate" in res.stderr
-        res = subprocess.run([sys.executable, "-m", "lead2inbound.cli", "migrate"], env=env,
-                             capture_output=True, text=True, timeout=60)
+        res = subprocess.run(
+            [sys.executable, "-m", "lead2inbound.cli", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert res.returncode == 0, res.stderr
         assert "applied 0001_init" in res.stderr
     finally:
@@ -159,16 +174,32 @@ def test_serve_refuses_a_schema_that_is_behind(tmp_path, pg_server, redis_url):
 def _l2i(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("L2I_")}
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "lead2inbound.cli", *args], env=full,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "lead2inbound.cli", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_cli_keys_and_revocation_across_workers(server_factory, database_url, redis_url):
     env = service_env(database_url, redis_url)
     org = _l2i("orgs", "create", "acme", env=env)
     assert org.returncode == 0, org.stderr
-    created = _l2i("keys", "create", "--org", "acme", "--name", "webform", "--scopes",
-                   "write,read", "--rate-limit", "500", env=env)
+    created = _l2i(
+        "keys",
+        "create",
+        "--org",
+        "acme",
+        "--name",
+        "webform",
+        "--scopes",
+        "write,read",
+        "--rate-limit",
+        "500",
+        env=env,
+    )
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     assert KEY.fullmatch(key), "stdout holds the key and nothing else"
@@ -176,22 +207,25 @@ def test_cli_keys_and_revocation_across_workers(server_factory, database_url, re
     listing = _l2i("keys", "list", "--org", "acme", env=env)
     assert key_id in listing.stdout and key[-4:] in listing.stdout
     assert key not in listing.stdout
-    assert fetch(database_url, "SELECT count(*) FROM api_keys WHERE digest::text LIKE %s",
-                 f"%{key}%") == [(0,)]
+    assert fetch(
+        database_url, "SELECT count(*) FROM api_keys WHERE digest::text LIKE %s", f"%{key}%"
+    ) == [(0,)]
     bad = _l2i("keys", "create", "--org", "acme", "--name", "x", "--scopes", "root", env=env)
     assert bad.returncode != 0 and "scopes" in bad.stderr
 
     service = server_factory(env, workers=2)
     for i in range(6):  # warm both workers' caches
-        resp = httpx.post(f"{service.url}/v1/leads", json=lead(f"51255503{i:02d}"),
-                          headers=auth(key))
+        resp = httpx.post(
+            f"{service.url}/v1/leads", json=lead(f"51255503{i:02d}"), headers=auth(key)
+        )
         assert resp.status_code == 201, resp.text
     revoked = _l2i("keys", "revoke", key_id, env=env)
     assert revoked.returncode == 0, revoked.stderr
     time.sleep(1.0)
     for i in range(6):
-        resp = httpx.post(f"{service.url}/v1/leads", json=lead(f"51255504{i:02d}"),
-                          headers=auth(key))
+        resp = httpx.post(
+            f"{service.url}/v1/leads", json=lead(f"51255504{i:02d}"), headers=auth(key)
+        )
         assert resp.status_code == 401, "revoked on every worker within one second"
 
 

@@ -2,6 +2,20 @@
 
 from typing import final
 
+__all__ = [
+    "InvalidPhone",
+    "ParsedKey",
+    "PhoneNumber",
+    "WindowedBloom",
+    "__version__",
+    "key_digest",
+    "mint_key",
+    "normalize",
+    "normalize_many",
+    "parse_key",
+    "verify_key",
+]
+
 __version__: str
 
 # --- phone: E.164 normalization that agrees with Google's libphonenumber -------------------------

@@ -134,7 +134,9 @@ class RequestContext:
             self.s.metrics.request(route, req.method, status, time.perf_counter() - started)
 
 
-def create_app(config: Config | None = None, *, services: Services | None = None) -> falcon.asgi.App:
+def create_app(
+    config: Config | None = None, *, services: Services | None = None
+) -> falcon.asgi.App:
     config = config or Config.from_env()
     services = services or Services(config)
     app = falcon.asgi.App(middleware=[RequestContext(services)], cors_enable=False)

@@ -9,7 +9,6 @@ import secrets
 import sys
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import click
 import psycopg
@@ -286,8 +285,9 @@ def keys_create(org: str, name: str, scopes: str, rate_limit: int | None, test: 
     except KeyStoreError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(key)
-    click.echo(f"created key {info.key_id} ({', '.join(info.scopes)}); it is not shown again",
-               err=True)
+    click.echo(
+        f"created key {info.key_id} ({', '.join(info.scopes)}); it is not shown again", err=True
+    )
 
 
 @keys.command("list")
@@ -306,8 +306,10 @@ def keys_list(org: str, as_json: bool) -> None:
         for info in infos:
             click.echo(json.dumps(info.as_dict()))
         return
-    click.echo(f"{'KEY ID':<13} {'NAME':<20} {'SCOPES':<22} {'LAST4':<6} {'RATE':>6}  "
-               f"{'CREATED':<16}  {'LAST USED':<16}  REVOKED")
+    click.echo(
+        f"{'KEY ID':<13} {'NAME':<20} {'SCOPES':<22} {'LAST4':<6} {'RATE':>6}  "
+        f"{'CREATED':<16}  {'LAST USED':<16}  REVOKED"
+    )
     for i in infos:
         click.echo(
             f"{i.key_id:<13} {i.name[:20]:<20} {','.join(i.scopes):<22} {i.last4:<6} "
@@ -332,9 +334,11 @@ def keys_revoke(key_id: str) -> None:
         try:
             broadcast_revocation(redis_url, key_id)
         except Exception as exc:
-            click.echo(f"warning: revocation broadcast failed ({exc}); workers drop the key "
-                       f"when their cache expires (L2I_KEY_CACHE_TTL_S={cfg.key_cache_ttl_s})",
-                       err=True)
+            click.echo(
+                f"warning: revocation broadcast failed ({exc}); workers drop the key "
+                f"when their cache expires (L2I_KEY_CACHE_TTL_S={cfg.key_cache_ttl_s})",
+                err=True,
+            )
     click.echo(f"revoked {key_id}", err=True)
 
 

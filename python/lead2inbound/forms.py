@@ -25,8 +25,9 @@ def parse_form(body: bytes, charset: str = "utf-8") -> dict[str, Any]:
     except (LookupError, UnicodeDecodeError) as exc:
         raise ProblemError("bad_request", f"The form body is not valid {charset}: {exc}.") from None
     try:
-        pairs = parse_qsl(text, keep_blank_values=False, strict_parsing=False,
-                          max_num_fields=MAX_FIELDS)
+        pairs = parse_qsl(
+            text, keep_blank_values=False, strict_parsing=False, max_num_fields=MAX_FIELDS
+        )
     except ValueError as exc:
         raise ProblemError("bad_request", f"The form body could not be parsed: {exc}.") from None
     out: dict[str, Any] = {}

@@ -72,7 +72,9 @@ def create_org(conn: psycopg.Connection, name: str) -> str:
 def resolve_org(conn: psycopg.Connection, org: str) -> str:
     """An org id from its id or its (unique enough) name."""
     try:
-        row = conn.execute("SELECT org_id FROM orgs WHERE org_id = %s", (uuid.UUID(org),)).fetchone()
+        row = conn.execute(
+            "SELECT org_id FROM orgs WHERE org_id = %s", (uuid.UUID(org),)
+        ).fetchone()
     except ValueError:
         rows = conn.execute("SELECT org_id FROM orgs WHERE name = %s", (org,)).fetchall()
         if len(rows) > 1:

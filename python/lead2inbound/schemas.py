@@ -85,18 +85,21 @@ class LeadIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     first_name: Short | None = None
     last_name: Short | None = None
     email: Annotated[str, Meta(max_length=320)] | None = None
-    state: Annotated[
-        str,
-        Meta(max_length=2, description="US state or Canadian province code", examples=["TX"]),
-    ] | None = None
+    state: (
+        Annotated[
+            str,
+            Meta(max_length=2, description="US state or Canadian province code", examples=["TX"]),
+        ]
+        | None
+    ) = None
     postal_code: Annotated[str, Meta(max_length=20)] | None = None
     city: Short | None = None
     address: Medium | None = None
     consent: Consent | None = None
     attribution: Attribution | None = None
-    custom_fields: Annotated[
-        dict[CustomKey, CustomValue], Meta(max_length=MAX_CUSTOM_FIELDS)
-    ] | None = None
+    custom_fields: (
+        Annotated[dict[CustomKey, CustomValue], Meta(max_length=MAX_CUSTOM_FIELDS)] | None
+    ) = None
 
 
 # --- answers --------------------------------------------------------------------------------------

@@ -222,8 +222,15 @@ class LeadWriter:
             if row is not None:
                 _, status, eligible, reasons, checks, _ = row
                 results.append(
-                    WriteResult(True, lead.lead_id, status, eligible, list(reasons),
-                                lead.number.valid, checks)
+                    WriteResult(
+                        True,
+                        lead.lead_id,
+                        status,
+                        eligible,
+                        list(reasons),
+                        lead.number.valid,
+                        checks,
+                    )
                 )
                 continue
             h = held.get((lead.org_id, lead.sandbox, lead.number.e164))
@@ -240,5 +247,12 @@ def _dup_checks() -> dict[str, str]:
 
 
 def _as_duplicate(held: WriteResult) -> WriteResult:
-    return WriteResult(False, held.lead_id, held.status, held.eligible, held.reasons,
-                       held.phone_valid, _dup_checks())
+    return WriteResult(
+        False,
+        held.lead_id,
+        held.status,
+        held.eligible,
+        held.reasons,
+        held.phone_valid,
+        _dup_checks(),
+    )
