@@ -9,9 +9,16 @@ from typing import Any
 import falcon
 import falcon.asgi
 import msgspec
+import psycopg
+import redis.exceptions
+from psycopg_pool import PoolTimeout
 
-from .problems import ProblemError
+from .problems import ProblemError, unavailable
 from .schemas import Problem
+from .store.writer import StoreUnavailable
+
+_STORE_OUTAGES = (StoreUnavailable, psycopg.OperationalError, PoolTimeout)
+_REDIS_OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 log = logging.getLogger("lead2inbound.http")
 
@@ -80,37 +87,20 @@ async def handle_falcon_error(req: Any, resp: Any, exc: falcon.HTTPError, params
 
 
 async def handle_unexpected(req: Any, resp: Any, exc: Exception, params: Any) -> None:
-    """A bug. Logged with its trace; the client sees a bare problem with the request id."""
-    from .store.writer import StoreUnavailable
-
-    if isinstance(exc, StoreUnavailable) or _is_store_outage(exc):
-        log.warning("store unavailable on %s %s: %s", req.method, req.path, exc)
-        from .problems import unavailable
-
+    """Store outages become 503 + Retry-After; anything else is a bug, logged with its trace
+    and answered with a bare problem carrying the request id (never the trace itself)."""
+    if isinstance(exc, _STORE_OUTAGES):
+        log.warning("database unavailable on %s %s: %s", req.method, req.path, exc)
         send_problem(req, resp, unavailable("The database", retry_after=1))
         return
-    if isinstance(exc, _redis_errors()):
-        from .problems import unavailable
-
+    if isinstance(exc, _REDIS_OUTAGES):
+        log.warning("redis unavailable on %s %s: %s", req.method, req.path, exc)
         send_problem(req, resp, unavailable("Redis", retry_after=1))
         return
     log.exception("unexpected error on %s %s", req.method, req.path)
     problem = ProblemError("service_unavailable", "Internal error; nothing was stored.")
     problem.status, problem.title, problem.code = 500, "Internal error", "internal_error"
     send_problem(req, resp, problem)
-
-
-def _is_store_outage(exc: Exception) -> bool:
-    import psycopg
-    from psycopg_pool import PoolTimeout
-
-    return isinstance(exc, psycopg.OperationalError | PoolTimeout)
-
-
-def _redis_errors() -> tuple[type[Exception], ...]:
-    import redis.exceptions
-
-    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 async def read_body(req: falcon.asgi.Request, limit: int) -> bytes:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 def decode_lead(req: Any, body: bytes) -> LeadIn:
     """JSON or a web form into a `LeadIn`; any other content type is a 415."""
     kind, params = media_type(req)
+    if body.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark some tools prepend
+        body = body[3:]
     if kind == JSON or (kind.startswith("application/") and kind.endswith("+json")):
         charset = params.get("charset", "utf-8").lower()
         if charset not in ("utf-8", "utf8"):
