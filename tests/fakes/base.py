@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +44,7 @@ class FakeProvider:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._conns: set[Any] = set()
 
     @property
     def url(self) -> str:
@@ -92,8 +95,20 @@ class FakeProvider:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
+        conns = self._conns
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def process_request(self, request: Any, client_address: Any) -> None:
+                conns.add(request)  # kept-alive connections are cut too when the fake "goes down"
+                super().process_request(request, client_address)
+
+            def shutdown_request(self, request: Any) -> None:
+                conns.discard(request)
+                super().shutdown_request(request)
+
+        server = Server(("127.0.0.1", self.port), Handler)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -105,6 +120,10 @@ class FakeProvider:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for sock in list(self._conns):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conns.clear()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
