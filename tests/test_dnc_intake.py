@@ -186,3 +186,39 @@ def test_dncscrub_registry_and_unconnected_orgs(server_factory, database_url, re
     service.stop()
     for secret in SECRETS:
         assert secret not in service.log_text()
+
+
+@pytest.mark.slow
+def test_scrub_overhead(tcpa_fake, server_factory, database_url, redis_url):
+    """Latency of POST /v1/leads with a provider connected (fake on loopback) vs none.
+
+    .venv/bin/pytest -m slow -s tests/test_dnc_intake.py::test_scrub_overhead
+    """
+    import statistics
+
+    connected, bare = make_org(database_url, "connected"), make_org(database_url, "bare")
+    cli(database_url, "dnc", "connect", "--org", "connected", "--provider",
+        "tcpa-litigator-list", "--username", tcpa.USERNAME, "--password", tcpa.PASSWORD,
+        "--base-url", tcpa_fake.url)
+    service = server_factory(env(database_url, redis_url))
+    n = 300
+    with httpx.Client(base_url=service.url, timeout=10) as client:
+        results = {}
+        for name, org, base in (("none", bare, 5_000_000), ("tcpa", connected, 6_000_000)):
+            key = org.key()
+            headers = auth(key)
+            for i in range(20):  # warm up connections and caches
+                client.post("/v1/leads", json=lead(f"+1303{base + 90_000 + i}"), headers=headers)
+            times = []
+            for i in range(n):
+                t = time.perf_counter()
+                resp = client.post("/v1/leads", json=lead(f"+1303{base + i}"), headers=headers)
+                times.append(time.perf_counter() - t)
+                assert resp.status_code == 201
+            results[name] = times
+    for name, times in results.items():
+        q = statistics.quantiles(times, n=100)
+        print(f"\n{name}: median {statistics.median(times) * 1e3:.2f} ms, "
+              f"p90 {q[89] * 1e3:.2f} ms, p99 {q[98] * 1e3:.2f} ms over {n} sequential posts")
+    overhead = statistics.median(results["tcpa"]) - statistics.median(results["none"])
+    print(f"scrub overhead per lead (median): {overhead * 1e3:.2f} ms")

@@ -77,6 +77,7 @@ class FakeProvider:
             handler.send_header("Content-Length", str(len(data)))
             handler.end_headers()
             handler.wfile.write(data)
+            handler.wfile.flush()
         except OSError:
             pass  # the client gave up (its timeout)
 
@@ -85,6 +86,9 @@ class FakeProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # one buffered write per answer and no Nagle: no delayed-ACK stalls on loopback
+            wbufsize = 1 << 16
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 fake._handle(self)
