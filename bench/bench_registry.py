@@ -43,28 +43,42 @@ def main() -> None:
         t = time.perf_counter()
         files = generate(d, args.numbers)
         size = sum(f.stat().st_size for f in files)
-        print(f"generated {args.numbers:,} numbers in {len(files)} files "
-              f"({size / 1e6:,.0f} MB) in {time.perf_counter() - t:.1f} s")
+        print(
+            f"generated {args.numbers:,} numbers in {len(files)} files "
+            f"({size / 1e6:,.0f} MB) in {time.perf_counter() - t:.1f} s"
+        )
         out = d / "org.dnc"
         res = import_files(files, out)
         mb = out.stat().st_size / 1e6
-        print(f"full import: {res.lines:,} lines -> {res.total:,} numbers in {res.seconds:.2f} s "
-              f"({res.lines / res.seconds / 1e6:.2f} M lines/s); file {mb:,.0f} MB")
+        print(
+            f"full import: {res.lines:,} lines -> {res.total:,} numbers in {res.seconds:.2f} s "
+            f"({res.lines / res.seconds / 1e6:.2f} M lines/s); file {mb:,.0f} MB"
+        )
         reg = Registry(str(out))
-        sample = [f"+1{reg_n}" for reg_n in random.Random(2).sample(range(2012000000, 9899999999),
-                                                                   200_000)]
+        sample = [
+            f"+1{reg_n}"
+            for reg_n in random.Random(2).sample(range(2012000000, 9899999999), 200_000)
+        ]
         change = d / "changes.txt"
-        change.write_text("".join(f"{s[2:5]},{s[5:]},{'D' if i % 2 else 'A'}\n"
-                                  for i, s in enumerate(sample[:100_000])))
+        change.write_text(
+            "".join(
+                f"{s[2:5]},{s[5:]},{'D' if i % 2 else 'A'}\n"
+                for i, s in enumerate(sample[:100_000])
+            )
+        )
         res = import_files([change], out)
-        print(f"change list: {res.lines:,} lines ({res.added:,} adds, {res.deleted:,} deletes) "
-              f"applied to the file in {res.seconds:.2f} s -> {res.total:,} numbers")
+        print(
+            f"change list: {res.lines:,} lines ({res.added:,} adds, {res.deleted:,} deletes) "
+            f"applied to the file in {res.seconds:.2f} s -> {res.total:,} numbers"
+        )
         reg = Registry(str(out))
         t = time.perf_counter()
         hits = sum(reg.contains(s) for s in sample)
         dt = time.perf_counter() - t
-        print(f"lookups: {len(sample):,} in {dt:.3f} s ({dt / len(sample) * 1e6:.2f} us each, "
-              f"{hits:,} hits)")
+        print(
+            f"lookups: {len(sample):,} in {dt:.3f} s ({dt / len(sample) * 1e6:.2f} us each, "
+            f"{hits:,} hits)"
+        )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,15 @@ def cli(database_url, *args, env=None, tmp=None):
 
 
 def env(database_url, redis_url, **extra):
-    return service_env(database_url, redis_url, L2I_SECRET_KEY=SECRET,
-                       L2I_DNC_RESCRUB_INTERVAL_S="0.2", L2I_DNC_RESCRUB_MAX_BACKOFF_S="0.4",
-                       L2I_DNC_CACHE_TTL_S="0.2", **extra)
+    return service_env(
+        database_url,
+        redis_url,
+        L2I_SECRET_KEY=SECRET,
+        L2I_DNC_RESCRUB_INTERVAL_S="0.2",
+        L2I_DNC_RESCRUB_MAX_BACKOFF_S="0.4",
+        L2I_DNC_CACHE_TTL_S="0.2",
+        **extra,
+    )
 
 
 def post(service, key, body):
@@ -43,27 +49,44 @@ def post(service, key, body):
 
 
 def queued(database_url, lead_id):
-    return fetch(database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = %s",
-                 lead_id)[0][0] == 1
+    return (
+        fetch(database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = %s", lead_id)[0][0]
+        == 1
+    )
 
 
 @pytest.fixture
 def tcpa_fake():
     fake = TcpaFake().start()
     fake.timeout_delay_s = 1.0
-    fake.lists = {"5125550201": ["dnc_complainers"], "5125550202": ["tcpa"],
-                  "5125550213": ["dnc_complainers"]}
+    fake.lists = {
+        "5125550201": ["dnc_complainers"],
+        "5125550202": ["tcpa"],
+        "5125550213": ["dnc_complainers"],
+    }
     yield fake
     fake.stop()
 
 
-def test_tcpa_intake_fails_closed_and_recovers(tcpa_fake, server_factory, database_url,
-                                              redis_url):
+def test_tcpa_intake_fails_closed_and_recovers(tcpa_fake, server_factory, database_url, redis_url):
     org = make_org(database_url)
     key = org.key()
-    out = cli(database_url, "dnc", "connect", "--org", org.org_id, "--provider",
-              "tcpa-litigator-list", "--username", tcpa.USERNAME, "--base-url", tcpa_fake.url,
-              "--timeout-ms", "300", env={"L2I_DNC_PASSWORD": tcpa.PASSWORD})
+    out = cli(
+        database_url,
+        "dnc",
+        "connect",
+        "--org",
+        org.org_id,
+        "--provider",
+        "tcpa-litigator-list",
+        "--username",
+        tcpa.USERNAME,
+        "--base-url",
+        tcpa_fake.url,
+        "--timeout-ms",
+        "300",
+        env={"L2I_DNC_PASSWORD": tcpa.PASSWORD},
+    )
     assert tcpa.PASSWORD not in out.output
     sealed = fetch(database_url, "SELECT credentials FROM dnc_connections")[0][0]
     assert tcpa.PASSWORD.encode() not in bytes(sealed)
@@ -74,13 +97,18 @@ def test_tcpa_intake_fails_closed_and_recovers(tcpa_fake, server_factory, databa
     assert queued(database_url, clear["lead_id"])
     dnc = post(service, key, lead("5125550201"))
     assert (dnc["status"], dnc["reasons"], dnc["checks"]["dnc"]) == (
-        "ineligible", ["dnc_hit"], "dnc_hit")
+        "ineligible",
+        ["dnc_hit"],
+        "dnc_hit",
+    )
     lit = post(service, key, {"phone": "5125550202"})
     assert lit["reasons"] == ["litigator_hit", "missing_consent"]
     assert not queued(database_url, dnc["lead_id"]) and not queued(database_url, lit["lead_id"])
     evidence, scrubbed_at = fetch(
-        database_url, "SELECT dnc_evidence, last_scrubbed_at FROM leads WHERE lead_id = %s",
-        dnc["lead_id"])[0]
+        database_url,
+        "SELECT dnc_evidence, last_scrubbed_at FROM leads WHERE lead_id = %s",
+        dnc["lead_id"],
+    )[0]
     assert scrubbed_at is not None and evidence["outcome"] == "dnc_hit"
     assert "dnc_complainers" in evidence["raw"] and evidence["provider"] == "tcpa-litigator-list"
     assert fetch(database_url, "SELECT count(*) FROM dnc_scrubs") == [(3,)]
@@ -100,16 +128,22 @@ def test_tcpa_intake_fails_closed_and_recovers(tcpa_fake, server_factory, databa
             tcpa_fake.mode = mode
         body = post(service, key, lead(f"51255502{10 + i}"))
         assert (body["status"], body["reasons"], body["eligible"], body["checks"]["dnc"]) == (
-            "pending_scrub", ["dnc_unavailable"], False, "unavailable"), (mode, body)
+            "pending_scrub",
+            ["dnc_unavailable"],
+            False,
+            "unavailable",
+        ), (mode, body)
         pending.append(body["lead_id"])
         no_consent = post(service, key, {"phone": f"51255502{20 + i}"})
         assert no_consent["status"] == "ineligible"
         assert no_consent["reasons"] == ["dnc_unavailable", "missing_consent"]
     time.sleep(1.0)  # the re-scrubber keeps failing meanwhile
-    assert fetch(database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = ANY(%s::uuid[])",
-                 pending) == [(0,)]
+    assert fetch(
+        database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = ANY(%s::uuid[])", pending
+    ) == [(0,)]
     assert fetch(database_url, "SELECT count(*) FROM leads WHERE status = 'pending_scrub'") == [
-        (4,)]
+        (4,)
+    ]
     assert fetch(database_url, "SELECT max(scrub_attempts) FROM leads")[0][0] >= 1
 
     # the provider recovers: the re-scrubber settles every pending lead
@@ -121,12 +155,20 @@ def test_tcpa_intake_fails_closed_and_recovers(tcpa_fake, server_factory, databa
         if left == [(0,)]:
             break
         time.sleep(0.2)
-    rows = dict(fetch(database_url, "SELECT phone, status FROM leads WHERE lead_id = ANY("
-                      "%s::uuid[])", pending))
-    assert rows == {"+15125550210": "new", "+15125550211": "new", "+15125550212": "new",
-                    "+15125550213": "ineligible"}
-    assert fetch(database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = ANY(%s::uuid[])",
-                 pending) == [(3,)]
+    rows = dict(
+        fetch(
+            database_url, "SELECT phone, status FROM leads WHERE lead_id = ANY(%s::uuid[])", pending
+        )
+    )
+    assert rows == {
+        "+15125550210": "new",
+        "+15125550211": "new",
+        "+15125550212": "new",
+        "+15125550213": "ineligible",
+    }
+    assert fetch(
+        database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = ANY(%s::uuid[])", pending
+    ) == [(3,)]
     got = httpx.get(f"{service.url}/metrics").text
     assert 'l2i_dnc_scrubs_total{outcome="unavailable",provider="tcpa-litigator-list"}' in got
     service.stop()
@@ -136,20 +178,38 @@ def test_tcpa_intake_fails_closed_and_recovers(tcpa_fake, server_factory, databa
         assert secret not in log  # ... and never a credential
 
 
-def test_dncscrub_registry_and_unconnected_orgs(server_factory, database_url, redis_url,
-                                                tmp_path):
+def test_dncscrub_registry_and_unconnected_orgs(server_factory, database_url, redis_url, tmp_path):
     fake = DncScrubFake().start()
     fake.codes = {"5125550301": ("D", "Litigator"), "5125550302": ("D", "National (USA);;;")}
     a, b, c = (make_org(database_url, name) for name in ("scrubbed", "bare", "registered"))
-    cli(database_url, "dnc", "connect", "--org", "scrubbed", "--provider", "dncscrub",
-        "--base-url", fake.url, env={"L2I_DNC_LOGIN_ID": dncscrub.LOGIN_ID})
+    cli(
+        database_url,
+        "dnc",
+        "connect",
+        "--org",
+        "scrubbed",
+        "--provider",
+        "dncscrub",
+        "--base-url",
+        fake.url,
+        env={"L2I_DNC_LOGIN_ID": dncscrub.LOGIN_ID},
+    )
     src = tmp_path / "registry.txt"
     src.write_text("512,5550302\n5125550303\n")
     cli(database_url, "dnc", "import", str(src), "--org", "registered", tmp=tmp_path / "reg")
-    cli(database_url, "dnc", "connect", "--org", "registered", "--provider", "registry",
-        tmp=tmp_path / "reg")
-    service = server_factory(env(database_url, redis_url,
-                                 L2I_DNC_REGISTRY_DIR=str(tmp_path / "reg")))
+    cli(
+        database_url,
+        "dnc",
+        "connect",
+        "--org",
+        "registered",
+        "--provider",
+        "registry",
+        tmp=tmp_path / "reg",
+    )
+    service = server_factory(
+        env(database_url, redis_url, L2I_DNC_REGISTRY_DIR=str(tmp_path / "reg"))
+    )
     ka, kb, kc = a.key(), b.key(), c.key()
     try:
         assert post(service, ka, lead("5125550300"))["checks"]["dnc"] == "clear"
@@ -197,9 +257,21 @@ def test_scrub_overhead(tcpa_fake, server_factory, database_url, redis_url):
     import statistics
 
     connected, bare = make_org(database_url, "connected"), make_org(database_url, "bare")
-    cli(database_url, "dnc", "connect", "--org", "connected", "--provider",
-        "tcpa-litigator-list", "--username", tcpa.USERNAME, "--password", tcpa.PASSWORD,
-        "--base-url", tcpa_fake.url)
+    cli(
+        database_url,
+        "dnc",
+        "connect",
+        "--org",
+        "connected",
+        "--provider",
+        "tcpa-litigator-list",
+        "--username",
+        tcpa.USERNAME,
+        "--password",
+        tcpa.PASSWORD,
+        "--base-url",
+        tcpa_fake.url,
+    )
     service = server_factory(env(database_url, redis_url))
     n = 300
     with httpx.Client(base_url=service.url, timeout=10) as client:
@@ -218,7 +290,9 @@ def test_scrub_overhead(tcpa_fake, server_factory, database_url, redis_url):
             results[name] = times
     for name, times in results.items():
         q = statistics.quantiles(times, n=100)
-        print(f"\n{name}: median {statistics.median(times) * 1e3:.2f} ms, "
-              f"p90 {q[89] * 1e3:.2f} ms, p99 {q[98] * 1e3:.2f} ms over {n} sequential posts")
+        print(
+            f"\n{name}: median {statistics.median(times) * 1e3:.2f} ms, "
+            f"p90 {q[89] * 1e3:.2f} ms, p99 {q[98] * 1e3:.2f} ms over {n} sequential posts"
+        )
     overhead = statistics.median(results["tcpa"]) - statistics.median(results["none"])
     print(f"scrub overhead per lead (median): {overhead * 1e3:.2f} ms")

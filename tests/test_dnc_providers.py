@@ -26,8 +26,12 @@ TIMEOUT = 0.5
 def tcpa_fake():
     fake = TcpaFake().start()
     fake.timeout_delay_s = 1.5
-    fake.lists = {"5125550101": ["dnc_complainers"], "5125550102": ["tcpa"],
-                  "5125550103": ["tcpa", "dnc_complainers"], "5125550104": ["dnc_state"]}
+    fake.lists = {
+        "5125550101": ["dnc_complainers"],
+        "5125550102": ["tcpa"],
+        "5125550103": ["tcpa", "dnc_complainers"],
+        "5125550104": ["dnc_state"],
+    }
     yield fake
     fake.stop()
 
@@ -36,32 +40,38 @@ def tcpa_fake():
 def scrub_fake():
     fake = DncScrubFake().start()
     fake.timeout_delay_s = 1.5
-    fake.codes = {"5125550101": ("D", "National (USA) 2003-06-01;;;"),
-                  "5125550102": ("D", "Litigator"),
-                  "5125550103": ("W", ";;;W"),
-                  "5125550104": ("P", "Project DNC"),
-                  "5125550105": ("M", ""),
-                  "5125550106": ("L", ";;;W")}
+    fake.codes = {
+        "5125550101": ("D", "National (USA) 2003-06-01;;;"),
+        "5125550102": ("D", "Litigator"),
+        "5125550103": ("W", ";;;W"),
+        "5125550104": ("P", "Project DNC"),
+        "5125550105": ("M", ""),
+        "5125550106": ("L", ";;;W"),
+    }
     yield fake
     fake.stop()
 
 
 def tcpa_adapter(fake, *, password=tcpa.PASSWORD, types=None):
-    return TcpaLitigatorList(username=tcpa.USERNAME, password=password, base_url=fake.url,
-                             timeout_s=TIMEOUT, types=types)
+    return TcpaLitigatorList(
+        username=tcpa.USERNAME, password=password, base_url=fake.url, timeout_s=TIMEOUT, types=types
+    )
 
 
 def scrub_adapter(fake, login=dncscrub.LOGIN_ID):
     return DncScrub(login_id=login, base_url=fake.url, timeout_s=TIMEOUT)
 
 
-@pytest.mark.parametrize(("phone", "outcome"), [
-    ("+15125550100", "clear"),
-    ("+15125550101", "dnc_hit"),
-    ("+15125550102", "litigator_hit"),
-    ("+15125550103", "litigator_hit"),  # on both: the litigator match decides
-    ("+15125550104", "dnc_hit"),
-])
+@pytest.mark.parametrize(
+    ("phone", "outcome"),
+    [
+        ("+15125550100", "clear"),
+        ("+15125550101", "dnc_hit"),
+        ("+15125550102", "litigator_hit"),
+        ("+15125550103", "litigator_hit"),  # on both: the litigator match decides
+        ("+15125550104", "dnc_hit"),
+    ],
+)
 async def test_tcpa_outcomes(tcpa_fake, phone, outcome):
     adapter = tcpa_adapter(tcpa_fake, types=["tcpa", "dnc", "dnc_state"])
     try:
@@ -86,14 +96,17 @@ async def test_tcpa_legacy_clean_shape_and_outside_nanp():
         assert outside.outcome == "clear" and fake.hits == 1  # not sent: no US list holds it
 
 
-@pytest.mark.parametrize(("phone", "outcome"), [
-    ("+15125550100", "clear"),          # C
-    ("+15125550101", "dnc_hit"),        # D, national registry
-    ("+15125550102", "litigator_hit"),  # D, Reason "Litigator"
-    ("+15125550103", "clear"),          # W, wireless, not on a list
-    ("+15125550104", "dnc_hit"),        # P, the project's own DNC
-    ("+15125550106", "dnc_hit"),        # L, wireless in a state that bans solicitation
-])
+@pytest.mark.parametrize(
+    ("phone", "outcome"),
+    [
+        ("+15125550100", "clear"),  # C
+        ("+15125550101", "dnc_hit"),  # D, national registry
+        ("+15125550102", "litigator_hit"),  # D, Reason "Litigator"
+        ("+15125550103", "clear"),  # W, wireless, not on a list
+        ("+15125550104", "dnc_hit"),  # P, the project's own DNC
+        ("+15125550106", "dnc_hit"),  # L, wireless in a state that bans solicitation
+    ],
+)
 async def test_dncscrub_outcomes(scrub_fake, phone, outcome):
     adapter = scrub_adapter(scrub_fake)
     try:
@@ -108,8 +121,9 @@ async def test_dncscrub_outcomes(scrub_fake, phone, outcome):
 
 def test_dncscrub_letters_table():
     def one(code, reason=""):
-        return dncscrub_outcome([{"Phone": "5125550100", "ResultCode": code, "Reason": reason}],
-                                "5125550100")
+        return dncscrub_outcome(
+            [{"Phone": "5125550100", "ResultCode": code, "Reason": reason}], "5125550100"
+        )
 
     assert {c: one(c) for c in "CXWGHEOYRIST"} == dict.fromkeys("CXWGHEOYRIST", "clear")
     assert {c: one(c) for c in "DPBLFV"} == dict.fromkeys("DPBLFV", "dnc_hit")
@@ -120,16 +134,19 @@ def test_dncscrub_letters_table():
 
 
 @pytest.mark.parametrize("which", ["tcpa", "dncscrub"])
-@pytest.mark.parametrize("failure", ["timeout", "error500", "garbage", "down", "bad_credentials",
-                                     "unknown_code"])
+@pytest.mark.parametrize(
+    "failure", ["timeout", "error500", "garbage", "down", "bad_credentials", "unknown_code"]
+)
 async def test_failures_raise_unavailable(tcpa_fake, scrub_fake, which, failure):
     fake = tcpa_fake if which == "tcpa" else scrub_fake
     if which == "tcpa":
-        adapter = tcpa_adapter(fake, password="wrong" if failure == "bad_credentials" else
-                               tcpa.PASSWORD)
+        adapter = tcpa_adapter(
+            fake, password="wrong" if failure == "bad_credentials" else tcpa.PASSWORD
+        )
     else:
-        adapter = scrub_adapter(fake, login="x" * 44 if failure == "bad_credentials" else
-                                dncscrub.LOGIN_ID)
+        adapter = scrub_adapter(
+            fake, login="x" * 44 if failure == "bad_credentials" else dncscrub.LOGIN_ID
+        )
     phone = "+15125550105"  # M (malformed) at the DNCScrub fake
     if failure == "unknown_code" and which == "tcpa":
         fake.mode = "garbage"

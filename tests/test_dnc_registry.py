@@ -16,8 +16,11 @@ from tests.support.stack import make_org
 
 
 def numbers(rng, area_codes, n):
-    return {ac * 10_000_000 + rng.randrange(2_000_000, 10_000_000)
-            for ac in area_codes for _ in range(n)}
+    return {
+        ac * 10_000_000 + rng.randrange(2_000_000, 10_000_000)
+        for ac in area_codes
+        for _ in range(n)
+    }
 
 
 def test_import_full_lists_then_change_list(tmp_path, database_url):
@@ -28,14 +31,19 @@ def test_import_full_lists_then_change_list(tmp_path, database_url):
     zpath = tmp_path / "full.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
         for ac in (212, 512):
-            zf.writestr(f"{ac}.txt", "".join(f"{n // 10**7},{n % 10**7:07d}\r\n"
-                                             for n in sorted(first) if n // 10**7 == ac))
+            zf.writestr(
+                f"{ac}.txt",
+                "".join(
+                    f"{n // 10**7},{n % 10**7:07d}\r\n" for n in sorted(first) if n // 10**7 == ac
+                ),
+            )
     plain = tmp_path / "303.txt"
     plain.write_text("\n".join(str(n) for n in second))  # no newline after the last line
     org = make_org(database_url)
     env = {"L2I_DATABASE_URL": database_url, "L2I_DNC_REGISTRY_DIR": str(tmp_path / "reg")}
-    run = CliRunner().invoke(main, ["dnc", "import", str(zpath), str(plain), "--org",
-                                    org.org_id], env=env)
+    run = CliRunner().invoke(
+        main, ["dnc", "import", str(zpath), str(plain), "--org", org.org_id], env=env
+    )
     assert run.exit_code == 0, run.output
     assert "full list" in run.output
     path = tmp_path / "reg" / f"{org.org_id}.dnc"

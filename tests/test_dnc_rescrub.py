@@ -29,12 +29,23 @@ def add_lead(database_url, org_id, phone, *, scrubbed_days_ago, status="new", qu
             "(%s, %s, false, 'k', %s, %s, true, %s, %s, %s, '{\"dnc\": \"clear\"}', "
             " CASE WHEN %s::int IS NULL THEN NULL "
             "      ELSE now() - make_interval(days => %s::int) END)",
-            (org_id, lead_id, phone, phone, status, status == "new",
-             [] if status == "new" else ["dnc_unavailable"], scrubbed_days_ago,
-             scrubbed_days_ago))
+            (
+                org_id,
+                lead_id,
+                phone,
+                phone,
+                status,
+                status == "new",
+                [] if status == "new" else ["dnc_unavailable"],
+                scrubbed_days_ago,
+                scrubbed_days_ago,
+            ),
+        )
         if queue:
-            conn.execute("INSERT INTO dial_queue (org_id, lead_id, phone) VALUES (%s, %s, %s)",
-                         (org_id, lead_id, phone))
+            conn.execute(
+                "INSERT INTO dial_queue (org_id, lead_id, phone) VALUES (%s, %s, %s)",
+                (org_id, lead_id, phone),
+            )
     return lead_id
 
 
@@ -50,9 +61,16 @@ def fake():
 def org(database_url, fake):
     org = make_org(database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        connect(conn, SecretBox(SECRET), org_id=org.org_id, provider="tcpa-litigator-list",
-                credentials={"username": tcpa.USERNAME, "password": tcpa.PASSWORD},
-                base_url=fake.url, timeout_ms=300, options={})
+        connect(
+            conn,
+            SecretBox(SECRET),
+            org_id=org.org_id,
+            provider="tcpa-litigator-list",
+            credentials={"username": tcpa.USERNAME, "password": tcpa.PASSWORD},
+            base_url=fake.url,
+            timeout_ms=300,
+            options={},
+        )
     return org
 
 
@@ -68,17 +86,24 @@ async def test_rescrub_due_before_dialing(database_url, fake, org):
         ids = [old_clear, old_hit, fresh, never]
         # the claim's own transaction, candidates locked as a claim would lock them
         async with pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT 1 FROM dial_queue WHERE lead_id = ANY(%s::uuid[]) "
-                               "FOR UPDATE SKIP LOCKED", (ids,))
+            await conn.execute(
+                "SELECT 1 FROM dial_queue WHERE lead_id = ANY(%s::uuid[]) FOR UPDATE SKIP LOCKED",
+                (ids,),
+            )
             claimable = await rescrub_due(conn, dnc, org.org_id, ids)
         assert claimable == [old_clear, fresh, never]
         assert fake.hits == 3  # the fresh lead (30 days) was not scrubbed
         fake.stop()
         assert await rescrub_due(pool, dnc, org.org_id, [old_down]) == []
         await dnc.aclose()
-    rows = dict(fetch(database_url, "SELECT phone, status || ':' || array_to_string(reasons, ',') "
-                      "|| ':' || (checks->>'dnc') || ':' || (last_scrubbed_at > now() - "
-                      "interval '1 minute')::text FROM leads"))
+    rows = dict(
+        fetch(
+            database_url,
+            "SELECT phone, status || ':' || array_to_string(reasons, ',') "
+            "|| ':' || (checks->>'dnc') || ':' || (last_scrubbed_at > now() - "
+            "interval '1 minute')::text FROM leads",
+        )
+    )
     assert rows == {
         "+15125550401": "new::clear:true",
         "+15125550402": "ineligible:dnc_hit:dnc_hit:true",
@@ -92,8 +117,17 @@ async def test_rescrub_due_before_dialing(database_url, fake, org):
 
 
 async def test_rescrubbers_on_two_workers_never_double_scrub(database_url, fake, org):
-    ids = [add_lead(database_url, org.org_id, f"+1512555{i:04d}", scrubbed_days_ago=None,
-                    status="pending_scrub", queue=False) for i in range(500, 540)]
+    ids = [
+        add_lead(
+            database_url,
+            org.org_id,
+            f"+1512555{i:04d}",
+            scrubbed_days_ago=None,
+            status="pending_scrub",
+            queue=False,
+        )
+        for i in range(500, 540)
+    ]
     fake.timeout_delay_s = 0.0
     cfg = Config(secret_key=SECRET)
     async with AsyncConnectionPool(database_url, min_size=2, max_size=6, open=False) as pool:
@@ -105,7 +139,8 @@ async def test_rescrubbers_on_two_workers_never_double_scrub(database_url, fake,
             await d.aclose()
     assert fake.hits == len(ids)  # each pending lead scrubbed exactly once
     assert fetch(database_url, "SELECT status, count(*) FROM leads GROUP BY status") == [
-        ("new", 40)]
+        ("new", 40)
+    ]
     assert fetch(database_url, "SELECT count(*) FROM dial_queue") == [(40,)]
 
 

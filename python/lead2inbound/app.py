@@ -70,8 +70,11 @@ class Services:
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
         self.dnc = DncService(self.pool, config)
         self.rescrubber = Rescrubber(
-            self.pool, self.dnc, interval_s=config.dnc_rescrub_interval_s,
-            batch=config.dnc_rescrub_batch, max_backoff_s=config.dnc_rescrub_max_backoff_s,
+            self.pool,
+            self.dnc,
+            interval_s=config.dnc_rescrub_interval_s,
+            batch=config.dnc_rescrub_batch,
+            max_backoff_s=config.dnc_rescrub_max_backoff_s,
         )
 
     async def start(self) -> None:

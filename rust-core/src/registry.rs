@@ -27,7 +27,11 @@ pub const HEADER_LEN: usize = 16;
 #[derive(Debug)]
 pub enum RegistryError {
     Io(io::Error),
-    BadLine { line: u64, text: String, why: &'static str },
+    BadLine {
+        line: u64,
+        text: String,
+        why: &'static str,
+    },
     BadFile(String),
     MixedInput,
 }
@@ -68,8 +72,7 @@ fn nanp(digits: &[u8]) -> Option<u64> {
         return None;
     }
     digits.iter().try_fold(0u64, |acc, &b| {
-        b.is_ascii_digit()
-            .then(|| acc * 10 + u64::from(b - b'0'))
+        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
     })
 }
 
@@ -124,7 +127,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<(u64, Option<Op>)>, &'static str
     };
     match fields.next() {
         None => Ok(Some((number, None))),
-        Some(f) if f.is_empty() => Ok(Some((number, None))),
+        Some([]) => Ok(Some((number, None))),
         Some(f) => match flag(f) {
             Some(op) => Ok(Some((number, Some(op)))),
             None => Err("the field after the number is not an add/delete flag (A or D)"),
@@ -304,7 +307,9 @@ fn write_merged(
     let mut tmp = PathBuf::from(out);
     let name = format!(
         ".{}.tmp-{}",
-        out.file_name().and_then(|n| n.to_str()).unwrap_or("registry"),
+        out.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("registry"),
         std::process::id()
     );
     tmp.set_file_name(name);
@@ -452,7 +457,10 @@ mod tests {
     #[test]
     fn parses_both_layouts_and_flags() {
         assert_eq!(parse_line(b"5125550143"), Ok(Some((5_125_550_143, None))));
-        assert_eq!(parse_line(b"512,5550143\r"), Ok(Some((5_125_550_143, None))));
+        assert_eq!(
+            parse_line(b"512,5550143\r"),
+            Ok(Some((5_125_550_143, None)))
+        );
         assert_eq!(
             parse_line(b"512,5550143,D,2026-01-02"),
             Ok(Some((5_125_550_143, Some(Op::Delete))))
@@ -486,7 +494,8 @@ mod tests {
         assert!(!reg.contains_str("+445125550143"));
 
         let mut c = Builder::new();
-        c.feed(b"512,5550143,D\n3035550100,A\n9995550100,D\n").unwrap();
+        c.feed(b"512,5550143,D\n3035550100,A\n9995550100,D\n")
+            .unwrap();
         let stats = c.build(Some(&reg), false, &path).unwrap();
         assert!(stats.change_list);
         assert_eq!((stats.total, stats.added, stats.deleted), (3, 1, 2));

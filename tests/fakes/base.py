@@ -1,9 +1,9 @@
 """A fake HTTP provider on 127.0.0.1 in a thread of the test process, with failure modes.
 
-    fake = TcpaFake().start()
-    fake.mode = "timeout" | "error500" | "garbage" | "ok"
-    fake.stop(); fake.start()     # "down": nothing listens on the port, then back on it
-    fake.hits                     # scrub requests served (all modes), for "no paid scrub" checks
+fake = TcpaFake().start()
+fake.mode = "timeout" | "error500" | "garbage" | "ok"
+fake.stop(); fake.start()     # "down": nothing listens on the port, then back on it
+fake.hits                     # scrub requests served (all modes), for "no paid scrub" checks
 """
 
 from __future__ import annotations
@@ -114,8 +114,9 @@ class FakeProvider:
 
         server = Server(("127.0.0.1", self.port), Handler)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

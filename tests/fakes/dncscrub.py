@@ -11,9 +11,25 @@ from .base import FakeProvider, Request
 
 LOGIN_ID = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2"  # 44 characters, as Genesys says
 
-FIELDS = ("Phone", "ResultCode", "Reserved", "Reason", "RegionAbbrev", "Country", "Locale",
-          "CarrierInfo", "NewReassignedAreaCode", "TZCode", "CallingWindow", "UTCOffset",
-          "DoNotCallToday", "CallingTimeRestrictions", "EBRType", "IsWirelessOrVoIP", "LineType")
+FIELDS = (
+    "Phone",
+    "ResultCode",
+    "Reserved",
+    "Reason",
+    "RegionAbbrev",
+    "Country",
+    "Locale",
+    "CarrierInfo",
+    "NewReassignedAreaCode",
+    "TZCode",
+    "CallingWindow",
+    "UTCOffset",
+    "DoNotCallToday",
+    "CallingTimeRestrictions",
+    "EBRType",
+    "IsWirelessOrVoIP",
+    "LineType",
+)
 
 
 class DncScrubFake(FakeProvider):
@@ -26,13 +42,22 @@ class DncScrubFake(FakeProvider):
         code, reason = self.codes.get(phone, ("C", ";;;"))
         wireless = code in "WGHLFVY"
         return {
-            "Phone": phone, "ResultCode": code, "Reserved": reserved, "Reason": reason,
-            "RegionAbbrev": "TX", "Country": "US", "Locale": "Austin",
-            "CarrierInfo": '9740;RBOC;"AT&T Texas:AT&T Texas"', "NewReassignedAreaCode": "",
+            "Phone": phone,
+            "ResultCode": code,
+            "Reserved": reserved,
+            "Reason": reason,
+            "RegionAbbrev": "TX",
+            "Country": "US",
+            "Locale": "Austin",
+            "CarrierInfo": '9740;RBOC;"AT&T Texas:AT&T Texas"',
+            "NewReassignedAreaCode": "",
             "TZCode": "5",
             "CallingWindow": "" if code == "D" else "9:00-21:00;9:00-21:00;12:00-21:00",
-            "UTCOffset": "-300", "DoNotCallToday": "0", "CallingTimeRestrictions": "4",
-            "EBRType": "", "IsWirelessOrVoIP": "1" if wireless else "0",
+            "UTCOffset": "-300",
+            "DoNotCallToday": "0",
+            "CallingTimeRestrictions": "4",
+            "EBRType": "",
+            "IsWirelessOrVoIP": "1" if wireless else "0",
             "LineType": "Wireless" if wireless else "AllOther",
         }
 
@@ -59,7 +84,8 @@ class DncScrubFake(FakeProvider):
                 return 400, "text/plain", f"Malformed phone number: {phone}"
             entries.append(self._entry(phone, reserved))
         if params.get("output", "csv").lower() == "csv":
-            lines = [",".join(f'"{e[f]}"' if "," in e[f] else e[f] for f in FIELDS)
-                     for e in entries]
+            lines = [
+                ",".join(f'"{e[f]}"' if "," in e[f] else e[f] for f in FIELDS) for e in entries
+            ]
             return 200, "text/csv", "\n".join(lines)
         return 200, "application/json", json.dumps(entries)

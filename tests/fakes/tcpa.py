@@ -29,8 +29,11 @@ class TcpaFake(FakeProvider):
 
     def answer(self, req: Request) -> tuple[int, str, str]:
         if not self._authorized(req):
-            body = {"code": "rest_forbidden", "message": "Sorry, you are not allowed to do that.",
-                    "data": {"status": 401}}
+            body = {
+                "code": "rest_forbidden",
+                "message": "Sorry, you are not allowed to do that.",
+                "data": {"status": 401},
+            }
             return 401, "application/json", json.dumps(body)
         if req.method == "POST" and req.path == "/scrub/phone/":
             phone = req.form.get("phone_number", "")
@@ -49,7 +52,8 @@ class TcpaFake(FakeProvider):
             return 400, "application/json", json.dumps({"error": "Invalid phone number"})
         types = types if isinstance(types, list) else [types]
         matched = [
-            name for name in self.lists.get(phone, [])
+            name
+            for name in self.lists.get(phone, [])
             if "all" in types or name in types or (name.startswith("dnc") and "dnc" in types)
         ]
         if not matched:
@@ -59,10 +63,22 @@ class TcpaFake(FakeProvider):
             body = {"results": {"phone_number": phone, "clean": 1}}
             return 200, "application/json", json.dumps(body)
         status = "TCPA" if "tcpa" in matched else "DNC Complainers"
-        body = {"results": {
-            "first_name": "", "middle_name": "", "last_name": "", "case_title": "",
-            "multiple_cases": "", "phone_type": "", "status_array": matched, "phone_status": "",
-            "clean": 0, "is_bad_number": True, "phone_number": phone, "created_at": "",
-            "updated_at": "", "status": status,
-        }}
+        body = {
+            "results": {
+                "first_name": "",
+                "middle_name": "",
+                "last_name": "",
+                "case_title": "",
+                "multiple_cases": "",
+                "phone_type": "",
+                "status_array": matched,
+                "phone_status": "",
+                "clean": 0,
+                "is_bad_number": True,
+                "phone_number": phone,
+                "created_at": "",
+                "updated_at": "",
+                "status": status,
+            }
+        }
         return 200, "application/json", json.dumps(body)

@@ -7,5 +7,11 @@ from .gate import DncService
 from .providers import DncProvider, ProviderUnavailable, ScrubResult
 from .rescrub import Rescrubber, rescrub_due
 
-__all__ = ["DncProvider", "DncService", "ProviderUnavailable", "Rescrubber", "ScrubResult",
-           "rescrub_due"]
+__all__ = [
+    "DncProvider",
+    "DncService",
+    "ProviderUnavailable",
+    "Rescrubber",
+    "ScrubResult",
+    "rescrub_due",
+]

@@ -42,7 +42,9 @@ UNSCRUBBED = Counter(
 )
 SCRUBS = Counter("l2i_dnc_scrubs", "DNC scrubs by provider and outcome", ["provider", "outcome"])
 SCRUB_SECONDS = Histogram(
-    "l2i_dnc_scrub_seconds", "Time of one DNC scrub (answered or not)", ["provider"],
+    "l2i_dnc_scrub_seconds",
+    "Time of one DNC scrub (answered or not)",
+    ["provider"],
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 2.5),
 )
 
@@ -133,8 +135,12 @@ class DncService:
                 plain = self._box.open(bytes(sealed), key_id, associated_data(org_id, provider))
                 credentials = json.loads(plain)
             adapter: DncProvider = build_provider(
-                provider, credentials=credentials, base_url=base_url, timeout_s=timeout_s,
-                options=options or {}, registry_path=registry_path,
+                provider,
+                credentials=credentials,
+                base_url=base_url,
+                timeout_s=timeout_s,
+                options=options or {},
+                registry_path=registry_path,
             )
         except (SecretError, KeyError, ValueError) as exc:
             # Never the credentials themselves: only why they could not be used.
@@ -191,8 +197,13 @@ class DncService:
         try:
             result = await self.scrub(conn, lead.number.e164)
         except ProviderUnavailable as exc:
-            log.warning("org %s: DNC provider %s unavailable (%s); lead %s pending_scrub",
-                        lead.org_id, conn.provider.name, exc.detail, lead.lead_id)
+            log.warning(
+                "org %s: DNC provider %s unavailable (%s); lead %s pending_scrub",
+                lead.org_id,
+                conn.provider.name,
+                exc.detail,
+                lead.lead_id,
+            )
             apply_unavailable(lead, exc.detail, conn.provider.name, exc.raw)
             return
         apply_result(lead, result)
@@ -214,8 +225,14 @@ def apply_result(lead: PreparedLead, result: ScrubResult) -> None:
 def apply_unavailable(lead: PreparedLead, detail: str, provider: str = "", raw: str = "") -> None:
     lead.checks["dnc"] = "unavailable"
     lead.post_reasons.insert(0, "dnc_unavailable")
-    lead.dnc_evidence = json.dumps({"provider": provider, "outcome": "unavailable",
-                                    "error": detail, "raw": raw,
-                                    "checked_at": datetime.now(UTC).isoformat()})
+    lead.dnc_evidence = json.dumps(
+        {
+            "provider": provider,
+            "outcome": "unavailable",
+            "error": detail,
+            "raw": raw,
+            "checked_at": datetime.now(UTC).isoformat(),
+        }
+    )
     lead.scrubbed_at = None
     lead.status = status_after_gates(lead)

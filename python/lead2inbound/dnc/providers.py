@@ -43,12 +43,14 @@ class ScrubResult:
     provider: str
 
     def evidence(self) -> str:
-        return json.dumps({
-            "provider": self.provider,
-            "outcome": self.outcome,
-            "checked_at": self.checked_at.isoformat(),
-            "raw": self.raw[:RAW_LIMIT],
-        })
+        return json.dumps(
+            {
+                "provider": self.provider,
+                "outcome": self.outcome,
+                "checked_at": self.checked_at.isoformat(),
+                "raw": self.raw[:RAW_LIMIT],
+            }
+        )
 
 
 class DncProvider(Protocol):
@@ -72,8 +74,9 @@ def _now() -> datetime:
 
 def _outside_nanp(name: str, e164: str) -> ScrubResult:
     # US DNC lists and litigator lists only hold NANP numbers: anything else is on none of them.
-    return ScrubResult("clear", json.dumps({"not_scrubbed": "outside NANP", "phone": e164}),
-                       _now(), name)
+    return ScrubResult(
+        "clear", json.dumps({"not_scrubbed": "outside NANP", "phone": e164}), _now(), name
+    )
 
 
 class _HttpProvider:
@@ -147,13 +150,22 @@ class TcpaLitigatorList(_HttpProvider):
     name = "tcpa-litigator-list"
     default_url = "https://api.tcpalitigatorlist.com"
 
-    def __init__(self, *, username: str, password: str, base_url: str | None, timeout_s: float,
-                 types: list[str] | None = None):
-        super().__init__(httpx.AsyncClient(
-            base_url=base_url or self.default_url,
-            auth=httpx.BasicAuth(username, password),
-            timeout=timeout_s,
-        ))
+    def __init__(
+        self,
+        *,
+        username: str,
+        password: str,
+        base_url: str | None,
+        timeout_s: float,
+        types: list[str] | None = None,
+    ):
+        super().__init__(
+            httpx.AsyncClient(
+                base_url=base_url or self.default_url,
+                auth=httpx.BasicAuth(username, password),
+                timeout=timeout_s,
+            )
+        )
         self._types = json.dumps(types or ["tcpa", "dnc"])
 
     async def scrub(self, e164: str) -> ScrubResult:
@@ -203,13 +215,22 @@ class DncScrub(_HttpProvider):
     name = "dncscrub"
     default_url = "https://www.dncscrub.com"
 
-    def __init__(self, *, login_id: str, base_url: str | None, timeout_s: float,
-                 project_id: str | None = None, campaign_id: str | None = None):
-        super().__init__(httpx.AsyncClient(
-            base_url=base_url or self.default_url,
-            headers={"loginId": login_id},
-            timeout=timeout_s,
-        ))
+    def __init__(
+        self,
+        *,
+        login_id: str,
+        base_url: str | None,
+        timeout_s: float,
+        project_id: str | None = None,
+        campaign_id: str | None = None,
+    ):
+        super().__init__(
+            httpx.AsyncClient(
+                base_url=base_url or self.default_url,
+                headers={"loginId": login_id},
+                timeout=timeout_s,
+            )
+        )
         self._extra = {k: v for k, v in (("projId", project_id), ("campaignId", campaign_id)) if v}
 
     async def scrub(self, e164: str) -> ScrubResult:
@@ -217,8 +238,9 @@ class DncScrub(_HttpProvider):
         if phone is None:
             return _outside_nanp(self.name, e164)
         params = {"phoneList": phone, "version": "5", "output": "json", **self._extra}
-        resp = await self._send(self._client.build_request("GET", "/app/main/rpc/scrub",
-                                                           params=params))
+        resp = await self._send(
+            self._client.build_request("GET", "/app/main/rpc/scrub", params=params)
+        )
         try:
             body = resp.json()
         except ValueError:
@@ -269,24 +291,46 @@ class RegistryList:
         reg = self._current()
         hit = reg.contains(e164)
         mtime = datetime.fromtimestamp((self._stamp or (0, 0))[1] / 1e9, UTC)
-        raw = json.dumps({"list": "FTC National DNC Registry", "phone": e164, "match": hit,
-                          "numbers": len(reg), "imported_at": mtime.isoformat()})
+        raw = json.dumps(
+            {
+                "list": "FTC National DNC Registry",
+                "phone": e164,
+                "match": hit,
+                "numbers": len(reg),
+                "imported_at": mtime.isoformat(),
+            }
+        )
         return ScrubResult("dnc_hit" if hit else "clear", raw, _now(), self.name)
 
     async def aclose(self) -> None:
         self._reg = None
 
 
-def build_provider(provider: str, *, credentials: dict[str, str], base_url: str | None,
-                   timeout_s: float, options: dict[str, Any], registry_path: Path) -> DncProvider:
+def build_provider(
+    provider: str,
+    *,
+    credentials: dict[str, str],
+    base_url: str | None,
+    timeout_s: float,
+    options: dict[str, Any],
+    registry_path: Path,
+) -> DncProvider:
     if provider == "tcpa-litigator-list":
-        return TcpaLitigatorList(username=credentials["username"],
-                                 password=credentials["password"], base_url=base_url,
-                                 timeout_s=timeout_s, types=options.get("types"))
+        return TcpaLitigatorList(
+            username=credentials["username"],
+            password=credentials["password"],
+            base_url=base_url,
+            timeout_s=timeout_s,
+            types=options.get("types"),
+        )
     if provider == "dncscrub":
-        return DncScrub(login_id=credentials["login_id"], base_url=base_url, timeout_s=timeout_s,
-                        project_id=options.get("project_id"),
-                        campaign_id=options.get("campaign_id"))
+        return DncScrub(
+            login_id=credentials["login_id"],
+            base_url=base_url,
+            timeout_s=timeout_s,
+            project_id=options.get("project_id"),
+            campaign_id=options.get("campaign_id"),
+        )
     if provider == "registry":
         return RegistryList(Path(options["path"]) if options.get("path") else registry_path)
     raise ValueError(f"unknown DNC provider {provider!r}")

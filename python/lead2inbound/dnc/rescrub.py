@@ -34,8 +34,15 @@ RESCRUB_AFTER_DAYS = 31  # TSR: the registry must be checked no more than 31 day
 
 
 class Rescrubber:
-    def __init__(self, pool: AsyncConnectionPool, dnc: DncService, *, interval_s: float,
-                 batch: int, max_backoff_s: float):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        dnc: DncService,
+        *,
+        interval_s: float,
+        batch: int,
+        max_backoff_s: float,
+    ):
         self._pool = pool
         self._dnc = dnc
         self._interval_s = interval_s
@@ -80,20 +87,23 @@ class Rescrubber:
             retry: list[tuple[Any, ...]] = []
             for (org_id, lead_id, _, attempts), answer in zip(rows, answers, strict=True):
                 if isinstance(answer, ProviderUnavailable):
-                    retry.append((org_id, lead_id, self._backoff(attempts),
-                                  _failure_evidence(answer)))
+                    retry.append(
+                        (org_id, lead_id, self._backoff(attempts), _failure_evidence(answer))
+                    )
                 elif answer is None:
                     settle.append((org_id, lead_id, "not_connected", None, None))
                 else:
-                    settle.append((org_id, lead_id, answer.outcome, answer.checked_at,
-                                   answer.evidence()))
+                    settle.append(
+                        (org_id, lead_id, answer.outcome, answer.checked_at, answer.evidence())
+                    )
             if settle:
                 await conn.execute(sql("dnc_pending_settle"), _columns(settle, 5))
             if retry:
                 await conn.execute(sql("dnc_pending_retry"), _columns(retry, 4))
         if settle:
-            log.info("re-scrubbed %d pending lead(s); %d still unavailable", len(settle),
-                     len(retry))
+            log.info(
+                "re-scrubbed %d pending lead(s); %d still unavailable", len(settle), len(retry)
+            )
         return len(rows)
 
     async def _scrub(self, org_id: str, phone: str) -> ScrubResult | ProviderUnavailable | None:
@@ -110,8 +120,14 @@ def _failure_evidence(exc: ProviderUnavailable) -> str:
     import json
     from datetime import UTC, datetime
 
-    return json.dumps({"outcome": "unavailable", "error": exc.detail, "raw": exc.raw,
-                       "checked_at": datetime.now(UTC).isoformat()})
+    return json.dumps(
+        {
+            "outcome": "unavailable",
+            "error": exc.detail,
+            "raw": exc.raw,
+            "checked_at": datetime.now(UTC).isoformat(),
+        }
+    )
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -119,8 +135,9 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
 
 
 @contextlib.asynccontextmanager
-async def _in_transaction(db: AsyncConnection[Any] | AsyncConnectionPool) -> AsyncIterator[
-        AsyncConnection[Any]]:
+async def _in_transaction(
+    db: AsyncConnection[Any] | AsyncConnectionPool,
+) -> AsyncIterator[AsyncConnection[Any]]:
     if isinstance(db, AsyncConnectionPool):
         async with db.connection() as conn, conn.transaction():
             yield conn
@@ -168,8 +185,7 @@ async def rescrub_due(
             if isinstance(answer, ProviderUnavailable):
                 rows.append((org_id, lead_id, "unavailable", None, _failure_evidence(answer)))
             else:
-                rows.append((org_id, lead_id, answer.outcome, answer.checked_at,
-                             answer.evidence()))
+                rows.append((org_id, lead_id, answer.outcome, answer.checked_at, answer.evidence()))
         await conn.execute(sql("dnc_predial_record"), _columns(rows, 5))
     removed = {str(r[1]) for r in rows if r[2] != "clear"}
     return [lead_id for lead_id in lead_ids if str(lead_id) not in removed]

@@ -15,17 +15,24 @@ from ..store.queries import sql
 from .crypto import SecretBox, associated_data
 from .providers import PROVIDERS
 
-NEEDS = {"tcpa-litigator-list": ("username", "password"), "dncscrub": ("login_id",),
-         "registry": ()}
+NEEDS = {"tcpa-litigator-list": ("username", "password"), "dncscrub": ("login_id",), "registry": ()}
 
 
 class DncStoreError(Exception):
     pass
 
 
-def connect(conn: psycopg.Connection, box: SecretBox, *, org_id: str, provider: str,
-            credentials: dict[str, str], base_url: str | None, timeout_ms: int,
-            options: dict[str, Any]) -> str | None:
+def connect(
+    conn: psycopg.Connection,
+    box: SecretBox,
+    *,
+    org_id: str,
+    provider: str,
+    credentials: dict[str, str],
+    base_url: str | None,
+    timeout_ms: int,
+    options: dict[str, Any],
+) -> str | None:
     """Connect (or replace) the org's provider; returns the sealing key id (None: no secret)."""
     if provider not in PROVIDERS:
         raise DncStoreError(f"unknown provider {provider!r} (one of {', '.join(PROVIDERS)})")
@@ -38,8 +45,10 @@ def connect(conn: psycopg.Connection, box: SecretBox, *, org_id: str, provider: 
     if NEEDS[provider]:
         plain = json.dumps({k: credentials[k] for k in NEEDS[provider]}).encode()
         sealed, key_id = box.seal(plain, associated_data(org_id, provider))
-    conn.execute(sql("dnc_connect"), (org_id, provider, base_url, timeout_ms,
-                                      json.dumps(options), sealed, key_id))
+    conn.execute(
+        sql("dnc_connect"),
+        (org_id, provider, base_url, timeout_ms, json.dumps(options), sealed, key_id),
+    )
     return key_id
 
 
@@ -51,14 +60,32 @@ def disconnect(conn: psycopg.Connection, org_id: str) -> bool:
 def status(conn: psycopg.Connection, org_id: str | None = None) -> list[dict[str, Any]]:
     rows = conn.execute(sql("dnc_status"), {"org_id": org_id}).fetchall()
     out = []
-    for (oid, name, provider, base_url, timeout_ms, options, key_id, connected_at, unscrubbed,
-         pending) in rows:
-        out.append({
-            "org_id": str(oid), "org": name, "provider": provider, "base_url": base_url,
-            "timeout_ms": timeout_ms, "options": options or {}, "key_id": key_id,
-            "connected_at": connected_at.isoformat() if connected_at else None,
-            "unscrubbed_leads": unscrubbed, "pending_scrub_leads": pending,
-        })
+    for (
+        oid,
+        name,
+        provider,
+        base_url,
+        timeout_ms,
+        options,
+        key_id,
+        connected_at,
+        unscrubbed,
+        pending,
+    ) in rows:
+        out.append(
+            {
+                "org_id": str(oid),
+                "org": name,
+                "provider": provider,
+                "base_url": base_url,
+                "timeout_ms": timeout_ms,
+                "options": options or {},
+                "key_id": key_id,
+                "connected_at": connected_at.isoformat() if connected_at else None,
+                "unscrubbed_leads": unscrubbed,
+                "pending_scrub_leads": pending,
+            }
+        )
     return out
 
 
@@ -78,6 +105,8 @@ def rekey(conn: psycopg.Connection, box: SecretBox) -> tuple[int, int]:
             new, new_id = box.seal(box.open(bytes(sealed), key_id, aad), aad)
             conn.execute(
                 "UPDATE dnc_connections SET credentials = %s, key_id = %s, updated_at = now() "
-                "WHERE org_id = %s", (new, new_id, org_id))
+                "WHERE org_id = %s",
+                (new, new_id, org_id),
+            )
             resealed += 1
     return resealed, current
