@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from .auth import REVOCATION_CHANNEL, KeyRing, Principal
 from .broadcast import Broadcast
 from .config import Config, ConfigError
+from .dnc import DncService, Rescrubber
 from .http import (
     handle_falcon_error,
     handle_problem,
@@ -67,6 +68,14 @@ class Services:
         self.keys = KeyRing(self.pool, config.key_pepper.encode(), ttl_s=config.key_cache_ttl_s)
         self.writer = LeadWriter(self.pool, max_batch=config.writer_max_batch)
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
+        self.dnc = DncService(self.pool, config)
+        self.rescrubber = Rescrubber(
+            self.pool,
+            self.dnc,
+            interval_s=config.dnc_rescrub_interval_s,
+            batch=config.dnc_rescrub_batch,
+            max_backoff_s=config.dnc_rescrub_max_backoff_s,
+        )
 
     async def start(self) -> None:
         await self.pool.open(wait=False)
@@ -74,9 +83,12 @@ class Services:
         self.keys.start()
         self.broadcast.subscribe(REVOCATION_CHANNEL, self.keys.forget)
         await self.broadcast.start(wait_s=0.5)
+        self.rescrubber.start()
 
     async def stop(self) -> None:
         await self.writer.stop()
+        await self.rescrubber.stop()
+        await self.dnc.aclose()
         await self.keys.stop()
         await self.broadcast.stop()
         await self.limiter.aclose()

@@ -102,6 +102,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         if embedded:
             cfg = _start_embedded(cfg, stack)
         pepper = _pepper(cfg, create=embedded)
+        _dnc_secret_key(cfg, embedded)
         _check_schema(cfg, migrate_now=embedded)
         if embedded:
             _bootstrap(cfg, pepper)
@@ -340,6 +341,22 @@ def keys_revoke(key_id: str) -> None:
                 err=True,
             )
     click.echo(f"revoked {key_id}", err=True)
+
+
+# --- dnc (dnc/cli.py) ----------------------------------------------------------------------------
+
+
+def _dnc_secret_key(cfg: Config, embedded: bool) -> None:
+    from .dnc.cli import secret_key
+
+    key = secret_key(cfg, create=embedded)
+    if key:
+        os.environ["L2I_SECRET_KEY"] = key
+
+
+from .dnc.cli import dnc as _dnc_commands  # noqa: E402
+
+main.add_command(_dnc_commands)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,12 +3,12 @@
 1. normalize the phone (422 when it is not even possible)
 2. duplicate check        } decided in the writer's transaction, against Postgres
 3. suppression list       }
-4. DNC provider (issue: DNC providers; `not_connected` until an org connects one)
+4. DNC provider: `dnc.DncService.gate`, async, after `prepare` (`not_connected` without one)
 5. consent gate (fails closed)
 6. queue: eligible live leads enter the dial queue in the same transaction
 
-Gates 1, 4 and 5 run here, in the request; 2 and 3 run inside the writer's one statement so they
-cost no extra round trip and stay exact under concurrency.
+Gates 1 and 5 run here and gate 4 right after, in the request; 2 and 3 run inside the writer's one
+statement so they cost no extra round trip and stay exact under concurrency.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ class PreparedLead:
     post_reasons: list[str]  # reasons from after it (DNC, consent)
     status: str  # the status if the suppression gate turns out clear
     checks: dict[str, str]
+    # set by the DNC gate (dnc/gate.py): the provider's answer as evidence, and when it was given
+    dnc_evidence: str | None = None
+    scrubbed_at: datetime | None = None
 
     @property
     def eligible(self) -> bool:
@@ -93,6 +96,8 @@ class PreparedLead:
             ",".join(self.pre_reasons),
             ",".join(self.post_reasons),
             _to_json.encode(self.checks).decode(),
+            self.scrubbed_at,
+            self.dnc_evidence,
         )
 
 
@@ -166,7 +171,7 @@ def prepare(
     if policy.require_valid_phone and not number.valid:
         pre.append("invalid_phone_number")
     post: list[str] = []
-    dnc = "not_connected"  # the DNC gate: filled in when an org connects a provider
+    dnc = "not_connected"  # the DNC gate (dnc/gate.py) overwrites this when a provider is connected
     consent, consent_reason = consent_check(lead, now, consent_skew_s)
     if consent_reason:
         post.append(consent_reason)

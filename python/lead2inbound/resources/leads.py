@@ -70,8 +70,10 @@ class LeadsResource:
             sandbox=principal.sandbox,
             consent_skew_s=self.s.config.consent_clock_skew_s,
         )
+        await self.s.dnc.gate(prepared)  # gate 4: the org's DNC provider, if connected
         result = await self.s.writer.write(prepared)
         self.s.metrics.lead(result)
+        self.s.dnc.after_write(prepared, result)
         send_json(resp, 201 if result.created else 200, answer(result, prepared))
         if result.created:
             resp.set_header("Location", f"/v1/leads/{result.lead_id}")
