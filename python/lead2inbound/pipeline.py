@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import uuid_utils
 
+from . import calling_hours
 from ._core import InvalidPhone, PhoneNumber, normalize
 from .problems import validation
 from .schemas import LeadIn
@@ -58,6 +59,8 @@ class PreparedLead:
     post_reasons: list[str]  # reasons from after it (DNC, consent)
     status: str  # the status if the suppression gate turns out clear
     checks: dict[str, str]
+    zones: tuple[str, ...] = ()  # candidate time zones (calling_hours.locate)
+    calling_rules: tuple[str, ...] = ()  # calling-hours rules that apply
 
     @property
     def eligible(self) -> bool:
@@ -93,6 +96,8 @@ class PreparedLead:
             ",".join(self.pre_reasons),
             ",".join(self.post_reasons),
             _to_json.encode(self.checks).decode(),
+            ",".join(self.zones),
+            ",".join(self.calling_rules),
         )
 
 
@@ -172,6 +177,7 @@ def prepare(
         post.append(consent_reason)
     status = "ineligible" if (pre or post) else "new"
     checks = {"duplicate": "none", "suppression": "clear", "dnc": dnc, "consent": consent}
+    zones, calling_rules = calling_hours.locate(lead.state, number.e164)
     return PreparedLead(
         org_id=policy.org_id,
         lead_id=str(uuid_utils.uuid7()),
@@ -184,4 +190,6 @@ def prepare(
         post_reasons=post,
         status=status,
         checks=checks,
+        zones=zones,
+        calling_rules=calling_rules,
     )

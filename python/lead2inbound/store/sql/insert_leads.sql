@@ -10,14 +10,16 @@ WITH input AS (
         %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
         %s::text[], %s::text[],
         %s::jsonb[], %s::jsonb[], %s::jsonb[],
-        %s::text[], %s::boolean[], %s::text[], %s::text[], %s::jsonb[]
+        %s::text[], %s::boolean[], %s::text[], %s::text[], %s::jsonb[],
+        %s::text[], %s::text[]
     ) AS t (
         org_id, lead_id, sandbox, api_key_id,
         phone, phone_raw, phone_valid, phone_region, phone_extension,
         source, external_id, first_name, last_name, email, state, postal_code,
         city, address,
         consent, attribution, custom_fields,
-        status, eligible, pre_reasons, post_reasons, checks
+        status, eligible, pre_reasons, post_reasons, checks,
+        zones, calling_rules
     )
     ORDER BY org_id, sandbox, phone
 ),
@@ -54,7 +56,8 @@ inserted AS (
         phone, phone_raw, phone_valid, phone_region, phone_extension,
         source, external_id, first_name, last_name, email, state, postal_code, city, address,
         consent, attribution, custom_fields,
-        status, eligible, reasons, checks
+        status, eligible, reasons, checks,
+        timezone, timezones, calling_rules
     )
     SELECT org_id, lead_id, sandbox, api_key_id,
            phone, phone_raw, phone_valid, phone_region, phone_extension,
@@ -66,7 +69,9 @@ inserted AS (
              || CASE WHEN suppressed THEN ARRAY['suppressed'] ELSE ARRAY[]::text[] END
              || string_to_array(nullif(post_reasons, ''), ','),
            checks || jsonb_build_object('suppression',
-                                        CASE WHEN suppressed THEN 'hit' ELSE 'clear' END)
+                                        CASE WHEN suppressed THEN 'hit' ELSE 'clear' END),
+           split_part(zones, ',', 1), string_to_array(nullif(zones, ''), ','),
+           string_to_array(nullif(calling_rules, ''), ',')
     FROM gated
     RETURNING org_id, lead_id, phone, sandbox, status, eligible, reasons, checks
 ),
