@@ -6,6 +6,7 @@ WITH gone AS (
     DELETE FROM dial_queue q
     WHERE q.org_id = %(org)s AND q.phone = ANY (%(phones)s::text[])
       AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= %(now)s::timestamptz)
+      AND EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = q.org_id AND s.phone = q.phone)
     RETURNING q.lead_id
 )
 UPDATE leads l
