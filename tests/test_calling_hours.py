@@ -199,3 +199,22 @@ async def test_one_notify_per_batch(pool, database_url):
         await listener.close()
     # write_many put 8 leads on the queue at once: the one flusher wrote them in one batch
     assert got == ['{"queued" : 8}', '{"queued" : 1}']
+
+
+async def test_suppression_hint_rebuild_and_broadcast(pool, database_url):
+    from lead2inbound.suppression_hint import SuppressionHint
+
+    org = make_org(database_url)
+    fetch(database_url, "INSERT INTO suppressions (org_id, phone) VALUES (%s, '+15125550800')"
+          " RETURNING 1", org.org_id)  # fmt: skip
+    hint = SuppressionHint(pool)
+    assert hint.maybe_suppressed(org.org_id, "+15125550999"), "not built yet: always maybe"
+    await hint.rebuild()
+    assert hint.maybe_suppressed(org.org_id, "+15125550800")
+    assert not hint.maybe_suppressed(org.org_id, "+15125550999")
+    assert not hint.maybe_suppressed("another-org", "+15125550800")
+    hint.on_message(f"{org.org_id} +15125550999 +15125550998")
+    assert hint.maybe_suppressed(org.org_id, "+15125550999")
+    hint.on_message(f"{org.org_id} *")  # a bulk import: maybe until rebuilt
+    assert not hint.ready and hint.maybe_suppressed(org.org_id, "+15125550111")
+    await hint.stop()

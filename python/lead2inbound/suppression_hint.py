@@ -90,8 +90,7 @@ class SuppressionHint:
         keys: list[str] = []
         self._during_rebuild = []
         async with self._pool.connection() as conn:
-            cur = conn.cursor(name="l2i_suppression_hint")
-            async with conn.transaction():
+            async with conn.transaction(), conn.cursor(name="l2i_suppression_hint") as cur:
                 await cur.execute(sql("suppressions_all"))
                 while rows := await cur.fetchmany(10_000):
                     keys.extend(_key(org, phone) for org, phone in rows)
