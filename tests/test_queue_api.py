@@ -316,8 +316,13 @@ def test_api_keys(server_factory, database_url, redis_url, org, other):
     test_key = call(one, "POST", "/v1/api-keys", admin,
                     json={"name": "sandbox", "scopes": ["write"], "test": True}).json()  # fmt: skip
     assert test_key["key"].startswith("l2i_test_")
-    for bad in ({"name": "x", "scopes": ["root"]}, {"name": "", "scopes": ["read"]},
-                {"name": "x", "scopes": ["read"], "rate_limit": 0}, {"scopes": ["read"]}):  # fmt: skip
+    invalid = [
+        {"name": "x", "scopes": ["root"]},
+        {"name": "", "scopes": ["read"]},
+        {"name": "x", "scopes": ["read"], "rate_limit": 0},
+        {"scopes": ["read"]},
+    ]
+    for bad in invalid:
         problem(call(one, "POST", "/v1/api-keys", admin, json=bad), 422)
 
     listed = call(one, "GET", "/v1/api-keys", admin)

@@ -113,7 +113,7 @@ async def test_post_to_claimable_latency(servers, database_url):
             posted[resp.json()["lead_id"]] = time.perf_counter()
             await asyncio.sleep(0.02)
         deadline = time.perf_counter() + 10
-        while len(seen) < len(posted) and time.perf_counter() < deadline:
+        while len(seen) < len(posted) and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         stop.set()
         await asyncio.gather(*pollers)

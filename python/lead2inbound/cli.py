@@ -378,7 +378,7 @@ def suppressions_import(file: str, org: str, reason: str) -> None:
             results = _core.normalize_many([ln for _, ln in wanted])
             for (n, ln), res in zip(wanted, results, strict=True):
                 if isinstance(res, _core.InvalidPhone):
-                    bad.append(f"line {n}: {ln[:60]!r} is not a possible phone number ({res.reason})")
+                    bad.append(f"line {n}: {ln[:60]!r} is not a possible phone ({res.reason})")
                 else:
                     numbers.append(res.e164)
             bar.update(len(part))

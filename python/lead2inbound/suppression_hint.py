@@ -89,11 +89,14 @@ class SuppressionHint:
     async def rebuild(self) -> None:
         keys: list[str] = []
         self._during_rebuild = []
-        async with self._pool.connection() as conn:
-            async with conn.transaction(), conn.cursor(name="l2i_suppression_hint") as cur:
-                await cur.execute(sql("suppressions_all"))
-                while rows := await cur.fetchmany(10_000):
-                    keys.extend(_key(org, phone) for org, phone in rows)
+        async with (
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="l2i_suppression_hint") as cur,
+        ):
+            await cur.execute(sql("suppressions_all"))
+            while rows := await cur.fetchmany(10_000):
+                keys.extend(_key(org, phone) for org, phone in rows)
         bloom = WindowedBloom(max(100_000, 2 * len(keys)), self._fp_rate, _FOREVER_S, 1)
         bloom.insert_many(keys)
         # Broadcasts that arrived while the read ran may be newer than its snapshot: keep them.
