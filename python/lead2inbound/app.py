@@ -20,7 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 from .auth import REVOCATION_CHANNEL, KeyRing, Principal
 from .broadcast import Broadcast
 from .config import Config, ConfigError
-from .dnc import DncService, Rescrubber
+from .cursors import CursorSigner
+from .dnc import DncService, Rescrubber, rescrub_due
 from .http import (
     handle_falcon_error,
     handle_problem,
@@ -30,9 +31,16 @@ from .http import (
 from .limits import RateLimiter, rate_limit_headers
 from .metrics import Metrics
 from .problems import ProblemError, unauthorized
+from .resources.api_keys import ApiKeyResource, ApiKeysResource
+from .resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
 from .resources.health import HealthResource, MetricsResource, ReadyResource
 from .resources.leads import LeadsResource
+from .resources.read import LeadResource
+from .resources.suppressions import SuppressionResource, SuppressionsResource
+from .store import suppressions
+from .store.queue import Clock, DialQueue, Rescrub, system_clock
 from .store.writer import LeadWriter
+from .suppression_hint import SuppressionHint
 
 log = logging.getLogger("lead2inbound")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -42,7 +50,9 @@ _KEY_IN_QUERY = re.compile(r"l2i_(live|test)_")
 class Services:
     """Everything a resource needs, opened once per worker."""
 
-    def __init__(self, config: Config):
+    def __init__(
+        self, config: Config, *, clock: Clock = system_clock, rescrub: Rescrub | None = None
+    ):
         if not config.database_url or not config.redis_url:
             raise ConfigError("L2I_DATABASE_URL and L2I_REDIS_URL must be set for the app")
         if not config.key_pepper:
@@ -76,24 +86,60 @@ class Services:
             batch=config.dnc_rescrub_batch,
             max_backoff_s=config.dnc_rescrub_max_backoff_s,
         )
+        # The dial queue; `clock` is injectable so tests can set the time (calling hours,
+        # leases); `rescrub` is the 31-day re-scrub hook the DNC provider work plugs in.
+        self.clock = clock
+        self.enforce_hours = config.calling_hours == "enforce"
+        self.queue = DialQueue(
+            self.pool,
+            enforce_hours=self.enforce_hours,
+            clock=clock,
+            rescrub=rescrub or self._rescrub_due,
+        )
+        self.cursors = CursorSigner(config.key_pepper.encode())
+        self.suppression_hint = SuppressionHint(self.pool)
+        self.broadcast.add_reconnect_hook(self._on_broadcast_gap)
 
     async def start(self) -> None:
         await self.pool.open(wait=False)
         await self.writer.start()
         self.keys.start()
         self.broadcast.subscribe(REVOCATION_CHANNEL, self.keys.forget)
+        self.broadcast.subscribe(suppressions.CHANNEL, self.suppression_hint.on_message)
         await self.broadcast.start(wait_s=0.5)
         self.rescrubber.start()
+        self.suppression_hint.schedule_rebuild()  # in the background: "maybe" until done
 
     async def stop(self) -> None:
         await self.writer.stop()
         await self.rescrubber.stop()
         await self.dnc.aclose()
         await self.keys.stop()
+        await self.suppression_hint.stop()
         await self.broadcast.stop()
         await self.limiter.aclose()
         await self.redis.aclose()
         await self.pool.close()
+
+    async def _rescrub_due(self, conn: Any, org_id: str, lead_ids: list[str]) -> list[str]:
+        """The 31-day re-scrub before a claim hands leads out (a no-op without a provider)."""
+        return await rescrub_due(conn, self.dnc, org_id, lead_ids)
+
+    def _on_broadcast_gap(self) -> None:
+        self.suppression_hint.schedule_rebuild()
+
+    async def publish(self, channel: str, message: str) -> None:
+        """Best effort: a lost message is covered by cache TTLs and reconnect rebuilds."""
+        try:
+            await self.broadcast.publish(channel, message)
+        except Exception as exc:
+            log.warning("publish on %s failed: %s", channel, exc)
+
+    async def publish_suppressions(self, org_id: str, phones: list[str]) -> None:
+        """After the commit: every worker adds the numbers to its suppression hint."""
+        self.suppression_hint.add(org_id, phones)
+        for i in range(0, len(phones), 500):
+            await self.publish(suppressions.CHANNEL, " ".join([org_id, *phones[i : i + 500]]))
 
     async def authorize(self, req: Any, scope: str) -> Principal:
         """Authenticate, count the request against the key's limit, then check the scope."""
@@ -154,6 +200,14 @@ def create_app(
     app = falcon.asgi.App(middleware=[RequestContext(services)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/v1/leads", LeadsResource(services))
+    app.add_route("/v1/leads/{lead_id}", LeadResource(services))
+    app.add_route("/v1/dial-queue/claim", ClaimResource(services))
+    app.add_route("/v1/dial-queue/{lead_id}/complete", CompleteResource(services))
+    app.add_route("/v1/dial-queue/{lead_id}/release", ReleaseResource(services))
+    app.add_route("/v1/suppressions", SuppressionsResource(services))
+    app.add_route("/v1/suppressions/{phone}", SuppressionResource(services))
+    app.add_route("/v1/api-keys", ApiKeysResource(services))
+    app.add_route("/v1/api-keys/{key_id}", ApiKeyResource(services))
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(services))
     app.add_route("/metrics", MetricsResource(services))

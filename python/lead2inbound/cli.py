@@ -343,6 +343,81 @@ def keys_revoke(key_id: str) -> None:
     click.echo(f"revoked {key_id}", err=True)
 
 
+# --- suppressions -------------------------------------------------------------------------------
+
+
+@main.group()
+def suppressions() -> None:
+    """The org's suppression list (opt-outs)."""
+
+
+@suppressions.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--reason", default="import", show_default=True, help="Stored with each number.")
+def suppressions_import(file: str, org: str, reason: str) -> None:
+    """Add every number in FILE (one per line, any format; blank lines and # comments skipped).
+
+    The whole file is validated first: if any line is not a possible phone number, every bad
+    line is reported and nothing is stored. Then all numbers go in one transaction (COPY into a
+    temp table, INSERT ... SELECT ... ON CONFLICT DO NOTHING), and the org's leads for them still
+    waiting in the dial queue leave it, in the same transaction.
+    """
+    from datetime import UTC, datetime
+
+    from . import _core
+    from .keystore import KeyStoreError, resolve_org
+    from .store.suppressions import CHANNEL, import_numbers
+
+    cfg = _config()
+    with click.open_file(file, encoding="utf-8", errors="replace") as fh:
+        lines = fh.read().splitlines()
+    numbers: list[str] = []
+    bad: list[str] = []
+    chunk = 10_000
+    with click.progressbar(length=len(lines), label="validating", file=sys.stderr) as bar:
+        for start in range(0, len(lines), chunk):
+            part = lines[start : start + chunk]
+            wanted = [(start + i + 1, ln.strip()) for i, ln in enumerate(part)]
+            wanted = [(n, ln) for n, ln in wanted if ln and not ln.startswith("#")]
+            results = _core.normalize_many([ln for _, ln in wanted])
+            for (n, ln), res in zip(wanted, results, strict=True):
+                if isinstance(res, _core.InvalidPhone):
+                    bad.append(f"line {n}: {ln[:60]!r} is not a possible phone ({res.reason})")
+                else:
+                    numbers.append(res.e164)
+            bar.update(len(part))
+    if bad:
+        for message in bad[:1000]:
+            click.echo(message, err=True)
+        if len(bad) > 1000:
+            click.echo(f"... and {len(bad) - 1000} more", err=True)
+        raise click.ClickException(f"{len(bad)} bad line(s); nothing was imported")
+    numbers = list(dict.fromkeys(numbers))
+    with _connect(cfg) as conn:
+        try:
+            org_id = resolve_org(conn, org)
+        except KeyStoreError as exc:
+            raise click.ClickException(str(exc)) from None
+        with conn.transaction():
+            added, dequeued = import_numbers(conn, org_id, numbers, reason, datetime.now(UTC))
+    redis_url = _redis_url(cfg)
+    if redis_url:  # workers rebuild their suppression hint (best effort; Postgres decides)
+        import redis
+
+        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            client.publish(CHANNEL, f"{org_id} *")
+        except Exception as exc:
+            click.echo(f"warning: suppression broadcast failed ({exc})", err=True)
+        finally:
+            client.close()
+    click.echo(
+        f"{added} added, {len(numbers) - added} already present, "
+        f"{dequeued} queued lead(s) taken out of the dial queue"
+    )
+
+
 # --- dnc (dnc/cli.py) ----------------------------------------------------------------------------
 
 

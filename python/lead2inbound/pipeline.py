@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import uuid_utils
 
+from . import calling_hours
 from ._core import InvalidPhone, PhoneNumber, normalize
 from .problems import validation
 from .schemas import LeadIn
@@ -61,6 +62,8 @@ class PreparedLead:
     # set by the DNC gate (dnc/gate.py): the provider's answer as evidence, and when it was given
     dnc_evidence: str | None = None
     scrubbed_at: datetime | None = None
+    zones: tuple[str, ...] = ()  # candidate time zones (calling_hours.locate)
+    calling_rules: tuple[str, ...] = ()  # calling-hours rules that apply
 
     @property
     def eligible(self) -> bool:
@@ -98,6 +101,8 @@ class PreparedLead:
             _to_json.encode(self.checks).decode(),
             self.scrubbed_at,
             self.dnc_evidence,
+            ",".join(self.zones),
+            ",".join(self.calling_rules),
         )
 
 
@@ -177,6 +182,7 @@ def prepare(
         post.append(consent_reason)
     status = "ineligible" if (pre or post) else "new"
     checks = {"duplicate": "none", "suppression": "clear", "dnc": dnc, "consent": consent}
+    zones, calling_rules = calling_hours.locate(lead.state, number.e164)
     return PreparedLead(
         org_id=policy.org_id,
         lead_id=str(uuid_utils.uuid7()),
@@ -189,4 +195,6 @@ def prepare(
         post_reasons=post,
         status=status,
         checks=checks,
+        zones=zones,
+        calling_rules=calling_rules,
     )

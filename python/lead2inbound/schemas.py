@@ -151,3 +151,42 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 def to_builtins(obj: Any) -> Any:
     return msgspec.to_builtins(obj)
+
+
+# --- read-back, dial queue, suppressions, API keys (requests) -------------------------------------
+
+
+class ClaimIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/dial-queue/claim"""
+
+    limit: int = 10  # 1..100
+    lease_seconds: int = 300  # 10..3600
+
+
+class CompleteIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/dial-queue/{lead_id}/complete"""
+
+    outcome: str
+    lease_id: str | None = None  # the lease id from the claim; without it, the claiming key
+
+
+class ReleaseIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/dial-queue/{lead_id}/release"""
+
+    lease_id: str | None = None
+
+
+class SuppressionsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/suppressions"""
+
+    phones: list[str | int]
+    reason: str | None = None
+
+
+class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/api-keys"""
+
+    name: str
+    scopes: list[str]
+    rate_limit: int = 120
+    test: bool = False

@@ -11,6 +11,7 @@ from ..problems import ProblemError
 from ..schemas import LeadIn
 from ..store.writer import WriteResult
 from ..validation import lead_from_json, lead_from_mapping
+from .read import list_leads
 
 if TYPE_CHECKING:
     from ..app import Services
@@ -77,3 +78,8 @@ class LeadsResource:
         send_json(resp, 201 if result.created else 200, answer(result, prepared))
         if result.created:
             resp.set_header("Location", f"/v1/leads/{result.lead_id}")
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        """GET /v1/leads: the caller's leads, newest first (see resources/read.py)."""
+        principal = await self.s.authorize(req, "read")
+        send_json(resp, 200, await list_leads(self.s, req, principal.org_id))
