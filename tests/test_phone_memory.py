@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import phonenumbers
+
 from phone_corpus import ALL_REGIONS, NON_GEO, TYPES
 
 LIMIT_MB = 30.0
