@@ -12,7 +12,11 @@ import time
 import pytest
 
 from lead2inbound import _core
-from phone_corpus import corpus, describe, oracle
+
+try:  # tests/ is a rootdir-style test directory (no __init__.py)...
+    from phone_corpus import corpus, describe, oracle
+except ImportError:  # ...or a package, once someone adds an __init__.py
+    from tests.phone_corpus import corpus, describe, oracle
 
 CI_INPUTS = 50_000
 

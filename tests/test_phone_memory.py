@@ -9,7 +9,10 @@ import textwrap
 
 import phonenumbers
 
-from phone_corpus import ALL_REGIONS, NON_GEO, TYPES
+try:  # tests/ is a rootdir-style test directory (no __init__.py)...
+    from phone_corpus import ALL_REGIONS, NON_GEO, TYPES
+except ImportError:  # ...or a package, once someone adds an __init__.py
+    from tests.phone_corpus import ALL_REGIONS, NON_GEO, TYPES
 
 LIMIT_MB = 30.0
 

@@ -6,7 +6,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lead2inbound import _core
-from phone_corpus import ALL_REGIONS, EXT_STYLES, UNICODE_DIGIT_SETS, describe, oracle
+
+try:  # tests/ is a rootdir-style test directory (no __init__.py)...
+    from phone_corpus import ALL_REGIONS, EXT_STYLES, UNICODE_DIGIT_SETS, describe, oracle
+except ImportError:  # ...or a package, once someone adds an __init__.py
+    from tests.phone_corpus import ALL_REGIONS, EXT_STYLES, UNICODE_DIGIT_SETS, describe, oracle
 
 REGIONS = st.sampled_from(["US", "US", "GB", "DE", "IN", "BR", "CA", "AR", "IT", "", "us", "ZZ"])
 ANY_REGION = st.sampled_from(ALL_REGIONS)
