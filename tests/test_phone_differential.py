@@ -60,5 +60,6 @@ def test_differential_ci_chunk() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_differential_full() -> None:
     run_differential(int(os.environ.get("L2I_DIFF_INPUTS", 1_000_000)), seed=2)
