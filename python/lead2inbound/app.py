@@ -26,12 +26,16 @@ from .http import (
     handle_unexpected,
     new_request_id,
 )
+from .idempotency import Idempotency
 from .limits import RateLimiter, rate_limit_headers
 from .metrics import Metrics
-from .problems import ProblemError, unauthorized
+from .problems import ProblemError, unauthorized, validation
+from .resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
 from .resources.health import HealthResource, MetricsResource, ReadyResource
-from .resources.leads import LeadsResource
+from .resources.imports import LeadsImportResource
+from .resources.leads import LeadsBatchResource, LeadsResource
 from .store.writer import LeadWriter
+from .validation import error
 
 log = logging.getLogger("lead2inbound")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -67,6 +71,7 @@ class Services:
         self.keys = KeyRing(self.pool, config.key_pepper.encode(), ttl_s=config.key_cache_ttl_s)
         self.writer = LeadWriter(self.pool, max_batch=config.writer_max_batch)
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
+        self.idempotency = Idempotency(self.pool)
 
     async def start(self) -> None:
         await self.pool.open(wait=False)
@@ -74,8 +79,10 @@ class Services:
         self.keys.start()
         self.broadcast.subscribe(REVOCATION_CHANNEL, self.keys.forget)
         await self.broadcast.start(wait_s=0.5)
+        self.idempotency.start()
 
     async def stop(self) -> None:
+        await self.idempotency.stop()
         await self.writer.stop()
         await self.keys.stop()
         await self.broadcast.stop()
@@ -83,22 +90,49 @@ class Services:
         await self.redis.aclose()
         await self.pool.close()
 
-    async def authorize(self, req: Any, scope: str) -> Principal:
+    async def authorize(self, req: Any, scope: str, cost: int = 1) -> Principal:
         """Authenticate, count the request against the key's limit, then check the scope."""
+        principal = await self.authenticate(req)
+        await self.charge(req, principal, cost, scope)
+        return principal
+
+    async def authenticate(self, req: Any) -> Principal:
+        """Who is calling (401 otherwise); nothing is counted yet: call `charge` next."""
         if _KEY_IN_QUERY.search(req.query_string or ""):
             raise unauthorized()  # keys in URLs end up in logs: never accepted there
         principal = await self.keys.authenticate(req.get_header("Authorization"))
         req.context.principal = principal
-        decision = await self.limiter.check(principal.key_id, principal.rate_limit)
+        return principal
+
+    async def charge(self, req: Any, principal: Principal, cost: int, scope: str) -> None:
+        """Count `cost` units (a batch: one per lead) against the key's limit, then the scope.
+
+        All or nothing: a refused request consumes nothing. A cost above the key's whole
+        per-minute limit could never be admitted: that is a 422, not a 429 to wait out.
+        """
+        if cost > principal.rate_limit:
+            decision = await self.limiter.check(principal.key_id, principal.rate_limit, 0)
+            req.context.rate_headers = rate_limit_headers(decision)
+            raise validation(
+                [
+                    error(
+                        ["leads"],
+                        "invalid",
+                        f"{cost} leads is more than this key's whole limit of "
+                        f"{principal.rate_limit} per minute: split the batch",
+                    )
+                ]
+            )
+        decision = await self.limiter.check(principal.key_id, principal.rate_limit, cost)
         req.context.rate_headers = rate_limit_headers(decision)
         if not decision.allowed:
             raise ProblemError(
                 "rate_limited",
-                f"This key may send {decision.limit} requests per minute; "
-                f"retry after {decision.retry_after} s.",
+                f"This key may send {decision.limit} requests per minute"
+                + (f" (this one costs {cost})" if cost != 1 else "")
+                + f"; retry after {decision.retry_after} s.",
             )
         principal.require(scope)
-        return principal
 
 
 class RequestContext:
@@ -134,12 +168,19 @@ class RequestContext:
             self.s.metrics.request(route, req.method, status, time.perf_counter() - started)
 
 
-def create_app(config: Config | None = None, *, services: Services | None = None) -> falcon.asgi.App:
+def create_app(
+    config: Config | None = None, *, services: Services | None = None
+) -> falcon.asgi.App:
     config = config or Config.from_env()
     services = services or Services(config)
     app = falcon.asgi.App(middleware=[RequestContext(services)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/v1/leads", LeadsResource(services))
+    app.add_route("/v1/leads/batch", LeadsBatchResource(services))
+    app.add_route("/v1/leads/import", LeadsImportResource(services))
+    app.add_route("/openapi.json", OpenApiResource(app))
+    app.add_route("/docs", DocsPageResource())
+    app.add_route("/docs/assets/{name}", DocsAssetResource())
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(services))
     app.add_route("/metrics", MetricsResource(services))

@@ -46,6 +46,9 @@ class Config:
     consent_clock_skew_s: int = 300  # L2I_CONSENT_CLOCK_SKEW_S: future consent tolerance
     writer_max_batch: int = 256  # L2I_WRITER_MAX_BATCH: leads per transaction, at most
     calling_hours: str = "enforce"  # L2I_CALLING_HOURS: enforce | off
+    batch_max_body_bytes: int = 16_777_216  # L2I_BATCH_MAX_BODY_BYTES: POST /v1/leads/batch
+    csv_max_rows: int = 1_000_000  # L2I_CSV_MAX_ROWS: rows one POST /v1/leads/import may hold
+    csv_chunk_rows: int = 500  # L2I_CSV_CHUNK_ROWS: rows per writer transaction on import
     # --- serving --------------------------------------------------------------------------------
     host: str = "127.0.0.1"  # L2I_HOST
     port: int = 8000  # L2I_PORT
@@ -90,5 +93,7 @@ class Config:
             raise ConfigError("L2I_DB_POOL_MIN must be >= 1 and <= L2I_DB_POOL_MAX")
         if self.max_body_bytes < 1024:
             raise ConfigError("L2I_MAX_BODY_BYTES must be at least 1024")
+        if self.csv_max_rows < 1 or self.csv_chunk_rows < 1:
+            raise ConfigError("L2I_CSV_MAX_ROWS and L2I_CSV_CHUNK_ROWS must be at least 1")
         if self.workers < 1:
             raise ConfigError("L2I_WORKERS must be at least 1")
