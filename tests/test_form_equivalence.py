@@ -136,7 +136,7 @@ def test_errors_name_the_field_as_sent() -> None:
 
 
 def test_form_charset_and_lists() -> None:
-    data, _ = parse_form("first_name=Ren%E9e&phone=1".encode(), "latin-1")
+    data, _ = parse_form(b"first_name=Ren%E9e&phone=1", "latin-1")
     assert data["first_name"] == "Renée"
     data, _ = parse_form(b"a[0][b]=1&a[0][c]=2&a[1][b]=3", "utf-8")
     assert data == {"a": [{"b": "1", "c": "2"}, {"b": "3"}]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 
 import httpx
@@ -213,7 +212,6 @@ async def test_idempotency_in_flight(service, database_url):
     org = make_org(database_url)
     key = org.key()
     url = f"{service.url}/v1/leads"
-    httpx.post(url, json=lead("5125550701"), headers=auth(key))  # the claim row to lock
     idem = {**auth(key), "Idempotency-Key": "slow-one"}
     locked, release = threading.Event(), threading.Event()
 
@@ -223,10 +221,12 @@ async def test_idempotency_in_flight(service, database_url):
             locked.set()
             release.wait(20)
 
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    locked.wait(10)
     async with httpx.AsyncClient(timeout=30) as client:
+        seed = await client.post(url, json=lead("5125550701"), headers=auth(key))
+        assert seed.status_code == 201  # its claim row is what the test will lock
+        holder = threading.Thread(target=hold_lock)
+        holder.start()
+        await asyncio.to_thread(locked.wait, 10)
         slow = asyncio.create_task(client.post(url, json=lead("5125550701"), headers=idem))
         await asyncio.sleep(0.5)
         retry = await client.post(url, json=lead("5125550701"), headers=idem)
@@ -261,4 +261,3 @@ def test_idempotency_purge_and_lapsed_claims(service, database_url):
     )
     r2 = httpx.post(url, json=lead("5125550802"), headers={**auth(key), "Idempotency-Key": "dead"})
     assert r2.status_code == 201 and "Idempotent-Replayed" not in r2.headers
-    time.sleep(0)

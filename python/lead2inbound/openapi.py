@@ -169,6 +169,9 @@ def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]
             seen.append(t)
     refs, components = msgspec.json.schema_components(seen, ref_template=REF)
     ref_of = dict(zip(seen, refs, strict=True))
+    for schema in components.values():
+        for prop in schema.get("properties", {}).values():
+            _hoist(prop, components)
     for name, props in SCHEMA_PATCHES.items():
         if name in components:
             components[name]["properties"].update(props)
@@ -207,6 +210,24 @@ def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]
             {"name": "operations", "description": "Health, readiness, metrics, docs."},
         ],
     }
+
+
+def _hoist(prop: dict[str, Any], components: dict[str, Any]) -> None:
+    """`T | None` fields: show T's description and examples on the property itself."""
+    if "description" in prop or "anyOf" not in prop:
+        return
+    for option in prop["anyOf"]:
+        ref = option.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            target = components.get(ref.rsplit("/", 1)[1], {})
+            if "description" in target:
+                prop["description"] = target["description"]
+                return
+        if "description" in option:
+            prop["description"] = option.pop("description")
+            if "examples" in option:
+                prop["examples"] = option.pop("examples")
+            return
 
 
 def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> dict[str, Any]:

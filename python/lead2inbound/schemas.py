@@ -33,7 +33,9 @@ US_CA_STATES = frozenset(
 
 
 class Consent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Evidence of the consumer's prior express written consent (TCPA)."""
+    """Evidence of the consumer's prior express written consent (TCPA). Without it, or without a
+    usable `consent_timestamp`, the lead is stored ineligible (`missing_consent` /
+    `invalid_consent`)."""
 
     consent_timestamp: Annotated[
         str | None,

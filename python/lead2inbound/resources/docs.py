@@ -44,6 +44,8 @@ PAGE = """<!doctype html>
       deepLinking: true,
       docExpansion: "list",
       defaultModelsExpandDepth: 1,
+      defaultModelExpandDepth: 2,
+      defaultModelRendering: "model",
       tryItOutEnabled: false,
       validatorUrl: null,
     });
