@@ -120,6 +120,10 @@ def test_schemathesis_all_checks(service, database_url):
     cmd = [
         str(exe), "run", f"{service.url}/openapi.json",
         "--checks", "all",
+        # ST202 (schema-valid data must be accepted) cannot hold here, see docs/openapi.md:
+        # phone possibility is not expressible in JSON Schema, and a generated Idempotency-Key
+        # reused with another body is a 422 by contract.
+        "--exclude-checks", "positive_data_acceptance",
         "--max-examples", os.environ.get("L2I_SCHEMATHESIS_EXAMPLES", "25"),
         "--auth", f"{key}:",
         "--workers", "1",
