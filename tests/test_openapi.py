@@ -28,8 +28,9 @@ def service(server_factory, database_url, redis_url):
 
 
 def offline_app():
-    return create_app(Config(database_url="postgresql://x/y", redis_url="redis://x",
-                             key_pepper="p"))
+    return create_app(
+        Config(database_url="postgresql://x/y", redis_url="redis://x", key_pepper="p")
+    )
 
 
 def test_every_routed_method_is_documented():
@@ -44,7 +45,8 @@ def test_every_routed_method_is_documented():
     assert not missing, f"add an `openapi` entry next to these resources: {missing}"
     post = doc["paths"]["/v1/leads"]["post"]
     assert {"201", "200", "400", "401", "403", "409", "413", "415", "422", "429", "503"} <= set(
-        post["responses"])
+        post["responses"]
+    )
     assert {"bearerAuth", "basicAuth"} == set(doc["components"]["securitySchemes"])
     lead_in = doc["components"]["schemas"]["LeadIn"]
     assert lead_in["required"] == ["phone"]
@@ -86,25 +88,45 @@ def test_live_answers_match_the_document(service, database_url):
     check("post", "/v1/leads", httpx.post(f"{u}/v1/leads", json=QUICKSTART, headers=h))
     check("post", "/v1/leads", httpx.post(f"{u}/v1/leads", json=QUICKSTART, headers=h))
     check("post", "/v1/leads", httpx.post(f"{u}/v1/leads", json={"phone": "1"}, headers=h))
-    check("post", "/v1/leads", httpx.post(f"{u}/v1/leads", content=b"{", headers={
-        **h, "Content-Type": "application/json"}))
-    check("post", "/v1/leads", httpx.post(f"{u}/v1/leads", content=b"x", headers={
-        **h, "Content-Type": "text/plain"}))
+    check(
+        "post",
+        "/v1/leads",
+        httpx.post(
+            f"{u}/v1/leads", content=b"{", headers={**h, "Content-Type": "application/json"}
+        ),
+    )
+    check(
+        "post",
+        "/v1/leads",
+        httpx.post(f"{u}/v1/leads", content=b"x", headers={**h, "Content-Type": "text/plain"}),
+    )
     check("post", "/v1/leads", httpx.post(f"{u}/v1/leads", json=QUICKSTART))
-    check("post", "/v1/leads", httpx.post(f"{u}/v1/leads", json=QUICKSTART,
-                                          headers=auth(org.key("read"))))
+    check(
+        "post",
+        "/v1/leads",
+        httpx.post(f"{u}/v1/leads", json=QUICKSTART, headers=auth(org.key("read"))),
+    )
     slow = org.key(rate_limit=1)
     httpx.post(f"{u}/v1/leads", json=lead("5125550901"), headers=auth(slow))
-    check("post", "/v1/leads", httpx.post(f"{u}/v1/leads", json=lead("5125550902"),
-                                          headers=auth(slow)))
+    check(
+        "post",
+        "/v1/leads",
+        httpx.post(f"{u}/v1/leads", json=lead("5125550902"), headers=auth(slow)),
+    )
     batch = {"leads": [QUICKSTART, lead("12"), lead("5125550903")]}
     check("post", "/v1/leads/batch", httpx.post(f"{u}/v1/leads/batch", json=batch, headers=h))
     check("post", "/v1/leads/batch", httpx.post(f"{u}/v1/leads/batch", json={}, headers=h))
     csv_h = {**h, "Content-Type": "text/csv"}
-    check("post", "/v1/leads/import",
-          httpx.post(f"{u}/v1/leads/import", content="phone\n5125550904\n12\n", headers=csv_h))
-    check("post", "/v1/leads/import",
-          httpx.post(f"{u}/v1/leads/import", content="name\nx\n", headers=csv_h))
+    check(
+        "post",
+        "/v1/leads/import",
+        httpx.post(f"{u}/v1/leads/import", content="phone\n5125550904\n12\n", headers=csv_h),
+    )
+    check(
+        "post",
+        "/v1/leads/import",
+        httpx.post(f"{u}/v1/leads/import", content="name\nx\n", headers=csv_h),
+    )
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
         check("get", path, httpx.get(f"{u}{path}"))
     check("get", "/docs/assets/{name}", httpx.get(f"{u}/docs/assets/swagger-ui-bundle.js"))
@@ -118,20 +140,31 @@ def test_schemathesis_all_checks(service, database_url):
     key = make_org(database_url).key()
     exe = Path(sys.executable).with_name("schemathesis")
     cmd = [
-        str(exe), "run", f"{service.url}/openapi.json",
-        "--checks", "all",
+        str(exe),
+        "run",
+        f"{service.url}/openapi.json",
+        "--checks",
+        "all",
         # ST202 (schema-valid data must be accepted) cannot hold here, see docs/openapi.md:
         # phone possibility is not expressible in JSON Schema, and a generated Idempotency-Key
         # reused with another body is a 422 by contract.
-        "--exclude-checks", "positive_data_acceptance",
-        "--max-examples", os.environ.get("L2I_SCHEMATHESIS_EXAMPLES", "25"),
-        "--auth", f"{key}:",
-        "--workers", "1",
-        "--seed", "1",
+        "--exclude-checks",
+        "positive_data_acceptance",
+        "--max-examples",
+        os.environ.get("L2I_SCHEMATHESIS_EXAMPLES", "25"),
+        "--auth",
+        f"{key}:",
+        "--workers",
+        "1",
+        "--seed",
+        "1",
         "--no-color",
-        "--suppress-health-check", "all",
+        "--suppress-health-check",
+        "all",
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=tempfile.gettempdir())
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=240, cwd=tempfile.gettempdir()
+    )
     assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]
 
 
@@ -146,8 +179,9 @@ def _chromium() -> str | None:
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update"], capture_output=True, env=env, timeout=300)
-        subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, env=env,
-                       timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "chromium"], capture_output=True, env=env, timeout=600
+        )
         return shutil.which("chromium")
     return None
 
@@ -155,11 +189,23 @@ def _chromium() -> str | None:
 def _run_chromium(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory() as profile:
         return subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=15000",
-             *args],
-            capture_output=True, text=True, timeout=120,
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=15000",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
 
@@ -176,7 +222,10 @@ def test_docs_page_renders_offline(service):
     assert "opblock-summary-path" in text and "/v1/leads" in text, text[-3000:]
     assert "LeadIn" in text and "consent_timestamp" in text
     if os.environ.get("L2I_DOCS_SCREENSHOT"):
-        shot = _run_chromium(browser, f"--screenshot={ROOT / 'docs' / 'api-docs.png'}",
-                             "--window-size=1280,1600",
-                             f"{service.url}/docs#/leads/post_v1_leads")
+        shot = _run_chromium(
+            browser,
+            f"--screenshot={ROOT / 'docs' / 'api-docs.png'}",
+            "--window-size=1280,1600",
+            f"{service.url}/docs#/leads/post_v1_leads",
+        )
         assert shot.returncode == 0, shot.stderr[-2000:]
