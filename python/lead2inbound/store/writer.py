@@ -5,8 +5,8 @@ Requests hand their prepared lead (or, for batch posts and CSV chunks, their lis
 tasks take whatever is pending (up to `max_batch` leads, whole units), write it with one
 statement over arrays, commit, then wake each request with its own result. At low load a
 flusher is idle, so a lead is written alone at once; under load leads pile up while a
-transaction runs and share the next one. Nothing is answered before its transaction commits; a failed transaction fails every request in it (503), never
-half of one.
+transaction runs and share the next one. Nothing is answered before its transaction commits;
+a failed transaction fails every request in it (503), never half of one.
 
 A unit may carry an idempotency claim and a `render` function: the writer renders the unit's
 answer from its results and stores it (`idempotency.store_answers`) in the same transaction as
