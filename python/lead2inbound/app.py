@@ -28,19 +28,23 @@ from .http import (
     handle_unexpected,
     new_request_id,
 )
+from .idempotency import Idempotency
 from .limits import RateLimiter, rate_limit_headers
 from .metrics import Metrics
-from .problems import ProblemError, unauthorized
+from .problems import ProblemError, unauthorized, validation
 from .resources.api_keys import ApiKeyResource, ApiKeysResource
 from .resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
+from .resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
 from .resources.health import HealthResource, MetricsResource, ReadyResource
-from .resources.leads import LeadsResource
+from .resources.imports import LeadsImportResource
+from .resources.leads import LeadsBatchResource, LeadsResource
 from .resources.read import LeadResource
 from .resources.suppressions import SuppressionResource, SuppressionsResource
 from .store import suppressions
 from .store.queue import Clock, DialQueue, Rescrub, system_clock
 from .store.writer import LeadWriter
 from .suppression_hint import SuppressionHint
+from .validation import error
 
 log = logging.getLogger("lead2inbound")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -99,6 +103,7 @@ class Services:
         self.cursors = CursorSigner(config.key_pepper.encode())
         self.suppression_hint = SuppressionHint(self.pool)
         self.broadcast.add_reconnect_hook(self._on_broadcast_gap)
+        self.idempotency = Idempotency(self.pool)
 
     async def start(self) -> None:
         await self.pool.open(wait=False)
@@ -109,8 +114,10 @@ class Services:
         await self.broadcast.start(wait_s=0.5)
         self.rescrubber.start()
         self.suppression_hint.schedule_rebuild()  # in the background: "maybe" until done
+        self.idempotency.start()
 
     async def stop(self) -> None:
+        await self.idempotency.stop()
         await self.writer.stop()
         await self.rescrubber.stop()
         await self.dnc.aclose()
@@ -141,22 +148,49 @@ class Services:
         for i in range(0, len(phones), 500):
             await self.publish(suppressions.CHANNEL, " ".join([org_id, *phones[i : i + 500]]))
 
-    async def authorize(self, req: Any, scope: str) -> Principal:
+    async def authorize(self, req: Any, scope: str, cost: int = 1) -> Principal:
         """Authenticate, count the request against the key's limit, then check the scope."""
+        principal = await self.authenticate(req)
+        await self.charge(req, principal, cost, scope)
+        return principal
+
+    async def authenticate(self, req: Any) -> Principal:
+        """Who is calling (401 otherwise); nothing is counted yet: call `charge` next."""
         if _KEY_IN_QUERY.search(req.query_string or ""):
             raise unauthorized()  # keys in URLs end up in logs: never accepted there
         principal = await self.keys.authenticate(req.get_header("Authorization"))
         req.context.principal = principal
-        decision = await self.limiter.check(principal.key_id, principal.rate_limit)
+        return principal
+
+    async def charge(self, req: Any, principal: Principal, cost: int, scope: str) -> None:
+        """Count `cost` units (a batch: one per lead) against the key's limit, then the scope.
+
+        All or nothing: a refused request consumes nothing. A cost above the key's whole
+        per-minute limit could never be admitted: that is a 422, not a 429 to wait out.
+        """
+        if cost > principal.rate_limit:
+            decision = await self.limiter.check(principal.key_id, principal.rate_limit, 0)
+            req.context.rate_headers = rate_limit_headers(decision)
+            raise validation(
+                [
+                    error(
+                        ["leads"],
+                        "invalid",
+                        f"{cost} leads is more than this key's whole limit of "
+                        f"{principal.rate_limit} per minute: split the batch",
+                    )
+                ]
+            )
+        decision = await self.limiter.check(principal.key_id, principal.rate_limit, cost)
         req.context.rate_headers = rate_limit_headers(decision)
         if not decision.allowed:
             raise ProblemError(
                 "rate_limited",
-                f"This key may send {decision.limit} requests per minute; "
-                f"retry after {decision.retry_after} s.",
+                f"This key may send {decision.limit} requests per minute"
+                + (f" (this one costs {cost})" if cost != 1 else "")
+                + f"; retry after {decision.retry_after} s.",
             )
         principal.require(scope)
-        return principal
 
 
 class RequestContext:
@@ -208,6 +242,11 @@ def create_app(
     app.add_route("/v1/suppressions/{phone}", SuppressionResource(services))
     app.add_route("/v1/api-keys", ApiKeysResource(services))
     app.add_route("/v1/api-keys/{key_id}", ApiKeyResource(services))
+    app.add_route("/v1/leads/batch", LeadsBatchResource(services))
+    app.add_route("/v1/leads/import", LeadsImportResource(services))
+    app.add_route("/openapi.json", OpenApiResource(app))
+    app.add_route("/docs", DocsPageResource())
+    app.add_route("/docs/assets/{name}", DocsAssetResource())
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(services))
     app.add_route("/metrics", MetricsResource(services))

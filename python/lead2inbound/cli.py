@@ -1,4 +1,4 @@
-"""`l2i`: the operator's command line (serve, migrate, orgs, keys)."""
+"""`l2i`: the operator's command line (serve, migrate, orgs, keys, import)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import secrets
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import psycopg
@@ -341,6 +342,102 @@ def keys_revoke(key_id: str) -> None:
                 err=True,
             )
     click.echo(f"revoked {key_id}", err=True)
+
+
+IMPORT_CHUNK = 256 * 1024
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    envvar="L2I_API_KEY",
+    required=True,
+    help="An API key with the write scope (or L2I_API_KEY).",
+)
+@click.option(
+    "--url", default="http://127.0.0.1:8000", show_default=True, help="The running service."
+)
+@click.option(
+    "--idempotency-key",
+    default=None,
+    help="Makes a retry of the same file safe (replays the first answer).",
+)
+@click.option("--charset", default="utf-8", show_default=True, help="The file's encoding.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+def import_(
+    file: Path, key: str, url: str, idempotency_key: str | None, charset: str, as_json: bool
+) -> None:
+    """Import a CSV file of leads through a running service (POST /v1/leads/import).
+
+    The file is streamed (chunked) with a progress bar, never read whole into memory; the
+    service writes rows in chunks as they arrive and answers with a summary and per-row errors.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.ClickException(f"--url must be http(s)://host[:port], not {url!r}")
+    conn_cls = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    conn = conn_cls(parts.hostname, parts.port, timeout=3600)
+    size = file.stat().st_size
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": f"text/csv; charset={charset}",
+        "Transfer-Encoding": "chunked",
+    }
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    with (
+        file.open("rb") as fh,
+        click.progressbar(length=size, label="uploading", file=sys.stderr) as bar,
+    ):
+
+        def body() -> Iterator[bytes]:
+            while chunk := fh.read(IMPORT_CHUNK):
+                bar.update(len(chunk))
+                yield chunk
+
+        try:
+            conn.request(
+                "POST",
+                parts.path.rstrip("/") + "/v1/leads/import",
+                body=body(),
+                headers=headers,
+                encode_chunked=True,
+            )
+            resp = conn.getresponse()
+            raw = resp.read()
+        except OSError as exc:
+            raise click.ClickException(f"could not reach {url}: {exc}") from None
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        raise click.ClickException(f"HTTP {resp.status}: {raw[:500]!r}") from None
+    if resp.status != 200:
+        raise click.ClickException(
+            f"HTTP {resp.status} {answer.get('code', '')}: {answer.get('detail', answer)}"
+        )
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    click.echo(
+        f"rows {answer['rows']}  created {answer['created']}  "
+        f"duplicates {answer['duplicates']}  failed {answer['failed']}"
+        + ("  (replayed)" if resp.getheader("Idempotent-Replayed") else "")
+    )
+    for err in answer["errors"][:20]:
+        problem = err["problem"]
+        where = ", ".join(e["param"] for e in problem.get("errors") or []) or problem["code"]
+        click.echo(f"  row {err['row']}: {where}: {problem['detail']}")
+    more = answer["failed"] - min(20, len(answer["errors"]))
+    if more > 0:
+        click.echo(f"  ... {more} more (use --json)")
+    if answer.get("stopped"):
+        click.echo(f"stopped: {answer['stopped']}", err=True)
 
 
 # --- suppressions -------------------------------------------------------------------------------

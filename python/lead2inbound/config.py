@@ -54,6 +54,9 @@ class Config:
     dnc_rescrub_interval_s: float = 2.0  # L2I_DNC_RESCRUB_INTERVAL_S: re-scrubber poll when idle
     dnc_rescrub_batch: int = 20  # L2I_DNC_RESCRUB_BATCH: pending leads per re-scrubber round
     dnc_rescrub_max_backoff_s: float = 300.0  # L2I_DNC_RESCRUB_MAX_BACKOFF_S
+    batch_max_body_bytes: int = 16_777_216  # L2I_BATCH_MAX_BODY_BYTES: POST /v1/leads/batch
+    csv_max_rows: int = 1_000_000  # L2I_CSV_MAX_ROWS: rows one POST /v1/leads/import may hold
+    csv_chunk_rows: int = 500  # L2I_CSV_CHUNK_ROWS: rows per writer transaction on import
     # --- serving --------------------------------------------------------------------------------
     host: str = "127.0.0.1"  # L2I_HOST
     port: int = 8000  # L2I_PORT
@@ -106,5 +109,7 @@ class Config:
             raise ConfigError("L2I_SECRET_KEY must be at least 32 characters")
         if self.dnc_rescrub_batch < 1 or self.dnc_rescrub_interval_s <= 0:
             raise ConfigError("L2I_DNC_RESCRUB_BATCH and L2I_DNC_RESCRUB_INTERVAL_S must be > 0")
+        if self.csv_max_rows < 1 or self.csv_chunk_rows < 1:
+            raise ConfigError("L2I_CSV_MAX_ROWS and L2I_CSV_CHUNK_ROWS must be at least 1")
         if self.workers < 1:
             raise ConfigError("L2I_WORKERS must be at least 1")

@@ -52,17 +52,26 @@ def send_json(resp: falcon.asgi.Response, status: int, body: Any) -> None:
     resp.data = _encode(body)
 
 
-def send_problem(req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: ProblemError) -> None:
-    problem = Problem(
+def problem_of(exc: ProblemError, request_id: str, instance: str | None) -> Problem:
+    return Problem(
         type=exc.type_uri,
         title=exc.title,
         status=exc.status,
         detail=exc.detail,
         code=exc.code,
-        request_id=req.context.get("request_id") or new_request_id(),
+        request_id=request_id,
         errors=exc.errors,
-        instance=req.path,
+        instance=instance,
     )
+
+
+def problem_body(exc: ProblemError, request_id: str, instance: str | None) -> Any:
+    """A problem as plain data (for answers that embed problems: batch items, CSV rows)."""
+    return msgspec.to_builtins(problem_of(exc, request_id, instance))
+
+
+def send_problem(req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: ProblemError) -> None:
+    problem = problem_of(exc, req.context.get("request_id") or new_request_id(), req.path)
     resp.status = exc.status
     resp.content_type = PROBLEM_JSON
     resp.data = _encode(problem)

@@ -23,9 +23,10 @@ import uuid_utils
 
 from . import calling_hours
 from ._core import InvalidPhone, PhoneNumber, normalize
+from .forms import WireNames
 from .problems import validation
 from .schemas import LeadIn
-from .validation import error, phone_detail, semantic_errors
+from .validation import error, phone_detail, semantic_errors, with_wire_names
 
 # RFC 3339 date-time: a full date, a time and an offset (Z or ±hh:mm). No offset, no consent:
 # the gate fails closed rather than guess a time zone.
@@ -158,6 +159,7 @@ def prepare(
     sandbox: bool,
     now: datetime | None = None,
     consent_skew_s: int = 300,
+    names: WireNames | None = None,
 ) -> PreparedLead:
     """Validate what types could not and run the gates that need no store. Raises 422."""
     phone_raw = lead.phone if isinstance(lead.phone, str) else str(lead.phone)
@@ -169,7 +171,7 @@ def prepare(
     except InvalidPhone as exc:
         errors.insert(0, error(["phone"], "invalid_phone", phone_detail(exc)))
     if errors or number is None:
-        raise validation(errors)
+        raise validation(with_wire_names(errors, names or {}))
 
     now = now or datetime.now(UTC)
     pre: list[str] = []
