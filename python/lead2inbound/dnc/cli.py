@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import _config, _connect
+from ..cli_common import _config, _connect
 from ..config import Config
 
 
