@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from psycopg.rows import dict_row
 
 from .._core import InvalidPhone, normalize
 from ..http import send_json
+from ..openapi import Op, Resp, path, query
 from ..problems import not_found
+from ..schemas import LeadList, StoredLead
 from ..store.leads import lead_json
 from ..store.queries import sql
 from .common import bad, int_param, lead_uuid, time_param
@@ -19,9 +21,73 @@ if TYPE_CHECKING:
 
 STATUSES_MAX = 64
 
+LEAD_ID = path(
+    "lead_id",
+    "The lead's id (as `POST /v1/leads` answered it). Anything else, or another org's lead, "
+    "is a 404.",
+)
+
+LIST_LEADS = Op(
+    summary="List leads",
+    description="The caller's leads, newest first, filtered and paged (keyset: pass "
+    "`next_cursor` as `starting_after`). Sandbox leads are listed too (`sandbox`).",
+    scope="read",
+    parameters=(
+        query(
+            "limit",
+            "Page size (1-100, default 10).",
+            {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+        ),
+        query(
+            "status",
+            "Only leads with this status (`new`, `ineligible`, `pending_scrub`, `dialing` or a "
+            "dial outcome).",
+            {"type": "string", "maxLength": STATUSES_MAX},
+        ),
+        query("source", "Only leads with this `source`."),
+        query(
+            "phone",
+            "Only leads for this phone (any format; normalized like a lead's). Not a possible "
+            "number: 422 (`invalid_phone`).",
+        ),
+        query(
+            "created_after",
+            "Only leads created after this RFC 3339 date-time (with an offset).",
+            {"type": "string", "format": "date-time"},
+        ),
+        query(
+            "created_before",
+            "Only leads created before this RFC 3339 date-time (with an offset).",
+            {"type": "string", "format": "date-time"},
+        ),
+        query(
+            "starting_after",
+            "The `next_cursor` of the previous page, or a lead id of this org: the page starts "
+            "after it. Anything else is a 422.",
+        ),
+    ),
+    responses=(Resp(200, "A page of leads.", LeadList),),
+    errors=(422,),
+    notes=((422, "A query parameter is invalid: `errors` names it."),),
+    tags=("leads",),
+)
+
 
 class LeadResource:
     """GET /v1/leads/{lead_id}: the full stored lead; another org's lead is a 404."""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="Read a lead back",
+            description="The full stored lead: fields as posted, the decision trace, its "
+            "queue and lease state.",
+            scope="read",
+            parameters=(LEAD_ID,),
+            responses=(Resp(200, "The lead.", StoredLead),),
+            errors=(404,),
+            tags=("leads",),
+        )
+    }
 
     def __init__(self, services: Services):
         self.s = services
