@@ -213,6 +213,12 @@ def test_live_answers_of_the_queue_suppression_and_key_endpoints(service, databa
     for bad in ({"limit": 0}, {"phone": "12"}, {"created_after": "yesterday"},
                 {"starting_after": "junk"}):  # fmt: skip
         call("GET", "/v1/leads", 422, params=bad)
+    # found by schemathesis: an empty typed parameter and a repeated one were silently ignored
+    call("GET", "/v1/leads", 422, params={"created_before": ""})
+    call("GET", "/v1/leads", 422, params=[("limit", "1"), ("limit", "2")])
+    call("GET", "/v1/suppressions", 422, params={"limit": ""})
+    # ... and `GET /v1/leads/batch` (lead id "batch") is a 405, now documented
+    call("GET", one, 405, args={"lead_id": "batch"})
 
     # the dial queue: claim, complete, release, and their errors
     claim = "/v1/dial-queue/claim"

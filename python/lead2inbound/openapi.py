@@ -141,6 +141,7 @@ ERROR_TEXT: dict[int, str] = {
     401: "Missing or invalid API key (one generic answer for every authentication failure).",
     403: "The key lacks the scope this endpoint needs.",
     404: "No such object (or it belongs to another org).",
+    405: "The method is not allowed on this path (the `Allow` header lists those that are).",
     409: "Conflict: a request with this Idempotency-Key is still in flight, or (dial queue) "
     "the lead is not leased to the caller.",
     413: "The body is too large.",

@@ -14,7 +14,7 @@ from ..problems import not_found
 from ..schemas import LeadList, StoredLead
 from ..store.leads import lead_json
 from ..store.queries import sql
-from .common import bad, int_param, lead_uuid, time_param
+from .common import bad, int_param, lead_uuid, text_param, time_param
 
 if TYPE_CHECKING:
     from ..app import Services
@@ -84,7 +84,14 @@ class LeadResource:
             scope="read",
             parameters=(LEAD_ID,),
             responses=(Resp(200, "The lead.", StoredLead),),
-            errors=(404,),
+            errors=(404, 405),
+            notes=(
+                (
+                    405,
+                    "`batch` and `import` are not lead ids: `/v1/leads/batch` and "
+                    "`/v1/leads/import` take POST only.",
+                ),
+            ),
             tags=("leads",),
         )
     }
@@ -131,18 +138,18 @@ async def page_position(s: Services, org_id: str, raw: str | None) -> tuple[Any,
 
 async def list_leads(s: Services, req: Any, org_id: str) -> dict[str, Any]:
     limit = int_param(req, "limit", 10, 1, 100)
-    status = req.get_param("status") or None
+    status = text_param(req, "status")
     if status is not None and len(status) > STATUSES_MAX:
         raise bad("status", "unknown status")
-    source = req.get_param("source") or None
-    phone = req.get_param("phone") or None
+    source = text_param(req, "source")
+    phone = text_param(req, "phone")
     if phone is not None:
         try:
             phone = normalize(phone).e164
         except InvalidPhone:
             raise bad("phone", "phone is not a possible phone number", "invalid_phone") from None
     after, before = time_param(req, "created_after"), time_param(req, "created_before")
-    c_at, c_id = await page_position(s, org_id, req.get_param("starting_after"))
+    c_at, c_id = await page_position(s, org_id, text_param(req, "starting_after"))
     params = {"org": org_id, "status": status, "source": source, "phone": phone,
               "after": after, "before": before, "c_at": c_at, "c_id": c_id,
               "limit": limit + 1}  # fmt: skip

@@ -20,7 +20,7 @@ from ..schemas import (
 from ..store import suppressions
 from ..store.queries import sql
 from ..validation import error, phone_detail
-from .common import bad, decode_body, int_param
+from .common import bad, decode_body, int_param, text_param
 
 if TYPE_CHECKING:
     from ..app import Services
@@ -130,7 +130,7 @@ class SuppressionsResource:
         principal = await self.s.authorize(req, "read")
         limit = int_param(req, "limit", 10, 1, 100)
         c_at, c_phone = None, None
-        raw = req.get_param("starting_after")
+        raw = text_param(req, "starting_after")
         if raw:
             parts = self.s.cursors.verify(principal.org_id, "suppressions", raw)
             if parts is None or len(parts) != 2:
