@@ -7,7 +7,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
+from typing import get_args
 
 import httpx
 import jsonschema
@@ -16,15 +18,24 @@ from openapi_spec_validator import validate
 
 from lead2inbound import openapi
 from lead2inbound.app import create_app
+from lead2inbound.auth import SCOPES
 from lead2inbound.config import Config
+from lead2inbound.schemas import DialOutcome, Scope
+from lead2inbound.store.queue import OUTCOMES
 from tests.support.stack import QUICKSTART, auth, lead, make_org, service_env
+
+JSON = "application/json"
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+ALL_SCOPES = "write,read,dial,admin"
+
+
 @pytest.fixture
 def service(server_factory, database_url, redis_url):
-    return server_factory(service_env(database_url, redis_url))
+    # Calling hours off: the dial-queue answers must not depend on the time the test runs.
+    return server_factory(service_env(database_url, redis_url, L2I_CALLING_HOURS="off"))
 
 
 def offline_app():
@@ -53,6 +64,17 @@ def test_every_routed_method_is_documented():
     assert all("description" in p for p in lead_in["properties"].values())
     assert "X-RateLimit-Remaining" in post["responses"]["201"]["headers"]
     assert any(p["name"] == "Idempotency-Key" for p in post["parameters"])
+    listing = doc["paths"]["/v1/leads"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {
+        "limit", "status", "source", "phone", "created_after", "created_before", "starting_after"
+    }  # fmt: skip
+    for template, ops in doc["paths"].items():
+        for op in ops.values():
+            for p in op.get("parameters", []):
+                assert p.get("description") or p["name"] == "name", (template, p)
+    # the documented enums are the sets the service uses
+    assert set(get_args(DialOutcome)) == set(OUTCOMES)
+    assert set(get_args(Scope)) == set(SCOPES)
 
 
 def _schema_for(doc, path, method, status, media):
@@ -135,9 +157,141 @@ def test_live_answers_match_the_document(service, database_url):
         assert any(s == status for _, _, s in seen), status
 
 
+def test_live_answers_of_the_queue_suppression_and_key_endpoints(service, database_url):
+    """Read-back, dial queue, suppressions, API keys: every documented success answer and the
+    error answers (404, 403, 409, 415, 422, 400) against the document."""
+    doc = httpx.get(f"{service.url}/openapi.json").json()
+    org = make_org(database_url)
+    full = auth(org.key(ALL_SCOPES))
+    u = service.url
+    seen: set[tuple[str, str, int]] = set()
+
+    def check(method, template, resp, **args):
+        assert resp.headers["x-request-id"]
+        documented = doc["paths"][template][method]["responses"]
+        assert str(resp.status_code) in documented, (method, template, resp.status_code, resp.text)
+        for name, header in documented[str(resp.status_code)].get("headers", {}).items():
+            if header.get("required"):
+                assert name in resp.headers, (template, resp.status_code, name)
+        media = resp.headers["content-type"].split(";")[0]
+        schema = _schema_for(doc, template, method, resp.status_code, media)
+        jsonschema.validate(resp.json(), schema)
+        seen.add((method, template, resp.status_code))
+        return resp.json()
+
+    def call(method, template, expect, *, headers=full, **kw):
+        resp = httpx.request(method, u + template.format(**kw.pop("args", {})), headers=headers,
+                             timeout=20, **kw)  # fmt: skip
+        assert resp.status_code == expect, (method, template, resp.status_code, resp.text)
+        return check(method.lower(), template, resp)
+
+    # leads: read one back, list with every filter, errors
+    made = [
+        httpx.post(f"{u}/v1/leads", json=lead(f"51255509{i:02d}", source="s"), headers=full).json()
+        for i in range(3)
+    ]
+    ineligible = httpx.post(
+        f"{u}/v1/leads",
+        json={"phone": "5125550950", "attribution": {"utm_source": "g"}, "custom_fields": {"n": 1}},
+        headers=full,
+    ).json()
+    one = "/v1/leads/{lead_id}"
+    got = call("GET", one, 200, args={"lead_id": made[0]["lead_id"]})
+    assert got["lead_id"] == made[0]["lead_id"] and got["queued_at"]
+    call("GET", one, 200, args={"lead_id": ineligible["lead_id"]})
+    call("GET", one, 404, args={"lead_id": str(uuid.uuid4())})
+    call("GET", one, 404, args={"lead_id": "not-a-uuid"})
+    call("GET", one, 403, args={"lead_id": made[0]["lead_id"]}, headers=auth(org.key("write")))
+    page = call("GET", "/v1/leads", 200, params={"limit": 2})
+    assert page["has_more"] and page["next_cursor"]
+    last = call("GET", "/v1/leads", 200, params={"starting_after": page["next_cursor"]})
+    assert last["next_cursor"] is None and not last["has_more"]
+    filters = {"status": "new", "source": "s", "phone": "(512) 555-0900",
+               "created_after": "2000-01-01T00:00:00Z",
+               "created_before": "2999-01-01T00:00:00Z"}  # fmt: skip
+    assert len(call("GET", "/v1/leads", 200, params=filters)["data"]) == 1
+    for bad in ({"limit": 0}, {"phone": "12"}, {"created_after": "yesterday"},
+                {"starting_after": "junk"}):  # fmt: skip
+        call("GET", "/v1/leads", 422, params=bad)
+    # found by schemathesis: an empty typed parameter and a repeated one were silently ignored
+    call("GET", "/v1/leads", 422, params={"created_before": ""})
+    call("GET", "/v1/leads", 422, params=[("limit", "1"), ("limit", "2")])
+    call("GET", "/v1/suppressions", 422, params={"limit": ""})
+    # ... and `GET /v1/leads/batch` (lead id "batch") is a 405, now documented
+    call("GET", one, 405, args={"lead_id": "batch"})
+
+    # the dial queue: claim, complete, release, and their errors
+    claim = "/v1/dial-queue/claim"
+    complete, release = "/v1/dial-queue/{lead_id}/complete", "/v1/dial-queue/{lead_id}/release"
+    leased = call("POST", claim, 200, json={"limit": 2, "lease_seconds": 60})["data"]
+    assert len(leased) == 2 and all(d["lease_id"] and d["status"] == "dialing" for d in leased)
+    first, second = leased
+    ids = {"lead_id": first["lead_id"]}
+    call("POST", complete, 409, args=ids,
+         json={"outcome": "qualified", "lease_id": str(uuid.uuid4())})  # fmt: skip
+    call("POST", complete, 422, args=ids, json={"outcome": "sold"})
+    call("POST", complete, 422, args=ids, json={"lease_seconds": 1})
+    call("POST", complete, 400, args=ids, content=b"", headers={**full, "Content-Type": JSON})
+    call("POST", complete, 415, args=ids, content=b"x", headers={**full, "Content-Type": "text/a"})
+    call("POST", complete, 404, args={"lead_id": str(uuid.uuid4())}, json={"outcome": "qualified"})
+    done = call("POST", complete, 200, args=ids,
+                json={"outcome": "qualified", "lease_id": first["lease_id"]})  # fmt: skip
+    assert done["status"] == "qualified" and done["queued_at"] is None
+    call("POST", release, 409, args=ids)
+    back = call("POST", release, 200, args={"lead_id": second["lead_id"]},
+                json={"lease_id": second["lease_id"]})  # fmt: skip
+    assert back["status"] == "new" and back["lease_expires_at"] is None
+    assert len(call("POST", claim, 200, content=b"")["data"]) == 2  # an empty body: defaults
+    call("POST", claim, 422, json={"limit": 0})
+    call("POST", claim, 403, json={}, headers=auth(org.key("write,read,admin")))
+    call("POST", claim, 401, json={}, headers={})
+
+    # suppressions
+    added = call("POST", "/v1/suppressions", 200,
+                 json={"phones": ["5125550960", 5125550961, "12"], "reason": "asked"})  # fmt: skip
+    assert added["added"] == ["+15125550960", "+15125550961"] and added["errors"][0]["index"] == 2
+    again = call("POST", "/v1/suppressions", 200, json={"phones": ["5125550960"]})
+    assert again["already_present"] == ["+15125550960"]
+    call("POST", "/v1/suppressions", 422, json={"phones": ["12"]})
+    call("POST", "/v1/suppressions", 422, json={"phones": []})
+    listed = call("GET", "/v1/suppressions", 200, params={"limit": 1})
+    assert listed["has_more"] and listed["next_cursor"]
+    call("GET", "/v1/suppressions", 200, params={"starting_after": listed["next_cursor"]})
+    call("GET", "/v1/suppressions", 422, params={"starting_after": "junk"})
+    sup = "/v1/suppressions/{phone}"
+    assert call("GET", sup, 200, args={"phone": "%2B15125550960"})["reason"] == "asked"
+    call("GET", sup, 404, args={"phone": "5125550969"})
+    call("GET", sup, 404, args={"phone": "12"})
+    call("DELETE", sup, 403, args={"phone": "5125550960"}, headers=auth(org.key("write,read")))
+    call("DELETE", sup, 200, args={"phone": "5125550960"})
+    call("DELETE", sup, 404, args={"phone": "5125550960"})
+
+    # API keys
+    made_key = call("POST", "/v1/api-keys", 201, json={"name": "dialer", "scopes": ["dial"]})
+    assert made_key["key"].startswith("l2i_live_")
+    for bad in ({"name": "x", "scopes": ["root"]}, {"name": "", "scopes": ["read"]},
+                {"name": "x", "scopes": []}, {"name": "x", "scopes": ["read"], "rate_limit": 0},
+                {"name": "x\x00", "scopes": ["read"]}):  # fmt: skip
+        call("POST", "/v1/api-keys", 422, json=bad)
+    keys = call("GET", "/v1/api-keys", 200)["data"]
+    assert made_key["key_id"] in {k["key_id"] for k in keys}
+    call("GET", "/v1/api-keys", 403, headers=auth(org.key("write,read,dial")))
+    gone = "/v1/api-keys/{key_id}"
+    call("DELETE", gone, 200, args={"key_id": made_key["key_id"]})
+    call("DELETE", gone, 404, args={"key_id": "nope"})
+    call("DELETE", gone, 404, args={"key_id": "abcdefabcdef"})
+
+    templates = {t for _, t, _ in seen}
+    for template in doc["paths"]:
+        if template.startswith(("/v1/dial-queue", "/v1/suppressions", "/v1/api-keys")):
+            assert template in templates, template
+    for status in (200, 201, 400, 401, 403, 404, 409, 415, 422):
+        assert any(s == status for _, _, s in seen), status
+
+
 def test_schemathesis_all_checks(service, database_url):
     """schemathesis with every check against every operation, a valid key via --auth."""
-    key = make_org(database_url).key()
+    key = make_org(database_url).key(ALL_SCOPES)
     exe = Path(sys.executable).with_name("schemathesis")
     cmd = [
         str(exe),

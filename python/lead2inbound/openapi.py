@@ -50,13 +50,41 @@ class Op:
     description: str = ""
     scope: str | None = None  # None: no authentication
     body: Any = None  # a msgspec type for the request body
+    body_required: bool = True  # False: an empty body means the Struct's defaults
     media: tuple[str, ...] = (JSON,)
     raw_body: tuple[str, dict[str, Any]] | None = None  # (media type, schema) without a Struct
     responses: tuple[Resp, ...] = ()
     errors: tuple[int, ...] = ()  # problem statuses besides the auth/limit ones
     idempotent: bool = False  # takes Idempotency-Key
     tags: tuple[str, ...] = ()
-    parameters: tuple[dict[str, Any], ...] = ()
+    parameters: tuple[dict[str, Any], ...] = ()  # see query() and path(); path parameters
+    # not listed here are documented as plain required strings
+    notes: tuple[tuple[int, str], ...] = ()  # (status, text): what that error means here
+
+
+def query(
+    name: str, description: str, schema: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A query parameter (never required) for `Op.parameters`."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+        **extra,
+    }
+
+
+def path(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A path parameter for `Op.parameters`."""
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
 
 
 _RATE = (
@@ -96,7 +124,10 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "Seconds to wait before retrying.",
         "schema": {"type": "integer"},
     },
-    "Location": {"description": "The new lead's URL.", "schema": {"type": "string"}},
+    "Location": {
+        "description": "The new object's URL (`/v1/leads/{lead_id}`, `/v1/api-keys/{key_id}`).",
+        "schema": {"type": "string"},
+    },
     REPLAYED: {
         "description": "`true` when this answer is the stored answer of an earlier "
         "request with the same Idempotency-Key (docs/idempotency.md).",
@@ -110,7 +141,9 @@ ERROR_TEXT: dict[int, str] = {
     401: "Missing or invalid API key (one generic answer for every authentication failure).",
     403: "The key lacks the scope this endpoint needs.",
     404: "No such object (or it belongs to another org).",
-    409: "A request with this Idempotency-Key is still in flight.",
+    405: "The method is not allowed on this path (the `Allow` header lists those that are).",
+    409: "Conflict: a request with this Idempotency-Key is still in flight, or (dial queue) "
+    "the lead is not leased to the caller.",
     413: "The body is too large.",
     415: "The Content-Type is not one of those accepted.",
     422: "Validation failed: `errors` names every bad field; or the Idempotency-Key was used "
@@ -184,7 +217,8 @@ def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]
         "info": {
             "title": title,
             "version": VERSION,
-            "description": "Send leads in (one, a batch, or a CSV file), read them back. "
+            "description": "Send leads in (one, a batch, or a CSV file), read them back, hand "
+            "them to the dialer (dial queue), keep the org's suppression list and API keys. "
             "Errors are RFC 9457 problems. Every authenticated answer carries rate-limit "
             "headers. Field reference: docs/fields.md; errors: docs/errors.md.",
         },
@@ -206,7 +240,10 @@ def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]
             },
         },
         "tags": [
-            {"name": "leads", "description": "Send leads."},
+            {"name": "leads", "description": "Send leads and read them back."},
+            {"name": "dial-queue", "description": "The dialer: claim leads, report outcomes."},
+            {"name": "suppressions", "description": "The org's opt-out list."},
+            {"name": "api-keys", "description": "Manage the org's API keys."},
             {"name": "operations", "description": "Health, readiness, metrics, docs."},
         ],
     }
@@ -239,6 +276,10 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
     if op.description:
         out["description"] = op.description
     params = [dict(p) for p in op.parameters]
+    named = {p["name"] for p in params if p.get("in") == "path"}
+    for part in template.split("/"):
+        if part.startswith("{") and part.endswith("}") and part[1:-1] not in named:
+            params.append(path(part[1:-1], f"The `{part[1:-1]}`."))
     if op.idempotent:
         params.append(
             {
@@ -260,7 +301,7 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
     if op.body is not None:
         schema = ref_of[op.body]
         out["requestBody"] = {
-            "required": True,
+            "required": op.body_required,
             "content": {m: {"schema": schema} for m in op.media},
         }
     elif op.raw_body is not None:
@@ -283,10 +324,11 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
             entry["content"] = {r.media: {"schema": r.raw_schema}}
         responses[str(r.status)] = entry
     statuses = set(op.errors)
-    if authed:
-        statuses |= {401, 403, 429}
+    if authed:  # the key lookup and the rate limiter need the stores: 503 when they are down
+        statuses |= {401, 403, 429, 503}
+    notes = dict(op.notes)
     for status in sorted(statuses):
-        codes = _codes_for(status)
+        codes = [c for c in _codes_for(status) if op.idempotent or not c.startswith("idempotency")]
         hdrs = _header_refs(["X-Request-Id"], required=True)
         if authed and status != 401:
             hdrs.update(_header_refs(list(_RATE), required=False))
@@ -296,8 +338,9 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
             hdrs.update(_header_refs(["WWW-Authenticate"], required=True))
         if op.idempotent and status == 422:
             hdrs.update(_header_refs([REPLAYED], required=False))
+        text = notes.get(status) or ERROR_TEXT.get(status, "Error.")
         responses[str(status)] = {
-            "description": ERROR_TEXT.get(status, "Error.")
+            "description": text
             + (f" Codes: {', '.join('`' + c + '`' for c in codes)}." if codes else ""),
             "headers": hdrs,
             "content": {PROBLEM_JSON: {"schema": ref_of[Problem]}},

@@ -421,41 +421,354 @@ def to_builtins(obj: Any) -> Any:
 
 # --- read-back, dial queue, suppressions, API keys (requests) -------------------------------------
 
+DialOutcome = Literal[
+    "qualified",
+    "transferred",
+    "not_qualified",
+    "unreachable",
+    "voicemail",
+    "callback_requested",
+    "wrong_number",
+    "do_not_call",
+]  # the same set as store.queue.OUTCOMES (tests/test_openapi.py checks)
+Scope = Literal["write", "read", "dial", "admin"]  # the same set as auth.SCOPES
+
+LEASE_ID = Meta(
+    description="The `lease_id` the claim answered for this lead. Without it, the lease must be "
+    "held by the key that claimed the lead.",
+    examples=["6f1c2b9e-3d4a-4e5f-8a7b-9c0d1e2f3a4b"],
+)
+
 
 class ClaimIn(msgspec.Struct, forbid_unknown_fields=True):
-    """POST /v1/dial-queue/claim"""
+    """POST /v1/dial-queue/claim: how many leads, for how long. An empty body takes the defaults."""
 
-    limit: int = 10  # 1..100
-    lease_seconds: int = 300  # 10..3600
+    limit: Annotated[
+        int, Meta(ge=1, le=100, description="At most this many leads (1-100).", examples=[10])
+    ] = 10
+    lease_seconds: Annotated[
+        int,
+        Meta(
+            ge=10,
+            le=3600,
+            description="How long the leads are yours (10-3600 s); an expired lease puts the "
+            "lead back in the queue.",
+            examples=[300],
+        ),
+    ] = 300
 
 
 class CompleteIn(msgspec.Struct, forbid_unknown_fields=True):
-    """POST /v1/dial-queue/{lead_id}/complete"""
+    """POST /v1/dial-queue/{lead_id}/complete: the dial's outcome; the lead leaves the queue."""
 
-    outcome: str
-    lease_id: str | None = None  # the lease id from the claim; without it, the claiming key
+    outcome: Annotated[
+        DialOutcome,
+        Meta(
+            description="The lead's new status. `do_not_call` also adds the phone to the org's "
+            "suppression list.",
+            examples=["qualified"],
+        ),
+    ]
+    lease_id: Annotated[str, LEASE_ID] | None = None
 
 
 class ReleaseIn(msgspec.Struct, forbid_unknown_fields=True):
-    """POST /v1/dial-queue/{lead_id}/release"""
+    """POST /v1/dial-queue/{lead_id}/release: put a leased lead back, first in line. An empty
+    body is allowed."""
 
-    lease_id: str | None = None
+    lease_id: Annotated[str, LEASE_ID] | None = None
 
 
 class SuppressionsIn(msgspec.Struct, forbid_unknown_fields=True):
-    """POST /v1/suppressions"""
+    """POST /v1/suppressions: numbers the org must never dial."""
 
-    phones: list[str | int]
-    reason: str | None = None
+    phones: Annotated[
+        list[str | int],
+        Meta(
+            min_length=1,
+            max_length=1000,
+            description="1 to 1,000 numbers in any format (normalized like a lead's phone). "
+            "Numbers that are not possible are listed in `errors`; if none is possible, 422.",
+            examples=[["(512) 555-0143", "+15125550144"]],
+        ),
+    ]
+    reason: (
+        Annotated[
+            str,
+            Meta(max_length=500, description="Why (kept with each number).", examples=["asked"]),
+        ]
+        | None
+    ) = None
 
 
 class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):
-    """POST /v1/api-keys"""
+    """POST /v1/api-keys: a new key for the caller's org."""
 
-    name: str
-    scopes: list[str]
-    rate_limit: int = 120
-    test: bool = False
+    name: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=200,
+            description="A label for people (no NUL characters).",
+            examples=["dialer"],
+        ),
+    ]
+    scopes: Annotated[
+        list[Scope],
+        Meta(
+            min_length=1,
+            description="`write` (send leads, suppress numbers), `read` (read leads and the "
+            "suppression list), `dial` (the dial queue), `admin` (keys, removing suppressions).",
+            examples=[["dial", "read"]],
+        ),
+    ]
+    rate_limit: Annotated[
+        int, Meta(ge=1, le=1_000_000, description="Requests per minute.", examples=[120])
+    ] = 120
+    test: Annotated[
+        bool,
+        Meta(description="`true`: a sandbox key (`l2i_test_...`); its leads are never queued."),
+    ] = False
+
+
+# --- read-back, dial queue, suppressions, API keys (answers) --------------------------------------
+
+Timestamp = Annotated[
+    str,
+    Meta(
+        description="An RFC 3339 date-time with its offset.",
+        examples=["2026-07-05T12:00:00.123456+00:00"],
+        extra_json_schema={"format": "date-time"},
+    ),
+]
+
+
+class StoredLead(msgspec.Struct):
+    """A lead as stored (read-back, list, dial-queue answers). Every field is always present;
+    the ones the poster did not send are null."""
+
+    lead_id: Annotated[
+        str,
+        Meta(
+            description="The lead's id (UUIDv7).", examples=["01970f3e-8c4a-7d2e-9b1a-3f5c6d7e8f90"]
+        ),
+    ]
+    status: Annotated[
+        str,
+        Meta(
+            description="`new` (in the dial queue), `ineligible`, `pending_scrub`, `dialing` "
+            "(leased to a dialer), or the dial outcome reported on completion.",
+            examples=["new"],
+        ),
+    ]
+    eligible: Annotated[bool, Meta(description="Whether the lead may be dialed.")]
+    reasons: Annotated[
+        list[str],
+        Meta(
+            description="Every reason the lead is not eligible (see `LeadResult`).", examples=[[]]
+        ),
+    ]
+    checks: Annotated[
+        dict[str, str],
+        Meta(
+            description="The decision trace, one entry per gate (kept current by re-scrubs and "
+            "suppressions).",
+            examples=[
+                {
+                    "duplicate": "none",
+                    "suppression": "clear",
+                    "dnc": "not_connected",
+                    "consent": "present",
+                }
+            ],
+        ),
+    ]
+    sandbox: Annotated[bool, Meta(description="Sent with a test (`l2i_test_`) key.")]
+    api_key_id: Annotated[
+        str, Meta(description="Id of the key that sent the lead.", examples=["a1b2c3d4e5f6"])
+    ]
+    phone: Annotated[str, Meta(description="The phone in E.164.", examples=["+15125550143"])]
+    phone_raw: Annotated[str, Meta(description="The phone as posted.", examples=["(512) 555-0143"])]
+    phone_valid: Annotated[
+        bool, Meta(description="Whether libphonenumber considers the number valid.")
+    ]
+    phone_region: Annotated[
+        str | None, Meta(description="The number's region (ISO 3166 code).", examples=["US"])
+    ]
+    phone_extension: Annotated[
+        str | None, Meta(description="The extension, if one was posted.", examples=[None])
+    ]
+    source: Annotated[str | None, Meta(description="As posted.", examples=["my-webform"])]
+    external_id: Annotated[str | None, Meta(description="As posted.")]
+    first_name: Annotated[str | None, Meta(description="As posted.", examples=["Jane"])]
+    last_name: Annotated[str | None, Meta(description="As posted.")]
+    email: Annotated[str | None, Meta(description="As posted.")]
+    state: Annotated[str | None, Meta(description="As posted (upper case).", examples=["TX"])]
+    postal_code: Annotated[str | None, Meta(description="As posted.")]
+    city: Annotated[str | None, Meta(description="As posted.")]
+    address: Annotated[str | None, Meta(description="As posted.")]
+    consent: Annotated[
+        dict[str, Any] | None,
+        Meta(
+            description="The consent evidence as posted (`Consent`).",
+            examples=[{"consent_timestamp": "2026-07-05T12:00:00Z"}],
+        ),
+    ]
+    attribution: Annotated[dict[str, str] | None, Meta(description="As posted (`Attribution`).")]
+    custom_fields: Annotated[
+        dict[str, str | int | float | bool] | None,
+        Meta(description="As posted.", examples=[{"plan": "gold"}]),
+    ]
+    timezone: Annotated[
+        str | None,
+        Meta(description="The lead's most likely time zone.", examples=["America/Chicago"]),
+    ]
+    timezones: Annotated[
+        list[str],
+        Meta(
+            description="Every time zone the lead may be in (calling hours must hold in all).",
+            examples=[["America/Chicago", "America/Denver"]],
+        ),
+    ]
+    callable_at: Annotated[
+        Timestamp | None,
+        Meta(
+            description="The next moment the lead may be called; null unless it is in the dial "
+            "queue."
+        ),
+    ]
+    queued_at: Annotated[
+        Timestamp | None, Meta(description="When it entered the dial queue; null if not queued.")
+    ]
+    lease_expires_at: Annotated[
+        Timestamp | None, Meta(description="When the current dial lease ends; null if not leased.")
+    ]
+    created_at: Annotated[Timestamp, Meta(description="When it was stored.")]
+    updated_at: Annotated[Timestamp, Meta(description="When its status last changed.")]
+
+
+NEXT_CURSOR = Meta(
+    description="Pass as `starting_after` for the next page; null on the last page.",
+)
+
+
+class LeadList(msgspec.Struct):
+    """GET /v1/leads: a page of the caller's leads, newest first."""
+
+    data: list[StoredLead]
+    has_more: Annotated[bool, Meta(description="More leads follow this page.")]
+    next_cursor: Annotated[str | None, NEXT_CURSOR]
+
+
+class ClaimedLead(StoredLead):
+    """A claimed lead: the stored lead (status `dialing`) and its lease."""
+
+    lease_id: Annotated[
+        str,
+        Meta(
+            description="This lease's id: pass it to complete or release.",
+            examples=["6f1c2b9e-3d4a-4e5f-8a7b-9c0d1e2f3a4b"],
+        ),
+    ]
+
+
+class ClaimResult(msgspec.Struct):
+    """POST /v1/dial-queue/claim: the leads now leased to the caller, oldest in the queue first
+    (empty when nothing is callable now)."""
+
+    data: list[ClaimedLead]
+
+
+class SuppressionPhoneError(msgspec.Struct):
+    """A number of the request that is not a possible phone number (it was not added)."""
+
+    index: Annotated[int, Meta(ge=0, description="Its position in `phones`.", examples=[2])]
+    phone: Annotated[str, Meta(description="As sent.", examples=["12"])]
+    code: Annotated[Literal["invalid_phone"], Meta(description="Always `invalid_phone`.")]
+    detail: Annotated[str, Meta(description="What is wrong, for a person.")]
+
+
+class SuppressionsAdded(msgspec.Struct):
+    """POST /v1/suppressions: which numbers were added. The org's queued leads for them left
+    the dial queue in the same transaction."""
+
+    added: Annotated[
+        list[str], Meta(description="Newly suppressed (E.164).", examples=[["+15125550143"]])
+    ]
+    already_present: Annotated[
+        list[str], Meta(description="Already on the list (E.164).", examples=[[]])
+    ]
+    errors: Annotated[
+        list[SuppressionPhoneError], Meta(description="Numbers that were not possible.")
+    ]
+
+
+class Suppression(msgspec.Struct):
+    """One number on the org's suppression list."""
+
+    phone: Annotated[str, Meta(description="E.164.", examples=["+15125550143"])]
+    reason: Annotated[str | None, Meta(description="As given when added.", examples=["asked"])]
+    created_at: Annotated[Timestamp, Meta(description="When it was added.")]
+
+
+class SuppressionList(msgspec.Struct):
+    """GET /v1/suppressions: a page of the org's suppression list."""
+
+    data: list[Suppression]
+    has_more: Annotated[bool, Meta(description="More numbers follow this page.")]
+    next_cursor: Annotated[str | None, NEXT_CURSOR]
+
+
+class SuppressionDeleted(msgspec.Struct):
+    """DELETE /v1/suppressions/{phone}: the number may be dialed again."""
+
+    phone: Annotated[str, Meta(description="E.164.", examples=["+15125550143"])]
+    deleted: Literal[True]
+
+
+class ApiKey(msgspec.Struct):
+    """An API key as listed (never the key itself, never its digest)."""
+
+    key_id: Annotated[
+        str, Meta(description="The key's public id (12 characters).", examples=["a1b2c3d4e5f6"])
+    ]
+    name: Annotated[str, Meta(description="Its label.", examples=["dialer"])]
+    env: Annotated[
+        Literal["live", "test"], Meta(description="`test`: a sandbox key.", examples=["live"])
+    ]
+    scopes: Annotated[list[Scope], Meta(description="Its scopes.", examples=[["read", "dial"]])]
+    rate_limit: Annotated[int, Meta(description="Requests per minute.", examples=[120])]
+    last4: Annotated[str, Meta(description="The key's last 4 characters.", examples=["x9Qz"])]
+    created_at: Annotated[Timestamp, Meta(description="When it was made.")]
+    last_used_at: Annotated[
+        Timestamp | None, Meta(description="Last use (updated at most once a minute).")
+    ]
+    revoked_at: Annotated[Timestamp | None, Meta(description="When it was revoked; null if live.")]
+
+
+class ApiKeyCreated(ApiKey):
+    """POST /v1/api-keys: the new key. `key` is shown this once; only its digest is kept."""
+
+    key: Annotated[
+        str,
+        Meta(
+            description="The key: `Authorization: Bearer <key>`. Store it now.",
+            examples=["l2i_live_a1b2c3d4e5f6_..."],
+        ),
+    ]
+
+
+class ApiKeyList(msgspec.Struct):
+    """GET /v1/api-keys: every key of the caller's org, revoked ones too, oldest first."""
+
+    data: list[ApiKey]
+
+
+class ApiKeyRevoked(msgspec.Struct):
+    """DELETE /v1/api-keys/{key_id}: revoked on every node within a second."""
+
+    key_id: Annotated[str, Meta(description="The revoked key's id.", examples=["a1b2c3d4e5f6"])]
+    revoked_at: Annotated[Timestamp, Meta(description="When it was revoked.")]
 
 
 # Where msgspec's types say less than the answers do (a union of untagged Structs), the OpenAPI

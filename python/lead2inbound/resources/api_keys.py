@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import keystore
 from ..auth import REVOCATION_CHANNEL
 from ..http import send_json
+from ..openapi import Op, Resp, path
 from ..problems import not_found
-from ..schemas import ApiKeyIn
+from ..schemas import ApiKeyCreated, ApiKeyIn, ApiKeyList, ApiKeyRevoked
 from .common import bad, decode_body
 
 if TYPE_CHECKING:
@@ -16,6 +17,29 @@ if TYPE_CHECKING:
 
 
 class ApiKeysResource:
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Create an API key",
+            description="A new key for the caller's org. The key is in this answer only; the "
+            "service keeps its digest.",
+            scope="admin",
+            body=ApiKeyIn,
+            responses=(
+                Resp(201, "The new key (shown this once).", ApiKeyCreated, headers=("Location",)),
+            ),
+            errors=(400, 413, 415, 422),
+            notes=((422, "Validation failed: `errors` names every bad field."),),
+            tags=("api-keys",),
+        ),
+        "get": Op(
+            summary="List API keys",
+            description="Every key of the caller's org, revoked ones too, oldest first.",
+            scope="admin",
+            responses=(Resp(200, "The keys.", ApiKeyList),),
+            tags=("api-keys",),
+        ),
+    }
+
     def __init__(self, services: Services):
         self.s = services
 
@@ -51,6 +75,25 @@ class ApiKeysResource:
 
 
 class ApiKeyResource:
+    openapi: ClassVar[dict[str, Op]] = {
+        "delete": Op(
+            summary="Revoke an API key",
+            description="Committed, then broadcast: every node refuses the key within a second. "
+            "Revoking a revoked key answers its revocation time again.",
+            scope="admin",
+            parameters=(
+                path(
+                    "key_id",
+                    "The key's id (12 letters and digits, as listed).",
+                ),
+            ),
+            responses=(Resp(200, "Revoked.", ApiKeyRevoked),),
+            errors=(404,),
+            notes=((404, "No such key in the caller's org."),),
+            tags=("api-keys",),
+        ),
+    }
+
     def __init__(self, services: Services):
         self.s = services
 

@@ -47,9 +47,23 @@ async def decode_body(req: Any, kind: type[T], limit: int, *, empty_ok: bool = F
         raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
 
 
+def one_param(req: Any, name: str) -> str | None:
+    """A query parameter given at most once (a repeated one is a 422, not silently the last)."""
+    raw = req.params.get(name)
+    if isinstance(raw, list):
+        raise bad(name, f"{name} may be given only once")
+    return raw
+
+
+def text_param(req: Any, name: str) -> str | None:
+    """A string query parameter; empty is the same as absent."""
+    return one_param(req, name) or None
+
+
 def int_param(req: Any, name: str, default: int, lo: int, hi: int) -> int:
-    raw = req.get_param(name)
-    if raw is None or raw == "":
+    """An integer query parameter; absent is `default`, empty or out of range is a 422."""
+    raw = one_param(req, name)
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -67,8 +81,9 @@ def in_range(name: str, value: int, lo: int, hi: int) -> int:
 
 
 def time_param(req: Any, name: str) -> datetime | None:
-    raw = req.get_param(name)
-    if raw is None or raw == "":
+    """An RFC 3339 query parameter; absent is None, empty or unparseable is a 422."""
+    raw = one_param(req, name)
+    if raw is None:
         return None
     try:
         when = datetime.fromisoformat(raw.strip().replace("z", "Z").replace(" ", "+"))

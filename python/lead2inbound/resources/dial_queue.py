@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..http import send_json
+from ..openapi import Op, Resp
 from ..problems import ProblemError, not_found
-from ..schemas import ClaimIn, CompleteIn, ReleaseIn
+from ..schemas import ClaimIn, ClaimResult, CompleteIn, ReleaseIn, StoredLead
 from ..store.leads import lead_json
 from ..store.queue import OUTCOMES, NoSuchLead, NotLeased
 from .common import bad, decode_body, in_range, lead_uuid
+from .read import LEAD_ID
 
 if TYPE_CHECKING:
     from ..app import Services
@@ -33,8 +35,35 @@ def _not_leased() -> ProblemError:
     )
 
 
+BODY_ERRORS = (400, 413, 415, 422)
+NOT_LEASED = (
+    409,
+    "The lead is not leased to the caller (never claimed, completed, released, or the lease "
+    "expired; or `lease_id` is not its current lease).",
+)
+LEASED_404 = (404, "No such lead in the caller's org.")
+
+
 class ClaimResource:
     """POST /v1/dial-queue/claim"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Claim leads to dial",
+            description="Leases up to `limit` of the org's queued leads that may be called now "
+            "(legal calling hours in every time zone the lead may be in, unless the service runs "
+            "with `L2I_CALLING_HOURS=off`), oldest first; concurrent claimers never get the same "
+            "lead. Leads whose last DNC scrub is older than 31 days are scrubbed again first. "
+            "Each lead is `dialing` until completed, released, or its lease expires. A sandbox "
+            "key claims nothing.",
+            scope="dial",
+            body=ClaimIn,
+            body_required=False,
+            responses=(Resp(200, "The leased leads (maybe none).", ClaimResult),),
+            errors=BODY_ERRORS,
+            tags=("dial-queue",),
+        )
+    }
 
     def __init__(self, services: Services):
         self.s = services
@@ -60,6 +89,22 @@ class ClaimResource:
 class CompleteResource:
     """POST /v1/dial-queue/{lead_id}/complete"""
 
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Report a dial outcome",
+            description="The lead leaves the queue and takes the outcome as its status. Only "
+            "the holder of a live lease may (its `lease_id`, or else the key that claimed it). "
+            "`do_not_call` also suppresses the phone for the org.",
+            scope="dial",
+            body=CompleteIn,
+            parameters=(LEAD_ID,),
+            responses=(Resp(200, "The lead, with its new status.", StoredLead),),
+            errors=(*BODY_ERRORS, 404, 409),
+            notes=(LEASED_404, NOT_LEASED),
+            tags=("dial-queue",),
+        )
+    }
+
     def __init__(self, services: Services):
         self.s = services
 
@@ -84,6 +129,22 @@ class CompleteResource:
 
 class ReleaseResource:
     """POST /v1/dial-queue/{lead_id}/release"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Release a leased lead",
+            description="Puts the lead back in the queue (status `new`), first in line. Same "
+            "holder rule as completing.",
+            scope="dial",
+            body=ReleaseIn,
+            body_required=False,
+            parameters=(LEAD_ID,),
+            responses=(Resp(200, "The lead, back in the queue.", StoredLead),),
+            errors=(*BODY_ERRORS, 404, 409),
+            notes=(LEASED_404, NOT_LEASED),
+            tags=("dial-queue",),
+        )
+    }
 
     def __init__(self, services: Services):
         self.s = services

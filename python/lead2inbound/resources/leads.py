@@ -16,7 +16,7 @@ from ..problems import ProblemError, validation
 from ..schemas import MAX_BATCH, LeadBatchIn, LeadBatchResult, LeadIn, LeadResult
 from ..store.writer import WriteResult
 from ..validation import error, parse_json_lead, parse_lead
-from .read import list_leads
+from .read import LIST_LEADS, list_leads
 
 if TYPE_CHECKING:
     from ..app import Services
@@ -131,7 +131,8 @@ class LeadsResource:
             errors=(400, 409, 413, 415, 422, 503),
             idempotent=True,
             tags=("leads",),
-        )
+        ),
+        "get": LIST_LEADS,
     }
 
     def __init__(self, services: Services):

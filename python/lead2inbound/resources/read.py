@@ -3,25 +3,98 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from psycopg.rows import dict_row
 
 from .._core import InvalidPhone, normalize
 from ..http import send_json
+from ..openapi import Op, Resp, path, query
 from ..problems import not_found
+from ..schemas import LeadList, StoredLead
 from ..store.leads import lead_json
 from ..store.queries import sql
-from .common import bad, int_param, lead_uuid, time_param
+from .common import bad, int_param, lead_uuid, text_param, time_param
 
 if TYPE_CHECKING:
     from ..app import Services
 
 STATUSES_MAX = 64
 
+LEAD_ID = path(
+    "lead_id",
+    "The lead's id (as `POST /v1/leads` answered it). Anything else, or another org's lead, "
+    "is a 404.",
+)
+
+LIST_LEADS = Op(
+    summary="List leads",
+    description="The caller's leads, newest first, filtered and paged (keyset: pass "
+    "`next_cursor` as `starting_after`). Sandbox leads are listed too (`sandbox`).",
+    scope="read",
+    parameters=(
+        query(
+            "limit",
+            "Page size (1-100, default 10).",
+            {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+        ),
+        query(
+            "status",
+            "Only leads with this status (`new`, `ineligible`, `pending_scrub`, `dialing` or a "
+            "dial outcome).",
+            {"type": "string", "maxLength": STATUSES_MAX},
+        ),
+        query("source", "Only leads with this `source`."),
+        query(
+            "phone",
+            "Only leads for this phone (any format; normalized like a lead's). Not a possible "
+            "number: 422 (`invalid_phone`).",
+        ),
+        query(
+            "created_after",
+            "Only leads created after this RFC 3339 date-time (with an offset).",
+            {"type": "string", "format": "date-time"},
+        ),
+        query(
+            "created_before",
+            "Only leads created before this RFC 3339 date-time (with an offset).",
+            {"type": "string", "format": "date-time"},
+        ),
+        query(
+            "starting_after",
+            "The `next_cursor` of the previous page, or a lead id of this org: the page starts "
+            "after it. Anything else is a 422.",
+        ),
+    ),
+    responses=(Resp(200, "A page of leads.", LeadList),),
+    errors=(422,),
+    notes=((422, "A query parameter is invalid: `errors` names it."),),
+    tags=("leads",),
+)
+
 
 class LeadResource:
     """GET /v1/leads/{lead_id}: the full stored lead; another org's lead is a 404."""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="Read a lead back",
+            description="The full stored lead: fields as posted, the decision trace, its "
+            "queue and lease state.",
+            scope="read",
+            parameters=(LEAD_ID,),
+            responses=(Resp(200, "The lead.", StoredLead),),
+            errors=(404, 405),
+            notes=(
+                (
+                    405,
+                    "`batch` and `import` are not lead ids: `/v1/leads/batch` and "
+                    "`/v1/leads/import` take POST only.",
+                ),
+            ),
+            tags=("leads",),
+        )
+    }
 
     def __init__(self, services: Services):
         self.s = services
@@ -65,18 +138,18 @@ async def page_position(s: Services, org_id: str, raw: str | None) -> tuple[Any,
 
 async def list_leads(s: Services, req: Any, org_id: str) -> dict[str, Any]:
     limit = int_param(req, "limit", 10, 1, 100)
-    status = req.get_param("status") or None
+    status = text_param(req, "status")
     if status is not None and len(status) > STATUSES_MAX:
         raise bad("status", "unknown status")
-    source = req.get_param("source") or None
-    phone = req.get_param("phone") or None
+    source = text_param(req, "source")
+    phone = text_param(req, "phone")
     if phone is not None:
         try:
             phone = normalize(phone).e164
         except InvalidPhone:
             raise bad("phone", "phone is not a possible phone number", "invalid_phone") from None
     after, before = time_param(req, "created_after"), time_param(req, "created_before")
-    c_at, c_id = await page_position(s, org_id, req.get_param("starting_after"))
+    c_at, c_id = await page_position(s, org_id, text_param(req, "starting_after"))
     params = {"org": org_id, "status": status, "source": source, "phone": phone,
               "after": after, "before": before, "c_at": c_at, "c_id": c_id,
               "limit": limit + 1}  # fmt: skip

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
 from .._core import InvalidPhone, normalize, normalize_many
 from ..http import send_json
+from ..openapi import Op, Resp, path, query
 from ..problems import not_found, validation
-from ..schemas import SuppressionsIn
+from ..schemas import (
+    Suppression,
+    SuppressionDeleted,
+    SuppressionList,
+    SuppressionsAdded,
+    SuppressionsIn,
+)
 from ..store import suppressions
 from ..store.queries import sql
 from ..validation import error, phone_detail
-from .common import bad, decode_body, int_param
+from .common import bad, decode_body, int_param, text_param
 
 if TYPE_CHECKING:
     from ..app import Services
@@ -29,7 +36,56 @@ def _phone_from_path(raw: str) -> str:
         raise not_found("suppression") from None
 
 
+PHONE = path(
+    "phone",
+    "The number in any format (URL-encode `+` as `%2B`); normalized like a lead's phone. A "
+    "number that is not possible is simply not found (404).",
+)
+
+
 class SuppressionsResource:
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Suppress numbers",
+            description="Adds numbers to the org's suppression list; the org's queued leads for "
+            "them leave the dial queue in the same transaction, and every later lead for them is "
+            "stored ineligible (`suppressed`). Adding a listed number again is harmless.",
+            scope="write",
+            body=SuppressionsIn,
+            responses=(Resp(200, "What was added.", SuppressionsAdded),),
+            errors=(400, 413, 415, 422),
+            notes=(
+                (
+                    422,
+                    "Validation failed (`errors` names the field), or no number of `phones` is "
+                    "possible.",
+                ),
+            ),
+            tags=("suppressions",),
+        ),
+        "get": Op(
+            summary="List suppressed numbers",
+            description="The org's suppression list, newest first, paged (pass `next_cursor` as "
+            "`starting_after`).",
+            scope="read",
+            parameters=(
+                query(
+                    "limit",
+                    "Page size (1-100, default 10).",
+                    {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                ),
+                query(
+                    "starting_after",
+                    "The `next_cursor` of the previous page; anything else is a 422.",
+                ),
+            ),
+            responses=(Resp(200, "A page of numbers.", SuppressionList),),
+            errors=(422,),
+            notes=((422, "A query parameter is invalid: `errors` names it."),),
+            tags=("suppressions",),
+        ),
+    }
+
     def __init__(self, services: Services):
         self.s = services
 
@@ -74,7 +130,7 @@ class SuppressionsResource:
         principal = await self.s.authorize(req, "read")
         limit = int_param(req, "limit", 10, 1, 100)
         c_at, c_phone = None, None
-        raw = req.get_param("starting_after")
+        raw = text_param(req, "starting_after")
         if raw:
             parts = self.s.cursors.verify(principal.org_id, "suppressions", raw)
             if parts is None or len(parts) != 2:
@@ -98,6 +154,30 @@ class SuppressionsResource:
 
 
 class SuppressionResource:
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="Is this number suppressed?",
+            description="Answered by Postgres, the authority. 404: not on the list.",
+            scope="read",
+            parameters=(PHONE,),
+            responses=(Resp(200, "The number is suppressed.", Suppression),),
+            errors=(404,),
+            notes=((404, "The number is not on the org's suppression list."),),
+            tags=("suppressions",),
+        ),
+        "delete": Op(
+            summary="Remove a number from the suppression list",
+            description="Its later leads may be queued again (leads already stored keep their "
+            "status).",
+            scope="admin",
+            parameters=(PHONE,),
+            responses=(Resp(200, "Removed.", SuppressionDeleted),),
+            errors=(404,),
+            notes=((404, "The number is not on the org's suppression list."),),
+            tags=("suppressions",),
+        ),
+    }
+
     def __init__(self, services: Services):
         self.s = services
 
