@@ -198,15 +198,15 @@ async def test_redis_not_answering_costs_one_timeout_then_none(server):
     rl = RateLimiter(c, Config(redis_timeout_ms=50))
     k = key()
     assert not (await rl.check(k, 10)).degraded
-    assert server.proc is not None
-    os.kill(server.proc.pid, signal.SIGSTOP)  # alive but silent (a black hole)
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGSTOP)  # alive but silent (a black hole)
     try:
         d, first = await _timed(rl, k, 10)
         assert d.degraded and d.allowed and 0.04 < first < 0.5
         rest = [await _timed(rl, k, 10) for _ in range(20)]
         assert max(t for _, t in rest) < 0.01
     finally:
-        os.kill(server.proc.pid, signal.SIGCONT)
+        os.kill(server.pid, signal.SIGCONT)
     t0 = time.monotonic()
     while rl.degraded:
         assert time.monotonic() - t0 < 2.5
