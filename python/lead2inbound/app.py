@@ -17,7 +17,7 @@ import falcon.asgi
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
-from .auth import REVOCATION_CHANNEL, KeyRing, Principal
+from .auth import REVOCATION_CHANNEL, AuthFailureLimiter, KeyRing, Principal, client_ip
 from .broadcast import Broadcast
 from .config import Config, ConfigError
 from .http import (
@@ -64,6 +64,7 @@ class Services:
             health_check_interval=0,
         )
         self.limiter = RateLimiter(self.redis, config)
+        self.auth_failures = AuthFailureLimiter(config.auth_failures_per_minute)
         self.keys = KeyRing(self.pool, config.key_pepper.encode(), ttl_s=config.key_cache_ttl_s)
         self.writer = LeadWriter(self.pool, max_batch=config.writer_max_batch)
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
@@ -85,9 +86,24 @@ class Services:
 
     async def authorize(self, req: Any, scope: str) -> Principal:
         """Authenticate, count the request against the key's limit, then check the scope."""
-        if _KEY_IN_QUERY.search(req.query_string or ""):
-            raise unauthorized()  # keys in URLs end up in logs: never accepted there
-        principal = await self.keys.authenticate(req.get_header("Authorization"))
+        ip = client_ip(
+            req.remote_addr, req.get_header("X-Forwarded-For"), self.config.trusted_proxy_hops
+        )
+        wait = self.auth_failures.blocked(ip)
+        if wait:  # too many failed attempts from this address: refused before any key lookup
+            raise ProblemError(
+                "rate_limited",
+                f"Too many failed authentication attempts; retry after {wait} s.",
+                headers=[("Retry-After", str(wait))],
+            )
+        try:
+            if _KEY_IN_QUERY.search(req.query_string or ""):
+                raise unauthorized()  # keys in URLs end up in logs: never accepted there
+            principal = await self.keys.authenticate(req.get_header("Authorization"))
+        except ProblemError as exc:
+            if exc.code == "unauthorized":
+                self.auth_failures.failed(ip)
+            raise
         req.context.principal = principal
         decision = await self.limiter.check(principal.key_id, principal.rate_limit)
         req.context.rate_headers = rate_limit_headers(decision)

@@ -42,6 +42,8 @@ class Config:
     default_rate_limit: int = 120  # L2I_DEFAULT_RATE_LIMIT: per key per minute
     fallback_divisor: int = 1  # L2I_FALLBACK_DIVISOR: fallback limit = key limit / this
     max_body_bytes: int = 1_048_576  # L2I_MAX_BODY_BYTES
+    auth_failures_per_minute: int = 30  # L2I_AUTH_FAILURES_PER_MINUTE: per client IP; 0 = off
+    trusted_proxy_hops: int = 0  # L2I_TRUSTED_PROXY_HOPS: proxies appending X-Forwarded-For
     # --- intake -------------------------------------------------------------------------------
     consent_clock_skew_s: int = 300  # L2I_CONSENT_CLOCK_SKEW_S: future consent tolerance
     writer_max_batch: int = 256  # L2I_WRITER_MAX_BATCH: leads per transaction, at most
@@ -90,5 +92,9 @@ class Config:
             raise ConfigError("L2I_DB_POOL_MIN must be >= 1 and <= L2I_DB_POOL_MAX")
         if self.max_body_bytes < 1024:
             raise ConfigError("L2I_MAX_BODY_BYTES must be at least 1024")
+        if self.auth_failures_per_minute < 0 or self.trusted_proxy_hops < 0:
+            raise ConfigError(
+                "L2I_AUTH_FAILURES_PER_MINUTE and L2I_TRUSTED_PROXY_HOPS must be >= 0"
+            )
         if self.workers < 1:
             raise ConfigError("L2I_WORKERS must be at least 1")
