@@ -138,6 +138,15 @@ class RequestContext:
         )
         req.context.started = time.perf_counter()
         req.context.rate_headers = None
+        if self.s is not None:
+            req.context.body_timeout_s = self.s.config.body_timeout_s
+            cap = self.s.config.max_header_bytes
+            if sum(len(k) + len(v) + 4 for k, v in req.headers.items()) > cap:
+                raise ProblemError(
+                    "header_too_large",
+                    f"The request's header fields may total at most {cap} bytes.",
+                    headers=[("Connection", "close")],
+                )
 
     async def process_response(self, req: Any, resp: Any, resource: Any, ok: bool) -> None:
         resp.set_header("X-Request-Id", req.context.get("request_id") or new_request_id())

@@ -42,6 +42,8 @@ class Config:
     default_rate_limit: int = 120  # L2I_DEFAULT_RATE_LIMIT: per key per minute
     fallback_divisor: int = 1  # L2I_FALLBACK_DIVISOR: fallback limit = key limit / this
     max_body_bytes: int = 1_048_576  # L2I_MAX_BODY_BYTES
+    body_timeout_s: float = 30.0  # L2I_BODY_TIMEOUT_S: whole body must arrive within this (408)
+    max_header_bytes: int = 16_384  # L2I_MAX_HEADER_BYTES: header section cap (431)
     auth_failures_per_minute: int = 30  # L2I_AUTH_FAILURES_PER_MINUTE: per client IP; 0 = off
     trusted_proxy_hops: int = 0  # L2I_TRUSTED_PROXY_HOPS: proxies appending X-Forwarded-For
     # --- intake -------------------------------------------------------------------------------
