@@ -27,6 +27,8 @@ from .http import (
     new_request_id,
 )
 from .limits import RateLimiter, rate_limit_headers
+from .logs import access_log
+from .logs import configure as configure_logging
 from .metrics import Metrics
 from .problems import ProblemError, unauthorized
 from .resources.health import HealthResource, MetricsResource, ReadyResource
@@ -156,13 +158,34 @@ class RequestContext:
             route = req.uri_template or "unmatched"
             started = req.context.get("started") or time.perf_counter()
             status = int(str(resp.status).split()[0])
-            self.s.metrics.request(route, req.method, status, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.s.metrics.request(route, req.method, status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                principal = req.context.get("principal")
+                access_log.info(
+                    "%s %s %d",
+                    req.method,
+                    req.path,
+                    status,
+                    extra={
+                        "request_id": req.context.get("request_id"),
+                        "method": req.method,
+                        "path": req.path[:256],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "client_ip": req.remote_addr,
+                        "key_id": principal.key_id if principal else None,
+                        "org_id": principal.org_id if principal else None,
+                    },
+                )
 
 
 def create_app(
     config: Config | None = None, *, services: Services | None = None
 ) -> falcon.asgi.App:
     config = config or Config.from_env()
+    configure_logging(config.log_level)
     services = services or Services(config)
     app = falcon.asgi.App(middleware=[RequestContext(services)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
