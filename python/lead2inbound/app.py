@@ -16,6 +16,7 @@ import falcon
 import falcon.asgi
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
+from redis.asyncio.cluster import RedisCluster
 
 from .auth import REVOCATION_CHANNEL, AuthFailureLimiter, KeyRing, Principal, client_ip
 from .broadcast import Broadcast
@@ -59,12 +60,15 @@ class Services:
             check=AsyncConnectionPool.check_connection,
             name="l2i",
         )
-        self.redis = aioredis.from_url(
-            config.redis_url,
-            socket_timeout=max(config.redis_timeout_ms / 1000, 0.05) * 4,
-            socket_connect_timeout=0.5,
-            health_check_interval=0,
-        )
+        redis_url, cluster = config.redis_target()
+        redis_timeouts = {
+            "socket_timeout": max(config.redis_timeout_ms / 1000, 0.05) * 4,
+            "socket_connect_timeout": 0.5,
+        }
+        if cluster:  # hash-tagged limiter keys; PUBLISH reaches every node of the cluster
+            self.redis = RedisCluster.from_url(redis_url, **redis_timeouts)
+        else:
+            self.redis = aioredis.from_url(redis_url, health_check_interval=0, **redis_timeouts)
         self.limiter = RateLimiter(self.redis, config)
         self.auth_failures = AuthFailureLimiter(config.auth_failures_per_minute)
         self.keys = KeyRing(self.pool, config.key_pepper.encode(), ttl_s=config.key_cache_ttl_s)

@@ -331,6 +331,7 @@ def keys_revoke(key_id: str) -> None:
             raise click.ClickException(f"no key {key_id!r}")
     redis_url = _redis_url(cfg)
     if redis_url:
+        redis_url, _cluster = cfg.with_(redis_url=redis_url).redis_target()  # PUBLISH: any node
         try:
             broadcast_revocation(redis_url, key_id)
         except Exception as exc:

@@ -34,6 +34,7 @@ class Config:
     db_pool_min: int = 2  # L2I_DB_POOL_MIN: connections per worker
     db_pool_max: int = 8  # L2I_DB_POOL_MAX
     db_timeout_s: float = 5.0  # L2I_DB_TIMEOUT_S: wait for a connection / statement
+    redis_cluster: bool = False  # L2I_REDIS_CLUSTER: L2I_REDIS_URL names a Redis Cluster node
     redis_timeout_ms: int = 50  # L2I_REDIS_TIMEOUT_MS: limiter call budget before fallback
     # --- keys -----------------------------------------------------------------------------------
     key_pepper: str = ""  # L2I_KEY_PEPPER: HMAC key for API key digests (secret)
@@ -83,6 +84,15 @@ class Config:
         cfg = cls(**values)  # type: ignore[arg-type]
         cfg.validate()
         return cfg
+
+    def redis_target(self) -> tuple[str, bool]:
+        """(plain redis:// or rediss:// URL, is it a Redis Cluster?). A cluster is named by
+        L2I_REDIS_CLUSTER=1 or by the scheme `redis+cluster://` (`rediss+cluster://` with TLS)."""
+        url = self.redis_url or ""
+        for scheme, plain in (("redis+cluster://", "redis://"), ("rediss+cluster://", "rediss://")):
+            if url.startswith(scheme):
+                return plain + url[len(scheme) :], True
+        return url, self.redis_cluster
 
     def with_(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
