@@ -5,7 +5,7 @@ a few hundred leads/s). Everything is bounded: the load stops after `duration_s`
 most `rate * duration_s` requests, each with its own timeout, only to 127.0.0.1.
 
     faults = {"postgres_restart": Fault(...), ...}
-    run = await run_fault(service_url, key, fault, rate=40, duration_s=12, fault_at_s=3)
+    run = run_fault(service_url, key, fault, rate=40, duration_s=12, fault_at_s=3)
     report = audit(database_url, run)      # raises nothing; report.problems lists violations
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -67,7 +68,7 @@ def phone_for(n: int, area: int = 512) -> str:
     return f"+1{area}{555 + n // 10_000}{n % 10_000:04d}"
 
 
-async def run_fault(
+def run_fault(
     url: str,
     key: str,
     fault: Fault,
@@ -75,58 +76,80 @@ async def run_fault(
     rate: float,
     duration_s: float,
     fault_at_s: float,
+    **load: Any,
+) -> Run:
+    """Send `rate` leads/s (open loop) for `duration_s`, injecting `fault` at `fault_at_s`.
+
+    The load runs on an event loop in a thread of its own; the fault is injected from the calling
+    thread, which must be the one that started the servers: embedded servers and Granian get a
+    parent-death signal bound to the thread that started them, so restarting them from a
+    short-lived thread would kill them when that thread ends."""
+    run = Run(
+        fault.name, rate, duration_s, fault_at_s, in_flight_errors_allowed=fault.in_flight_errors
+    )
+    started = time.monotonic()
+    errors: list[BaseException] = []
+
+    def load_thread() -> None:
+        try:
+            asyncio.run(_load(url, key, run, started, **load))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=load_thread, name="chaos-load")
+    thread.start()
+    try:
+        time.sleep(max(0.0, started + fault_at_s - time.monotonic()))
+        fault.inject()
+        run.t_back = time.monotonic() - started
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return run
+
+
+async def _load(
+    url: str,
+    key: str,
+    run: Run,
+    started: float,
+    *,
     duplicate_ratio: float = 0.2,
     first_phone: int = 0,
     request_timeout_s: float = 15.0,
     max_in_flight: int = 512,
     seed: int = 8,
-) -> Run:
-    """Send `rate` leads/s (open loop) for `duration_s`, injecting `fault` at `fault_at_s`."""
+) -> None:
     rng = random.Random(seed)
-    run = Run(
-        fault.name, rate, duration_s, fault_at_s, in_flight_errors_allowed=fault.in_flight_errors
-    )
     limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=0)
     headers = {"Authorization": f"Bearer {key}", "Connection": "close"}
-    started = time.monotonic()
     used: list[str] = []
     next_phone = first_phone
     tasks: list[asyncio.Task[None]] = []
-    gate = asyncio.Semaphore(max_in_flight)
 
     async def one(client: httpx.AsyncClient, s: Sent) -> None:
-        async with gate:
-            try:
-                resp = await client.post(
-                    f"{url}/v1/leads",
-                    json={"phone": s.phone, "source": "chaos", "consent": CONSENT},
-                    headers=headers,
-                )
-            except httpx.ConnectError as exc:
-                s.error, s.connected = type(exc).__name__, False
-            except httpx.HTTPError as exc:
-                s.error = type(exc).__name__
-            else:
-                s.status = resp.status_code
-                s.retry_after = resp.headers.get("Retry-After")
-                s.problem = resp.headers.get("content-type", "").startswith(
-                    "application/problem+json"
-                )
-                if resp.status_code in (200, 201):
-                    s.lead_id = resp.json()["lead_id"]
-            s.t_done = time.monotonic() - started
-
-    async def inject() -> None:
-        await asyncio.sleep(fault_at_s)
-        await asyncio.to_thread(fault.inject)
-        run.t_back = time.monotonic() - started
+        try:
+            resp = await client.post(
+                f"{url}/v1/leads",
+                json={"phone": s.phone, "source": "chaos", "consent": CONSENT},
+                headers=headers,
+            )
+        except httpx.ConnectError as exc:
+            s.error, s.connected = type(exc).__name__, False
+        except httpx.HTTPError as exc:
+            s.error = type(exc).__name__
+        else:
+            s.status = resp.status_code
+            s.retry_after = resp.headers.get("Retry-After")
+            s.problem = resp.headers.get("content-type", "").startswith("application/problem+json")
+            if resp.status_code in (200, 201):
+                s.lead_id = resp.json()["lead_id"]
+        s.t_done = time.monotonic() - started
 
     async with httpx.AsyncClient(limits=limits, timeout=request_timeout_s) as client:
-        injector = asyncio.create_task(inject())
-        total = int(rate * duration_s)
-        for i in range(total):
-            due = started + i / rate
-            delay = due - time.monotonic()
+        for i in range(int(run.rate * run.duration_s)):
+            delay = started + i / run.rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             if used and rng.random() < duplicate_ratio:
@@ -138,9 +161,7 @@ async def run_fault(
             s = Sent(phone=phone, t_sent=time.monotonic() - started)
             run.sent.append(s)
             tasks.append(asyncio.create_task(one(client, s)))
-        await injector
         await asyncio.gather(*tasks)
-    return run
 
 
 @dataclass

@@ -57,12 +57,10 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault_name", list(FAULTS))
-async def test_fault(chaos_stack, fault_name, capsys):
+def test_fault(chaos_stack, fault_name, capsys):
     server, pg, redis, org, key = chaos_stack
     fault = FAULTS[fault_name](server, pg, redis)
-    run = await run_fault(
-        server.url, key, fault, rate=RATE, duration_s=DURATION_S, fault_at_s=FAULT_AT_S
-    )
+    run = run_fault(server.url, key, fault, rate=RATE, duration_s=DURATION_S, fault_at_s=FAULT_AT_S)
     report = audit(pg.url, run, org.org_id)
     with capsys.disabled():
         print("\nchaos: " + report.line())
