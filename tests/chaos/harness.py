@@ -272,13 +272,14 @@ def audit(database_url: str, run: Run, org_id: str, recovery_budget_s: float = 5
     by_status: Counter[str] = Counter()
     answered_phones: set[str] = set()
     conn_errors = refused = 0
+    lost_conn: list[Sent] = []
     for s in run.sent:
         if s.status is None:
             by_status["no answer"] += 1
             conn_errors += 1
             refused += not s.connected
             if not run.in_flight_errors_allowed and s.connected:
-                problems.append(f"a request lost its connection ({s.error}) at {s.t_sent:.2f}s")
+                lost_conn.append(s)
             continue
         by_status[str(s.status)] += 1
         if s.status in (200, 201):
@@ -295,6 +296,12 @@ def audit(database_url: str, run: Run, org_id: str, recovery_budget_s: float = 5
                 problems.append(f"a {s.status} without a problem body at {s.t_sent:.2f}s")
         else:
             problems.append(f"unexpected status {s.status} at {s.t_sent:.2f}s")
+    if lost_conn:
+        kinds = Counter(s.error for s in lost_conn)
+        problems.append(
+            f"{len(lost_conn)} requests got no answer ({dict(kinds)}), sent between "
+            f"{lost_conn[0].t_sent:.2f}s and {lost_conn[-1].t_sent:.2f}s"
+        )
     if lost:
         problems.append(f"{lost} leads answered 201/200 are not in Postgres")
     stored_without_2xx = sum(1 for p in per_phone if p not in answered_phones)
