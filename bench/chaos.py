@@ -94,13 +94,16 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated")
     parser.add_argument("--json", type=Path, help="write the reports here")
+    parser.add_argument("--keep", type=Path, help="keep the servers' data and logs in this dir")
     args = parser.parse_args()
     if args.rate * args.seconds > 100_000:
         parser.error("keep a run under 100,000 requests (--rate x --seconds)")
     reports = []
     with tempfile.TemporaryDirectory(prefix="l2i-chaos-") as tmp:
+        base = args.keep or Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
         for name in args.faults.split(","):
-            reports.append(one_fault(name.strip(), Path(tmp), args))
+            reports.append(one_fault(name.strip(), base, args))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(reports, indent=2))
