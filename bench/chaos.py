@@ -95,11 +95,6 @@ def main() -> int:
     parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated")
     parser.add_argument("--json", type=Path, help="write the reports here")
     parser.add_argument("--keep", type=Path, help="keep the servers' data and logs in this dir")
-    parser.add_argument(
-        "--app",
-        default="lead2inbound.asgi:app",
-        help="ASGI app (tests.support.debug_app:app dumps asyncio tasks on SIGUSR1)",
-    )
     args = parser.parse_args()
     if args.rate * args.seconds > 100_000:
         parser.error("keep a run under 100,000 requests (--rate x --seconds)")
