@@ -16,8 +16,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock pyproject.toml README.md ./
 COPY rust-core rust-core
 COPY python python
-# manylinux-compatible wheel for this image's CPython 3.11 (the runtime below is 3.11 too)
-RUN /opt/maturin/bin/maturin build --release --out /wheels --interpreter python3 --compatibility off
+# a wheel for this image's CPython 3.11 (the runtime below is 3.11 too), native linux tag
+RUN /opt/maturin/bin/maturin build --release --out /wheels --interpreter python3 --compatibility linux
 
 # --- runtime: python:3.11-slim, the wheel, a non-root user -----------------------------------------
 FROM python:3.11-slim AS runtime
