@@ -36,6 +36,10 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
 )
 BATCH_FAILURES = Counter("l2i_writer_batch_failures_total", "Writer transactions that failed")
+QUEUE_TIMEOUTS = Counter(
+    "l2i_writer_queue_timeouts_total",
+    "Leads answered 503 because no writer transaction took them in time (overload)",
+)
 
 # Errors worth one more try with the same batch (a lock-order or serialization conflict).
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
@@ -62,6 +66,7 @@ class WriteResult:
 class _Pending:
     lead: PreparedLead
     future: asyncio.Future[WriteResult]
+    taken: bool = False  # a flusher has put it in a transaction
 
 
 def _columns(batch: list[PreparedLead]) -> list[list[Any]]:
@@ -70,8 +75,19 @@ def _columns(batch: list[PreparedLead]) -> list[list[Any]]:
 
 
 class LeadWriter:
-    def __init__(self, pool: AsyncConnectionPool, *, max_batch: int = 256, flushers: int = 2):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        max_batch: int = 256,
+        flushers: int = 2,
+        queue_timeout_s: float | None = None,
+    ):
         self._pool = pool
+        # A lead that no flusher has taken within this many seconds is dropped from the queue
+        # and its request answered 503 (nothing stored): overload sheds instead of queueing
+        # without bound. A lead already in a transaction is always waited for.
+        self._queue_timeout_s = queue_timeout_s
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._flushers = flushers
@@ -97,8 +113,19 @@ class LeadWriter:
         if self._closing:
             raise StoreUnavailable("the service is shutting down")
         future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(lead, future))
-        return await future
+        pending = _Pending(lead, future)
+        self._queue.put_nowait(pending)
+        if self._queue_timeout_s is None:
+            return await future
+        try:
+            async with asyncio.timeout(self._queue_timeout_s):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            if pending.taken:
+                return await future  # in a transaction now: its own answer is coming
+            future.cancel()  # the flusher skips it: nothing is written
+            QUEUE_TIMEOUTS.inc()
+            raise StoreUnavailable("the lead writer is overloaded; nothing was stored") from None
 
     async def write_many(self, leads: list[PreparedLead]) -> list[WriteResult | Exception]:
         """Write several leads (batch posts, CSV); each result or its own error, in order."""
@@ -122,7 +149,11 @@ class LeadWriter:
                 except asyncio.QueueEmpty:
                     break
             try:
-                await self._flush(batch)
+                live = [item for item in batch if not item.future.done()]  # not given up on
+                for item in live:
+                    item.taken = True
+                if live:
+                    await self._flush(live)
             finally:
                 for _ in batch:
                     self._queue.task_done()
