@@ -72,7 +72,11 @@ class Services:
         self.limiter = RateLimiter(self.redis, config)
         self.auth_failures = AuthFailureLimiter(config.auth_failures_per_minute)
         self.keys = KeyRing(self.pool, config.key_pepper.encode(), ttl_s=config.key_cache_ttl_s)
-        self.writer = LeadWriter(self.pool, max_batch=config.writer_max_batch)
+        self.writer = LeadWriter(
+            self.pool,
+            max_batch=config.writer_max_batch,
+            queue_timeout_s=config.write_queue_timeout_s or None,
+        )
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
 
     async def start(self) -> None:

@@ -50,6 +50,7 @@ class Config:
     # --- intake -------------------------------------------------------------------------------
     consent_clock_skew_s: int = 300  # L2I_CONSENT_CLOCK_SKEW_S: future consent tolerance
     writer_max_batch: int = 256  # L2I_WRITER_MAX_BATCH: leads per transaction, at most
+    write_queue_timeout_s: float = 10.0  # L2I_WRITE_QUEUE_TIMEOUT_S: 503 if not taken by then
     calling_hours: str = "enforce"  # L2I_CALLING_HOURS: enforce | off
     # --- serving --------------------------------------------------------------------------------
     host: str = "127.0.0.1"  # L2I_HOST
