@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
 .PHONY: setup build run test lint lint-rust lint-python test-rust test-python stubtest \
-        bench bench-core differential-full phone-meta fmt clean
+        bench bench-core differential-full phone-meta fmt clean wheel chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,16 @@ test-rust:
 test-python:
 	$(BIN)/pytest
 
-test: build lint test-rust stubtest test-python
+test: build lint test-rust stubtest wheel test-python
+
+# The binary wheel operators install (target/wheels/); tests/test_wheel.py installs it into a
+# fresh venv with no Rust toolchain on the PATH and serves from it.
+wheel: $(BIN)/python
+	$(BIN)/maturin build --release --quiet --out target/wheels
+
+# The fault suite's long mode (a few hundred leads/s through each fault; see docs/operations.md).
+chaos: build
+	$(BIN)/python bench/chaos.py
 
 # The full one-million-input differential run against `phonenumbers` (the CI test runs a chunk).
 differential-full: build

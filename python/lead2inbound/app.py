@@ -16,8 +16,9 @@ import falcon
 import falcon.asgi
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
+from redis.asyncio.cluster import RedisCluster
 
-from .auth import REVOCATION_CHANNEL, KeyRing, Principal
+from .auth import REVOCATION_CHANNEL, AuthFailureLimiter, KeyRing, Principal, client_ip
 from .broadcast import Broadcast
 from .config import Config, ConfigError
 from .cursors import CursorSigner
@@ -30,6 +31,8 @@ from .http import (
 )
 from .idempotency import Idempotency
 from .limits import RateLimiter, rate_limit_headers
+from .logs import access_log
+from .logs import configure as configure_logging
 from .metrics import Metrics
 from .problems import ProblemError, unauthorized, validation
 from .resources.api_keys import ApiKeyResource, ApiKeysResource
@@ -72,15 +75,23 @@ class Services:
             check=AsyncConnectionPool.check_connection,
             name="l2i",
         )
-        self.redis = aioredis.from_url(
-            config.redis_url,
-            socket_timeout=max(config.redis_timeout_ms / 1000, 0.05) * 4,
-            socket_connect_timeout=0.5,
-            health_check_interval=0,
-        )
+        redis_url, cluster = config.redis_target()
+        redis_timeouts = {
+            "socket_timeout": max(config.redis_timeout_ms / 1000, 0.05) * 4,
+            "socket_connect_timeout": 0.5,
+        }
+        if cluster:  # hash-tagged limiter keys; PUBLISH reaches every node of the cluster
+            self.redis = RedisCluster.from_url(redis_url, **redis_timeouts)
+        else:
+            self.redis = aioredis.from_url(redis_url, health_check_interval=0, **redis_timeouts)
         self.limiter = RateLimiter(self.redis, config)
+        self.auth_failures = AuthFailureLimiter(config.auth_failures_per_minute)
         self.keys = KeyRing(self.pool, config.key_pepper.encode(), ttl_s=config.key_cache_ttl_s)
-        self.writer = LeadWriter(self.pool, max_batch=config.writer_max_batch)
+        self.writer = LeadWriter(
+            self.pool,
+            max_batch=config.writer_max_batch,
+            queue_timeout_s=config.write_queue_timeout_s or None,
+        )
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
         self.dnc = DncService(self.pool, config)
         self.rescrubber = Rescrubber(
@@ -156,9 +167,24 @@ class Services:
 
     async def authenticate(self, req: Any) -> Principal:
         """Who is calling (401 otherwise); nothing is counted yet: call `charge` next."""
-        if _KEY_IN_QUERY.search(req.query_string or ""):
-            raise unauthorized()  # keys in URLs end up in logs: never accepted there
-        principal = await self.keys.authenticate(req.get_header("Authorization"))
+        ip = client_ip(
+            req.remote_addr, req.get_header("X-Forwarded-For"), self.config.trusted_proxy_hops
+        )
+        wait = self.auth_failures.blocked(ip)
+        if wait:  # too many failed attempts from this address: refused before any key lookup
+            raise ProblemError(
+                "rate_limited",
+                f"Too many failed authentication attempts; retry after {wait} s.",
+                headers=[("Retry-After", str(wait))],
+            )
+        try:
+            if _KEY_IN_QUERY.search(req.query_string or ""):
+                raise unauthorized()  # keys in URLs end up in logs: never accepted there
+            principal = await self.keys.authenticate(req.get_header("Authorization"))
+        except ProblemError as exc:
+            if exc.code == "unauthorized":
+                self.auth_failures.failed(ip)
+            raise
         req.context.principal = principal
         return principal
 
@@ -214,6 +240,15 @@ class RequestContext:
         )
         req.context.started = time.perf_counter()
         req.context.rate_headers = None
+        if self.s is not None:
+            req.context.body_timeout_s = self.s.config.body_timeout_s
+            cap = self.s.config.max_header_bytes
+            if sum(len(k) + len(v) + 4 for k, v in req.headers.items()) > cap:
+                raise ProblemError(
+                    "header_too_large",
+                    f"The request's header fields may total at most {cap} bytes.",
+                    headers=[("Connection", "close")],
+                )
 
     async def process_response(self, req: Any, resp: Any, resource: Any, ok: bool) -> None:
         resp.set_header("X-Request-Id", req.context.get("request_id") or new_request_id())
@@ -223,13 +258,34 @@ class RequestContext:
             route = req.uri_template or "unmatched"
             started = req.context.get("started") or time.perf_counter()
             status = int(str(resp.status).split()[0])
-            self.s.metrics.request(route, req.method, status, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.s.metrics.request(route, req.method, status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                principal = req.context.get("principal")
+                access_log.info(
+                    "%s %s %d",
+                    req.method,
+                    req.path,
+                    status,
+                    extra={
+                        "request_id": req.context.get("request_id"),
+                        "method": req.method,
+                        "path": req.path[:256],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "client_ip": req.remote_addr,
+                        "key_id": principal.key_id if principal else None,
+                        "org_id": principal.org_id if principal else None,
+                    },
+                )
 
 
 def create_app(
     config: Config | None = None, *, services: Services | None = None
 ) -> falcon.asgi.App:
     config = config or Config.from_env()
+    configure_logging(config.log_level)
     services = services or Services(config)
     app = falcon.asgi.App(middleware=[RequestContext(services)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True

@@ -29,6 +29,7 @@ SCOPES = ("write", "read", "dial", "admin")
 REVOCATION_CHANNEL = "l2i:revocations"
 MAX_AUTH_HEADER = 512
 _TOUCH_EVERY_S = 60.0
+_US = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,3 +175,56 @@ class KeyRing:
                 sql("touch_keys"),
                 ([k for k, _ in due], [datetime.fromtimestamp(u, UTC) for _, u in due]),
             )
+
+
+class AuthFailureLimiter:
+    """Per client IP, at most `limit` authentication failures per `period_s` (anti brute force).
+
+    GCRA (burst `limit`, one more every `period_s / limit`), in process: each worker counts on its
+    own, so a node with W workers lets an address try up to W x limit keys a minute before every
+    worker refuses it. `blocked(ip)` is asked before any key is parsed or looked up; `failed(ip)`
+    records a 401. While blocked, every request from the address is refused with 429, also one
+    with a valid key: the address is the unit being throttled, not the key.
+    """
+
+    def __init__(self, limit: int, period_s: float = 60.0, max_ips: int = 100_000) -> None:
+        self.limit = limit
+        self._interval = max(1, int(period_s * _US / max(limit, 1)))
+        self._tau = self._interval * max(limit, 1)
+        self._tat: dict[str, int] = {}
+        self._max_ips = max_ips
+
+    @property
+    def enabled(self) -> bool:
+        return self.limit > 0
+
+    def blocked(self, ip: str, now_us: int | None = None) -> int:
+        """Seconds until `ip` may try again (0: not blocked)."""
+        if not self.enabled:
+            return 0
+        now = time.time_ns() // 1000 if now_us is None else now_us
+        tat = self._tat.get(ip, 0)
+        wait = tat + self._interval - now - self._tau  # would one more failure fit?
+        return 0 if wait <= 0 else -(-wait // _US)
+
+    def failed(self, ip: str, now_us: int | None = None) -> None:
+        if not self.enabled:
+            return
+        now = time.time_ns() // 1000 if now_us is None else now_us
+        tat = max(self._tat.get(ip, 0), now)
+        self._tat[ip] = min(tat + self._interval, now + self._tau)
+        if len(self._tat) > self._max_ips:  # expired entries are full buckets: forget them
+            self._tat = {k: v for k, v in self._tat.items() if v > now}
+            if len(self._tat) > self._max_ips:
+                self._tat = dict(sorted(self._tat.items(), key=lambda kv: kv[1])[-self._max_ips :])
+
+
+def client_ip(remote_addr: str | None, forwarded_for: str | None, trusted_hops: int) -> str:
+    """The caller's address: the peer, or behind `trusted_hops` proxies that append to
+    X-Forwarded-For, the entry that the outermost trusted proxy appended (never a value the
+    client could have written itself)."""
+    if trusted_hops > 0 and forwarded_for:
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        if len(hops) >= trusted_hops:
+            return hops[-trusted_hops]
+    return remote_addr or "unknown"

@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 _NET_ERRORS = (RedisError, OSError, TimeoutError)
 
 
+def _is_cluster(client: Any) -> bool:
+    from redis.asyncio.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes | bytearray) else str(value)
 
@@ -110,7 +116,8 @@ class Broadcast:
 
     async def publish(self, channel: str, message: str) -> int:
         """Publish on the shared client; returns the number of subscribers that received it
-        (cluster-wide on a cluster). Raises ``redis.RedisError`` if Redis is unavailable."""
+        (on a cluster: only those connected to the node that took the PUBLISH; the message still
+        reaches every node's subscribers). Raises ``redis.RedisError`` if Redis is unavailable."""
         return int(await self._client.publish(channel, message))
 
     # --- subscriber loop ----------------------------------------------------------------------
@@ -140,6 +147,10 @@ class Broadcast:
             await self._close_pubsub()
 
     async def _connect(self) -> None:
+        if _is_cluster(self._client):
+            # A cluster client learns the slot map on its first command; its pubsub routes
+            # SUBSCRIBE by the channel's slot, so the map must be there first (idempotent).
+            await self._client.initialize()
         pubsub = self._client.pubsub()
         self._pubsub = pubsub
         channels = list(self._callbacks)

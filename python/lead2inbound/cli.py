@@ -129,6 +129,7 @@ def _bootstrap(cfg: Config, pepper: str) -> None:
 def _run_granian(cfg: Config, pepper: str) -> None:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings
 
     assert cfg.database_url and cfg.redis_url
     os.environ["L2I_DATABASE_URL"] = cfg.database_url
@@ -148,6 +149,13 @@ def _run_granian(cfg: Config, pepper: str) -> None:
         workers=cfg.workers,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
+        # a stalled header section is dropped after L2I_BODY_TIMEOUT_S (as a stalled body is
+        # answered 408 by the app); Granian's read buffer caps a header section at 64 KB (the
+        # app answers 431 above L2I_MAX_HEADER_BYTES, 16 KB by default)
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(min(max(cfg.body_timeout_s, 1.0), 60.0) * 1000),
+            max_buffer_size=max(65_536, cfg.max_header_bytes * 2),
+        ),
         websockets=False,
         log_level=cfg.log_level,
         workers_kill_timeout=int(cfg.shutdown_timeout_s),
@@ -282,6 +290,7 @@ def keys_revoke(key_id: str) -> None:
             raise click.ClickException(f"no key {key_id!r}")
     redis_url = _redis_url(cfg)
     if redis_url:
+        redis_url, _cluster = cfg.with_(redis_url=redis_url).redis_target()  # PUBLISH: any node
         try:
             broadcast_revocation(redis_url, key_id)
         except Exception as exc:

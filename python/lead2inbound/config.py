@@ -34,6 +34,7 @@ class Config:
     db_pool_min: int = 2  # L2I_DB_POOL_MIN: connections per worker
     db_pool_max: int = 8  # L2I_DB_POOL_MAX
     db_timeout_s: float = 5.0  # L2I_DB_TIMEOUT_S: wait for a connection / statement
+    redis_cluster: bool = False  # L2I_REDIS_CLUSTER: L2I_REDIS_URL names a Redis Cluster node
     redis_timeout_ms: int = 50  # L2I_REDIS_TIMEOUT_MS: limiter call budget before fallback
     # --- keys -----------------------------------------------------------------------------------
     key_pepper: str = ""  # L2I_KEY_PEPPER: HMAC key for API key digests (secret)
@@ -42,9 +43,14 @@ class Config:
     default_rate_limit: int = 120  # L2I_DEFAULT_RATE_LIMIT: per key per minute
     fallback_divisor: int = 1  # L2I_FALLBACK_DIVISOR: fallback limit = key limit / this
     max_body_bytes: int = 1_048_576  # L2I_MAX_BODY_BYTES
+    body_timeout_s: float = 30.0  # L2I_BODY_TIMEOUT_S: whole body must arrive within this (408)
+    max_header_bytes: int = 16_384  # L2I_MAX_HEADER_BYTES: header section cap (431)
+    auth_failures_per_minute: int = 30  # L2I_AUTH_FAILURES_PER_MINUTE: per client IP; 0 = off
+    trusted_proxy_hops: int = 0  # L2I_TRUSTED_PROXY_HOPS: proxies appending X-Forwarded-For
     # --- intake -------------------------------------------------------------------------------
     consent_clock_skew_s: int = 300  # L2I_CONSENT_CLOCK_SKEW_S: future consent tolerance
     writer_max_batch: int = 256  # L2I_WRITER_MAX_BATCH: leads per transaction, at most
+    write_queue_timeout_s: float = 10.0  # L2I_WRITE_QUEUE_TIMEOUT_S: 503 if not taken by then
     calling_hours: str = "enforce"  # L2I_CALLING_HOURS: enforce | off
     # --- DNC providers (docs/dnc.md) ----------------------------------------------------------
     secret_key: str = ""  # L2I_SECRET_KEY: seals provider credentials in Postgres (secret)
@@ -95,6 +101,15 @@ class Config:
     def registry_dir(self) -> Path:
         return self.dnc_registry_dir or self.data_dir / "dnc-registry"
 
+    def redis_target(self) -> tuple[str, bool]:
+        """(plain redis:// or rediss:// URL, is it a Redis Cluster?). A cluster is named by
+        L2I_REDIS_CLUSTER=1 or by the scheme `redis+cluster://` (`rediss+cluster://` with TLS)."""
+        url = self.redis_url or ""
+        for scheme, plain in (("redis+cluster://", "redis://"), ("rediss+cluster://", "rediss://")):
+            if url.startswith(scheme):
+                return plain + url[len(scheme) :], True
+        return url, self.redis_cluster
+
     def with_(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
 
@@ -111,5 +126,9 @@ class Config:
             raise ConfigError("L2I_DNC_RESCRUB_BATCH and L2I_DNC_RESCRUB_INTERVAL_S must be > 0")
         if self.csv_max_rows < 1 or self.csv_chunk_rows < 1:
             raise ConfigError("L2I_CSV_MAX_ROWS and L2I_CSV_CHUNK_ROWS must be at least 1")
+        if self.auth_failures_per_minute < 0 or self.trusted_proxy_hops < 0:
+            raise ConfigError(
+                "L2I_AUTH_FAILURES_PER_MINUTE and L2I_TRUSTED_PROXY_HOPS must be >= 0"
+            )
         if self.workers < 1:
             raise ConfigError("L2I_WORKERS must be at least 1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Any
@@ -33,6 +34,7 @@ _FALCON_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -112,12 +114,26 @@ async def handle_unexpected(req: Any, resp: Any, exc: Exception, params: Any) ->
     send_problem(req, resp, problem)
 
 
+DEFAULT_BODY_TIMEOUT_S = 30.0
+
+
 async def read_body(req: falcon.asgi.Request, limit: int) -> bytes:
-    """The whole body, refusing (413) anything over `limit`, also when it is chunked."""
+    """The whole body, refusing (413) anything over `limit`, also when it is chunked, and (408)
+    a body that does not arrive within `req.context.body_timeout_s` (a stalled or trickling
+    client must not hold a request open forever)."""
     length = req.content_length
     if length is not None and length > limit:
         raise ProblemError("payload_too_large", f"The body may be at most {limit} bytes.")
-    data = await req.stream.read(limit + 1)
+    timeout_s = req.context.get("body_timeout_s") or DEFAULT_BODY_TIMEOUT_S
+    try:
+        async with asyncio.timeout(timeout_s):
+            data = await req.stream.read(limit + 1)
+    except TimeoutError:
+        raise ProblemError(
+            "request_timeout",
+            f"The request body did not arrive within {timeout_s:g} s.",
+            headers=[("Connection", "close")],
+        ) from None
     if len(data) > limit:
         raise ProblemError("payload_too_large", f"The body may be at most {limit} bytes.")
     return data

@@ -315,7 +315,10 @@ class RateLimiter:
         for attempt in (0, 1):
             pipe = self._client.pipeline(transaction=False)
             for a in batch:
-                pipe.evalsha(sha, 1, *a)
+                # execute_command, not pipe.evalsha: redis-py's cluster pipeline blocks the
+                # evalsha method, but routes a raw EVALSHA by its key's slot (one sub-pipeline
+                # per master), so this works on Redis and on Redis Cluster alike
+                pipe.execute_command("EVALSHA", sha, 1, *a)
             results = await pipe.execute(raise_on_error=False)
             if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
                 await self._client.script_load(GCRA_LUA)  # e.g. Redis restarted, cache empty

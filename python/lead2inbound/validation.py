@@ -206,7 +206,17 @@ def parse_json_lead(body: bytes) -> tuple[LeadIn, WireNames]:
         pass
     except msgspec.DecodeError as exc:
         raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise _undecodable(exc) from None
     return parse_lead(_decode_any(body), strict=True)
+
+
+def _undecodable(exc: UnicodeDecodeError | RecursionError) -> ProblemError:
+    # msgspec raises these (not DecodeError) for invalid UTF-8 inside a string and for nesting
+    # deeper than the interpreter's recursion limit: both are a client's bad body (400)
+    if isinstance(exc, RecursionError):
+        return ProblemError("bad_request", "The body is not valid JSON: it is nested too deeply.")
+    return ProblemError("bad_request", f"The body is not valid UTF-8 JSON: {exc.reason}.")
 
 
 def _decode_any(body: bytes) -> Any:
@@ -214,6 +224,8 @@ def _decode_any(body: bytes) -> Any:
         return _json_any.decode(body)
     except msgspec.DecodeError as exc:  # pragma: no cover - the fast path saw it first
         raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise _undecodable(exc) from None
 
 
 def lead_from_data(data: Any, *, strict: bool, names: WireNames | None = None) -> LeadIn:

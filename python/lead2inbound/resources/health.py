@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..http import send_json
@@ -105,7 +106,16 @@ class ReadyResource:
             return False
 
 
+QUEUE_DEPTH_SQL = (
+    "SELECT count(*), count(*) FILTER (WHERE lease_expires_at > now()) FROM dial_queue"
+)
+QUEUE_DEPTH_EVERY_S = 5.0
+
+
 class MetricsResource:
+    """Prometheus exposition, plus `l2i_dial_queue_depth` read from Postgres at scrape time
+    (at most once every 5 s per worker, 1 s budget; omitted when Postgres does not answer)."""
+
     openapi: ClassVar[dict[str, Op]] = {
         "get": Op(
             summary="Prometheus metrics",
@@ -122,9 +132,35 @@ class MetricsResource:
 
     def __init__(self, services: Services):
         self.s = services
+        self._depth: tuple[int, int] | None = None
+        self._depth_at = 0.0
 
     async def on_get(self, req: Any, resp: Any) -> None:
         data, content_type = self.s.metrics.exposition()
+        depth = await self._queue_depth()
+        if depth is not None:
+            total, leased = depth
+            data += (
+                b"# HELP l2i_dial_queue_depth Leads in the dial queue: ready (waiting for a "
+                b"claim) or leased (claimed, lease not expired)\n"
+                b"# TYPE l2i_dial_queue_depth gauge\n"
+                b'l2i_dial_queue_depth{state="ready"} %d\n'
+                b'l2i_dial_queue_depth{state="leased"} %d\n' % (total - leased, leased)
+            )
         resp.status = 200
         resp.content_type = content_type
         resp.data = data
+
+    async def _queue_depth(self) -> tuple[int, int] | None:
+        now = time.monotonic()
+        if self._depth is not None and now - self._depth_at < QUEUE_DEPTH_EVERY_S:
+            return self._depth
+        try:
+            async with asyncio.timeout(1.0), self.s.pool.connection(timeout=1.0) as conn:
+                cur = await conn.execute(QUEUE_DEPTH_SQL)
+                row = await cur.fetchone()
+        except Exception:
+            return None
+        self._depth = (int(row[0]), int(row[1])) if row else (0, 0)
+        self._depth_at = now
+        return self._depth

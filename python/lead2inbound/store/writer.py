@@ -44,6 +44,10 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
 )
 BATCH_FAILURES = Counter("l2i_writer_batch_failures_total", "Writer transactions that failed")
+QUEUE_TIMEOUTS = Counter(
+    "l2i_writer_queue_timeouts_total",
+    "Leads answered 503 because no writer transaction took them in time (overload)",
+)
 
 # Errors worth one more try with the same batch (a lock-order or serialization conflict).
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
@@ -78,6 +82,7 @@ class _Pending:
     future: asyncio.Future[list[WriteResult]]
     claim: Claim | None = None
     render: Render | None = None
+    taken: bool = False  # a flusher has put it in a transaction
 
 
 def _columns(batch: list[PreparedLead]) -> list[list[Any]]:
@@ -90,8 +95,19 @@ def _lead_key(lead: PreparedLead) -> tuple[str, bool, str]:
 
 
 class LeadWriter:
-    def __init__(self, pool: AsyncConnectionPool, *, max_batch: int = 256, flushers: int = 2):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        max_batch: int = 256,
+        flushers: int = 2,
+        queue_timeout_s: float | None = None,
+    ):
         self._pool = pool
+        # A lead that no flusher has taken within this many seconds is dropped from the queue
+        # and its request answered 503 (nothing stored): overload sheds instead of queueing
+        # without bound. A lead already in a transaction is always waited for.
+        self._queue_timeout_s = queue_timeout_s
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._flushers = flushers
@@ -137,8 +153,19 @@ class LeadWriter:
         if claim is not None and render is None:
             raise ValueError("a claim needs a render function for its stored answer")
         future: asyncio.Future[list[WriteResult]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(list(leads), future, claim, render))
-        return await future
+        pending = _Pending(list(leads), future, claim, render)
+        self._queue.put_nowait(pending)
+        if self._queue_timeout_s is None:
+            return await future
+        try:
+            async with asyncio.timeout(self._queue_timeout_s):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            if pending.taken:
+                return await future  # in a transaction now: its own answer is coming
+            future.cancel()  # the flusher skips it: nothing is written
+            QUEUE_TIMEOUTS.inc(len(pending.leads))
+            raise StoreUnavailable("the lead writer is overloaded; nothing was stored") from None
 
     async def _flush_forever(self) -> None:
         while True:
@@ -153,7 +180,11 @@ class LeadWriter:
                 batch.append(unit)
                 size += len(unit.leads)
             try:
-                await self._flush(batch)
+                live = [item for item in batch if not item.future.done()]  # not given up on
+                for item in live:
+                    item.taken = True
+                if live:
+                    await self._flush(live)
             finally:
                 for _ in batch:
                     self._queue.task_done()

