@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import time
+from pathlib import Path
 
 import psycopg
 
@@ -61,10 +63,8 @@ async def run_db(args: argparse.Namespace, stop: asyncio.Event, seen: dict[str, 
     while not stop.is_set():
         await claim_all(conn, args.org, seen)
         wake.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), interval)
-        except TimeoutError:
-            pass
     await claim_all(conn, args.org, seen)
     if listener is not None:
         listen_task.cancel()
@@ -111,8 +111,7 @@ async def main() -> None:
         await run_http(args, stop, seen)
     else:
         await run_db(args, stop, seen)
-    with open(args.out, "w") as f:
-        json.dump(seen, f)
+    Path(args.out).write_text(json.dumps(seen))  # noqa: ASYNC240 (once, at exit)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ MIX = os.environ.get("BENCH_MIX", "realistic")
 READBACK = float(os.environ.get("BENCH_READBACK", "0.1"))
 OUT = os.environ.get("BENCH_OUT", "locust_raw.json")
 
-CONSENT = ('"consent":{"consent_timestamp":"2026-07-05T12:00:00Z",'
-           '"consent_text_version":"webform-v2","source_url":"https://example.com/quote"}')
+CONSENT = (
+    '"consent":{"consent_timestamp":"2026-07-05T12:00:00Z",'
+    '"consent_text_version":"webform-v2","source_url":"https://example.com/quote"}'
+)
 
 state: dict[str, object] = {
     "seq": 0,

@@ -35,7 +35,6 @@ import re
 import secrets
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,10 +51,11 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from lead2inbound.embedded import EmbeddedPostgres, EmbeddedRedis, free_port  # noqa: E402
+from tests.support.server import ServerProcess  # noqa: E402
+
+from lead2inbound.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 from lead2inbound.keystore import create_key, create_org  # noqa: E402
 from lead2inbound.store.migrate import migrate  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
 
 PEPPER = "bench-pepper-" + secrets.token_hex(8)
 WORKERS = 2
@@ -114,8 +114,14 @@ class Stack:
         """A fresh org and a write+read key with a limit no benchmark reaches: (org, key)."""
         with psycopg.connect(self.pg.url, autocommit=True) as conn:
             org = create_org(conn, name)
-            key, _ = create_key(conn, org_id=org, name=name, scopes=["write", "read", "dial"],
-                                pepper=PEPPER.encode(), rate_limit=1_000_000)
+            key, _ = create_key(
+                conn,
+                org_id=org,
+                name=name,
+                scopes=["write", "read", "dial"],
+                pepper=PEPPER.encode(),
+                rate_limit=1_000_000,
+            )
         return org, key
 
     def new_peer_key(self) -> tuple[str, str]:
@@ -282,6 +288,89 @@ def rss_of(pids: list[int]) -> list[int]:
     return out
 
 
+def writer_stats(server: ServerProcess) -> dict[str, float]:
+    """Sums and counts of the writer's histograms from the service's /metrics (all workers)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(server.url + "/metrics", timeout=5) as resp:  # noqa: S310
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for name in ("l2i_writer_batch_size_sum", "l2i_writer_batch_size_count",
+                 "l2i_writer_commit_seconds_sum", "l2i_writer_commit_seconds_count"):  # fmt: skip
+        m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M)
+        if m:
+            out[name] = float(m.group(1))
+    return out
+
+
+def writer_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    d = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    batches = d.get("l2i_writer_batch_size_count", 0.0)
+    if not batches:
+        return {}
+    return {
+        "batches": batches,
+        "mean_batch": d["l2i_writer_batch_size_sum"] / batches,
+        "mean_commit_ms": 1000
+        * d["l2i_writer_commit_seconds_sum"]
+        / max(1.0, d["l2i_writer_commit_seconds_count"]),
+    }
+
+
+def tree_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants."""
+    if pid is None:
+        return 0.0
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+class CpuSplit:
+    """Where the machine's CPU went during a phase: service, Postgres, Redis, load generator
+    (waited-for children of this process), and everything else on the box (other users)."""
+
+    def __init__(self, stack: Stack, server: ServerProcess) -> None:
+        self.groups = {"service": server.pid, "postgres": stack.pg.pid, "redis": stack.redis.pid}
+
+    def __enter__(self) -> CpuSplit:
+        import resource
+
+        self._t0 = time.monotonic()
+        self._box0 = psutil.cpu_times()
+        self._c0 = {k: tree_cpu(v) for k, v in self.groups.items()}
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._gen0 = ch.ru_utime + ch.ru_stime
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import resource
+
+        wall = time.monotonic() - self._t0
+        box1 = psutil.cpu_times()
+        busy = sum(getattr(box1, f) - getattr(self._box0, f)
+                   for f in ("user", "system", "nice", "irq", "softirq", "steal"))  # fmt: skip
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = {k: tree_cpu(v) - self._c0[k] for k, v in self.groups.items()}
+        used["load generator"] = ch.ru_utime + ch.ru_stime - self._gen0
+        used["rest of the machine"] = max(0.0, busy - sum(used.values()))
+        self.cores = {k: v / wall for k, v in used.items()}  # average cores busy
+        self.seconds = used
+        # the stack's own CPU (service + its stores): the noise-robust cost of the work done
+        self.stack_cpu_s = used["service"] + used["postgres"] + used["redis"]
+
+
 def verify(stack: Stack, org: str, created: int, what: str, peer: bool = False) -> dict:
     rows = stack.count_leads(org, peer=peer)
     ok = rows == created
@@ -295,25 +384,50 @@ def verify(stack: Stack, org: str, created: int, what: str, peer: bool = False) 
 # --- phases ----------------------------------------------------------------------------------
 
 
+PROFILE_DIR: Path | None = None  # --profile: py-spy samples the service workers' saturation
+
+
+def profile_workers(pids: list[int], seconds: float, tag: str) -> list[subprocess.Popen]:
+    if PROFILE_DIR is None or not shutil.which("py-spy", path=str(Path(sys.executable).parent)):
+        return []
+    spy = str(Path(sys.executable).parent / "py-spy")
+    return [
+        subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(round(seconds)),
+                          "--rate", "250", "--nonblocking", "--format", "raw",
+                          "-o", str(PROFILE_DIR / f"profile_{tag}_w{i}.txt")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i, pid in enumerate(pids)
+    ]  # fmt: skip
+
+
 def saturation(stack: Stack, server: ServerProcess, name: str, phase: str, seconds: float,
                warmup: float, peer: bool = False, ceiling: bool = False) -> dict:  # fmt: skip
     if ceiling:
         wrk(server.url, "none", phase, warmup)
-        res = wrk(server.url, "none", phase, seconds)
-        print(f"  {name}: {res['rps']:.0f} answers/s (201: {res['created']})", flush=True)
+        with CpuSplit(stack, server) as cpu:
+            res = wrk(server.url, "none", phase, seconds)
+        res["cpu_cores"] = cpu.cores
+        res["per_cpu_s"] = res["requests"] / max(cpu.stack_cpu_s, 1e-9)
+        print(f"  {name}: {res['rps']:.0f} answers/s (201: {res['created']}), "
+              f"{res['per_cpu_s']:.0f} answers per CPU-second", flush=True)  # fmt: skip
         return res
     if peer:
-        org_w, key_w = stack.new_peer_key()
+        _, key_w = stack.new_peer_key()
         org, key = stack.new_peer_key()
     else:
-        org_w, key_w = stack.new_org(f"{name}-warmup")
+        _, key_w = stack.new_org(f"{name}-warmup")
         org, key = stack.new_org(name)
     if warmup > 0:
         wrk(server.url, key_w, phase, warmup)
     pids = server.worker_pids()
     url = stack.peer_url if peer else stack.pg.url
-    with Sampler(url, org, pids) as sampler:
+    spies = [] if peer else profile_workers(pids, seconds, name)
+    w0 = {} if peer else writer_stats(server)
+    with Sampler(url, org, pids) as sampler, CpuSplit(stack, server) as cpu:
         res = wrk(server.url, key, phase, seconds, drain=True)
+    res["writer"] = {} if peer else writer_delta(w0, writer_stats(server))
+    for spy in spies:
+        spy.wait(30)
     res["verify"] = verify(stack, org, res["created"], name, peer=peer)
     # durable leads/s over the loaded window, from the leads' own commit-side timestamps
     with psycopg.connect(url, autocommit=True) as conn:
@@ -323,8 +437,18 @@ def saturation(stack: Stack, server: ServerProcess, name: str, phase: str, secon
     res["created_per_s"] = (res["created"] - 1) / res["window_s"] if span else 0.0
     res["series"] = sampler.series()
     res["rss_bytes"] = rss_of(pids)
-    print(f"  {name}: {res['created_per_s']:.0f} durable leads/s, p50 "
-          f"{res['latency_ms']['50']:.2f} ms, p99 {res['latency_ms']['99']:.2f} ms", flush=True)
+    res["cpu_cores"] = cpu.cores
+    res["per_cpu_s"] = res["created"] / max(cpu.stack_cpu_s, 1e-9)
+    print("  CPU (cores busy): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.cores.items())
+          + (f"; writer: mean batch {res['writer']['mean_batch']:.1f} leads, mean write+commit "
+             f"{res['writer']['mean_commit_ms']:.2f} ms" if res["writer"] else ""),
+          flush=True)  # fmt: skip
+    print(
+        f"  {name}: {res['created_per_s']:.0f} durable leads/s, p50 "
+        f"{res['latency_ms']['50']:.2f} ms, p99 {res['latency_ms']['99']:.2f} ms, "
+        f"{res['per_cpu_s']:.0f} leads per CPU-second of service+Postgres+Redis",
+        flush=True,
+    )
     return res
 
 
@@ -358,8 +482,10 @@ def at_rate(stack: Stack, server: ServerProcess, name: str, phase: str, rate: fl
         "readback_status": raw.get("readback_status", {}),
         "unexpected": raw["unexpected"],
         "locust_cpu_warning": raw["cpu_warning"],
-        "latency_ms": {k: {p: v * 1000 for p, v in pct(vs).items()} | {"n": len(vs)}
-                       for k, vs in raw["lat"].items()},
+        "latency_ms": {
+            k: {p: v * 1000 for p, v in pct(vs).items()} | {"n": len(vs)}
+            for k, vs in raw["lat"].items()
+        },
         "series": sampler.series(),
     }
     posts = [v for k, vs in raw["lat"].items() if k != "readback" for v in vs]
@@ -456,7 +582,7 @@ def machine() -> dict:
 
 
 def fmt(v: float, nd: int = 2) -> str:
-    return "n/a" if v != v else f"{v:,.{nd}f}"  # noqa: PLR0124 (NaN check)
+    return "n/a" if v != v else f"{v:,.{nd}f}"
 
 
 def markdown(r: dict) -> str:
@@ -619,12 +745,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", default="", help="comma list: ceiling,peer,half,scenario")
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     ap.add_argument("--data-dir", type=Path, default=None, help="default: a temporary dir")
-    ap.add_argument("--update-results", action="store_true",
-                    help="write the table into bench/RESULTS.md and the plots to bench/plots/")
-    ap.add_argument("--service-env", action="append", default=[],
-                    help="NAME=VALUE for the service (e.g. L2I_WRITER_MAX_BATCH=128)")
+    ap.add_argument(
+        "--update-results",
+        action="store_true",
+        help="write the table into bench/RESULTS.md and the plots to bench/plots/",
+    )
+    ap.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        help="NAME=VALUE for the service (e.g. L2I_WRITER_MAX_BATCH=128)",
+    )
     ap.add_argument("--granian-args", default="", help="extra Granian arguments for the service")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the service workers during saturation (bench/out/profile_*.txt)",
+    )
     args = ap.parse_args(argv)
+    if args.profile:
+        global PROFILE_DIR
+        PROFILE_DIR = args.out
     skip = set(filter(None, args.skip.split(",")))
     if args.smoke:
         args.seconds, args.scenario_seconds, args.scenario_rate = 2.0, 3.0, 100.0
@@ -641,8 +782,13 @@ def main(argv: list[str] | None = None) -> int:
         "command": "bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
-        "settings": {"workers": WORKERS, "connections": CONNECTIONS, "postgres": pg_settings(),
-                     "service_env": extra_env, "granian_args": args.granian_args},
+        "settings": {
+            "workers": WORKERS,
+            "connections": CONNECTIONS,
+            "postgres": pg_settings(),
+            "service_env": extra_env,
+            "granian_args": args.granian_args,
+        },
         "verified": {},
     }
     stack = Stack(tmp)
@@ -652,8 +798,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "ceiling" not in skip:
             print("ceiling (no-op Falcon app on Granian):", flush=True)
-            ceiling = ServerProcess(app="bench.ceiling_app:app", workers=WORKERS,
-                                    log_path=logs / "ceiling.log", extra_args=granian_args)
+            ceiling = ServerProcess(
+                app="bench.ceiling_app:app",
+                workers=WORKERS,
+                log_path=logs / "ceiling.log",
+                extra_args=granian_args,
+            )
             with running(ceiling):
                 results["ceiling"] = saturation(stack, ceiling, "ceiling", "2", args.seconds,
                                                 warmup, ceiling=True)  # fmt: skip
@@ -670,9 +820,17 @@ def main(argv: list[str] | None = None) -> int:
             if "half" not in skip:
                 rate = round(res["created_per_s"] / 2)
                 print(f"service at half its saturation rate ({rate}/s, locust):", flush=True)
-                results["half_rate"] = at_rate(stack, service, "half-rate", "4", rate,
-                                               args.seconds, "unique",
-                                               args.out / "half_rate_raw.json", claimer=False)
+                results["half_rate"] = at_rate(
+                    stack,
+                    service,
+                    "half-rate",
+                    "4",
+                    rate,
+                    args.seconds,
+                    "unique",
+                    args.out / "half_rate_raw.json",
+                    claimer=False,
+                )
                 results["verified"]["half_rate"] = "ok"
                 leads_by_service += results["half_rate"]["verify"]["rows"]
             if "scenario" not in skip:
@@ -709,8 +867,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"preloading {args.big_rows:,} leads:", flush=True)
                 pre = preload(stack, args.big_rows)
                 full = saturation(stack, service, "service-10M", "8", args.seconds, warmup)
-                results["big"] = {"preload": pre, "full": full,
-                                  "ratio": full["created_per_s"] / res["created_per_s"]}
+                results["big"] = {
+                    "preload": pre,
+                    "full": full,
+                    "ratio": full["created_per_s"] / res["created_per_s"],
+                }
                 results["verified"]["service_10M"] = "ok"
         if "peer" not in skip:
             print("peer (FastAPI + uvicorn, asyncpg, one commit per lead):", flush=True)

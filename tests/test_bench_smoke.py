@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
 def test_bench_smoke_loses_nothing(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(

@@ -80,8 +80,10 @@ async def create_lead(lead: LeadIn, authorization: str = Header(default="")) -> 
         "SELECT org_id, digest, scopes, rate_limit, revoked_at FROM api_keys WHERE key_id = $1",
         key_id,
     )
-    if row is None or row["revoked_at"] is not None or not hmac.compare_digest(
-        row["digest"], digest(key)
+    if (
+        row is None
+        or row["revoked_at"] is not None
+        or not hmac.compare_digest(row["digest"], digest(key))
     ):
         raise HTTPException(401, "unauthorized")
     if "write" not in row["scopes"]:
@@ -114,20 +116,36 @@ async def create_lead(lead: LeadIn, authorization: str = Header(default="")) -> 
         )
         if existing is not None:
             return JSONResponse(
-                {"outcome": "duplicate", "lead_id": str(existing["lead_id"]),
-                 "status": existing["status"], "phone": e164},
+                {
+                    "outcome": "duplicate",
+                    "lead_id": str(existing["lead_id"]),
+                    "status": existing["status"],
+                    "phone": e164,
+                },
                 status_code=200,
             )
         lead_id = uuid.uuid4()
         await conn.execute(
             "INSERT INTO leads (lead_id, org_id, phone, phone_raw, phone_valid, status, eligible,"
             " reasons, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)",
-            lead_id, org_id, e164, lead.phone, valid, status, eligible, reasons,
+            lead_id,
+            org_id,
+            e164,
+            lead.phone,
+            valid,
+            status,
+            eligible,
+            reasons,
             json.dumps(lead.model_dump(exclude_none=True)),
         )
         if eligible:
             await conn.execute("INSERT INTO dial_queue (lead_id) VALUES ($1)", lead_id)
     return {
-        "outcome": "created", "lead_id": str(lead_id), "status": status, "eligible": eligible,
-        "reasons": reasons, "phone": e164, "phone_valid": valid,
+        "outcome": "created",
+        "lead_id": str(lead_id),
+        "status": status,
+        "eligible": eligible,
+        "reasons": reasons,
+        "phone": e164,
+        "phone_valid": valid,
     }
