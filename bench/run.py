@@ -226,6 +226,50 @@ def locust(url: str, key: str, phase: str, rate: float, seconds: float, mix: str
     return raw
 
 
+def find_oha() -> str | None:
+    return shutil.which("oha") or shutil.which("oha", path=str(Path.home() / ".cargo" / "bin"))
+
+
+def oha(url: str, key: str, phase: str, rate: float, seconds: float, workdir: Path) -> dict:
+    """Open loop: `rate` requests/s whatever the answers do (oha -q, latency measured from each
+    request's scheduled time with --latency-correction, so a stall is not hidden by the
+    generator waiting for it). Bodies come from a file of unique phones; oha picks a line at
+    random per request, so a few percent repeat a phone and are answered 200 (duplicate): they
+    create nothing, so the 201-to-rows check stays exact."""
+    lines = max(200_000, int(rate * seconds * 40))
+    bodies = workdir / f"oha_bodies_{phase}.txt"
+    with open(bodies, "w") as f:
+        for i in range(lines):
+            f.write(f'{{"source":"oha","first_name":"Jane","phone":"{phase}{i:09d}","state":"TX",'
+                    f'{CONSENT_JSON}}}\n')  # fmt: skip
+    cmd = [find_oha() or "oha", "-z", f"{max(1, round(seconds))}s", "-q", str(rate), "-c",
+           str(CONNECTIONS), "--latency-correction", "-w", "--no-tui", "--output-format", "json",
+           "-m", "POST", "-H", f"Authorization: Bearer {key}", "-T", "application/json",
+           "-Z", str(bodies), url + LEADS_URL]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    bodies.unlink()
+    raw = json.loads(proc.stdout)
+    codes = {str(k): int(v) for k, v in raw.get("statusCodeDistribution", {}).items()}
+    lp = raw.get("latencyPercentiles", {})
+    return {
+        "raw": raw,
+        "status": codes,
+        "created": codes.get("201", 0),
+        "latency_ms": {
+            p: 1000 * float(lp.get(f"p{p}", float("nan")) or float("nan"))
+            for p in ("50", "90", "99", "99.9")
+        },
+        "achieved_rate": float(raw["summary"]["requestsPerSec"]),
+        "errors": raw.get("errorDistribution", {}),
+    }
+
+
+CONSENT_JSON = (
+    '"consent":{"consent_timestamp":"2026-07-05T12:00:00Z",'
+    '"consent_text_version":"webform-v2","source_url":"https://example.com/quote"}'
+)
+
+
 def pct(values: list[float], ps: tuple[float, ...] = PERCENTILES) -> dict[str, float]:
     if not values:
         return {str(p): float("nan") for p in ps}
@@ -337,6 +381,23 @@ def tree_cpu(pid: int | None) -> float:
     return total
 
 
+def pg_roles(pg_pid: int | None) -> dict[int, tuple[str, float]]:
+    """Postgres processes by role (client backend, walwriter, autovacuum, ...) and CPU so far."""
+    out: dict[int, tuple[str, float]] = {}
+    if pg_pid is None:
+        return out
+    with contextlib.suppress(psutil.Error):
+        for p in psutil.Process(pg_pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                title = " ".join(p.cmdline())
+                role = title.removeprefix("postgres: ").split(" ")[0]
+                if role == "postgres":  # "postgres: <user> <db> <client> <state>"
+                    role = "backend " + " ".join(title.split(" ")[2:3])
+                t = p.cpu_times()
+                out[p.pid] = (role, t.user + t.system)
+    return out
+
+
 class CpuSplit:
     """Where the machine's CPU went during a phase: service, Postgres, Redis, load generator
     (waited-for children of this process), and everything else on the box (other users)."""
@@ -350,6 +411,7 @@ class CpuSplit:
         self._t0 = time.monotonic()
         self._box0 = psutil.cpu_times()
         self._c0 = {k: tree_cpu(v) for k, v in self.groups.items()}
+        self._pg0 = pg_roles(self.groups["postgres"])
         ch = resource.getrusage(resource.RUSAGE_CHILDREN)
         self._gen0 = ch.ru_utime + ch.ru_stime
         return self
@@ -366,6 +428,10 @@ class CpuSplit:
         used["load generator"] = ch.ru_utime + ch.ru_stime - self._gen0
         used["rest of the machine"] = max(0.0, busy - sum(used.values()))
         self.cores = {k: v / wall for k, v in used.items()}  # average cores busy
+        roles: dict[str, float] = {}
+        for pid, (role, cpu) in pg_roles(self.groups["postgres"]).items():
+            roles[role] = roles.get(role, 0.0) + cpu - self._pg0.get(pid, (role, 0.0))[1]
+        self.postgres_roles = {k: round(v / wall, 3) for k, v in roles.items() if v > 0.005}
         self.seconds = used
         # the stack's own CPU (service + its stores): the noise-robust cost of the work done
         self.stack_cpu_s = used["service"] + used["postgres"] + used["redis"]
@@ -438,6 +504,8 @@ def saturation(stack: Stack, server: ServerProcess, name: str, phase: str, secon
     res["series"] = sampler.series()
     res["rss_bytes"] = rss_of(pids)
     res["cpu_cores"] = cpu.cores
+    res["postgres_cpu_cores"] = cpu.postgres_roles
+    print(f"  Postgres CPU by process (cores): {cpu.postgres_roles}", flush=True)
     res["per_cpu_s"] = res["created"] / max(cpu.stack_cpu_s, 1e-9)
     print("  CPU (cores busy): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.cores.items())
           + (f"; writer: mean batch {res['writer']['mean_batch']:.1f} leads, mean write+commit "
@@ -521,6 +589,28 @@ def at_rate(stack: Stack, server: ServerProcess, name: str, phase: str, rate: fl
           f"{res['latency_ms']['all_posts']['99']:.2f} ms"
           + (f", claimable p99 {res['claimable_ms']['99']:.2f} ms" if claimer else ""),
           flush=True)  # fmt: skip
+    return res
+
+
+def at_rate_open(stack: Stack, server: ServerProcess, name: str, phase: str, rate: float,
+                 seconds: float, workdir: Path) -> dict:  # fmt: skip
+    org, key = stack.new_org(name)
+    pids = server.worker_pids()
+    with Sampler(stack.pg.url, org, pids) as sampler, CpuSplit(stack, server) as cpu:
+        res = oha(server.url, key, phase, rate, seconds, workdir)
+    res["rate"] = rate
+    res["generator"] = "oha (open loop, --latency-correction)"
+    res["series"] = sampler.series()
+    res["cpu_cores"] = cpu.cores
+    res["latency_ms"] = {"all_posts": res["latency_ms"]}
+    res["verify"] = verify(stack, org, res["created"], name)
+    bad = {k: v for k, v in res["status"].items() if k not in ("201", "200")}
+    if bad or res["errors"]:
+        raise LostLeads(f"{name}: unexpected answers {bad} / errors {res['errors']}")
+    lat = res["latency_ms"]["all_posts"]
+    print(f"  {name}: {res['achieved_rate']:.0f} posts/s (open loop), p50 {lat['50']:.2f} ms, "
+          f"p99 {lat['99']:.2f} ms, p99.9 {lat['99.9']:.2f} ms", flush=True)  # fmt: skip
+    del res["raw"]
     return res
 
 
@@ -620,7 +710,8 @@ def markdown(r: dict) -> str:
         lat = h["latency_ms"]["all_posts"]
         lines.append(
             f"| at half saturation ({h['rate']:.0f}/s offered, {h['achieved_rate']:.0f}/s "
-            f"achieved, locust): p50 / p90 / p99 / p99.9 (ms) | | {fmt(lat['50'])} / "
+            f"achieved, {h.get('generator', 'locust')}): p50 / p90 / p99 / p99.9 (ms) | | "
+            f"{fmt(lat['50'])} / "
             f"{fmt(lat['90'])} / {fmt(lat['99'])} / {fmt(lat['99.9'])} | | p99 <= 10 ms | "
             f"{'yes' if lat['99'] <= 10 else 'NO'} |"
         )
@@ -819,18 +910,19 @@ def main(argv: list[str] | None = None) -> int:
             leads_by_service = res["created"]
             if "half" not in skip:
                 rate = round(res["created_per_s"] / 2)
-                print(f"service at half its saturation rate ({rate}/s, locust):", flush=True)
-                results["half_rate"] = at_rate(
-                    stack,
-                    service,
-                    "half-rate",
-                    "4",
-                    rate,
-                    args.seconds,
-                    "unique",
-                    args.out / "half_rate_raw.json",
-                    claimer=False,
-                )
+                if find_oha():
+                    print(f"service at half its saturation rate ({rate}/s, oha):", flush=True)
+                    results["half_rate"] = at_rate_open(
+                        stack, service, "half-rate", "4", rate, args.seconds, tmp
+                    )
+                else:
+                    print(f"service at half its saturation rate ({rate}/s, locust; install oha "
+                          "for an open-loop generator):", flush=True)  # fmt: skip
+                    results["half_rate"] = at_rate(
+                        stack, service, "half-rate", "4", rate, args.seconds, "unique",
+                        args.out / "half_rate_raw.json", claimer=False,
+                    )  # fmt: skip
+                    results["half_rate"]["generator"] = "locust (constant pacing)"
                 results["verified"]["half_rate"] = "ok"
                 leads_by_service += results["half_rate"]["verify"]["rows"]
             if "scenario" not in skip:
