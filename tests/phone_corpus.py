@@ -263,7 +263,7 @@ def _junk(rng: random.Random) -> str:
 
 
 def _rfc3966(rng: random.Random) -> str:
-    region, cc, nsn = rng.choice(example_pool())
+    _region, cc, nsn = rng.choice(example_pool())
     forms = [
         f"tel:+{cc}-{nsn}",
         f"tel:{nsn};phone-context=+{cc}",

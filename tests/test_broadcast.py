@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from lead2inbound.broadcast import Broadcast
-from limits_support import RedisServer
+from tests.limits_support import RedisServer
 
 CHANNEL = "l2i:revocations"
 

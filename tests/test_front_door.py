@@ -15,8 +15,13 @@ from tests.support.stack import QUICKSTART, auth, fetch, lead, make_org, service
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 PROBLEM = "application/problem+json"
-RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
-                "RateLimit-Policy", "RateLimit")
+RATE_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "RateLimit-Policy",
+    "RateLimit",
+)
 
 
 @pytest.fixture
@@ -60,18 +65,24 @@ def test_quickstart_created_then_duplicate(service, org, database_url):
     assert body["outcome"] == "created"
     assert body["status"] == "new" and body["eligible"] is True and body["reasons"] == []
     assert body["phone"] == "+15551234567" and body["phone_valid"] is False
-    assert body["checks"] == {"duplicate": "none", "suppression": "clear",
-                              "dnc": "not_connected", "consent": "present"}
+    assert body["checks"] == {
+        "duplicate": "none",
+        "suppression": "clear",
+        "dnc": "not_connected",
+        "consent": "present",
+    }
     assert first.headers["Location"] == f"/v1/leads/{body['lead_id']}"
     for name in (*RATE_HEADERS, "X-Request-Id"):
         assert name in first.headers
 
     # committed and queued when the answer was sent
-    rows = fetch(database_url, "SELECT status, phone_raw FROM leads WHERE lead_id = %s",
-                 body["lead_id"])
+    rows = fetch(
+        database_url, "SELECT status, phone_raw FROM leads WHERE lead_id = %s", body["lead_id"]
+    )
     assert rows == [("new", "5551234567")]
-    assert fetch(database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = %s",
-                 body["lead_id"]) == [(1,)]
+    assert fetch(
+        database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = %s", body["lead_id"]
+    ) == [(1,)]
 
     again = post(service, key, QUICKSTART)
     assert again.status_code == 200, again.text
@@ -101,13 +112,23 @@ def test_basic_auth_and_form_body(service, org):
 
 async def test_fifty_concurrent_posts_one_lead(service, org, database_url):
     key = org.key()
-    formats = ["(512) 555-0199", "512.555.0199", "+1 512-555-0199", "15125550199",
-               "5125550199", "+15125550199", "512 555 0199", "1-512-555-0199"]
+    formats = [
+        "(512) 555-0199",
+        "512.555.0199",
+        "+1 512-555-0199",
+        "15125550199",
+        "5125550199",
+        "+15125550199",
+        "512 555 0199",
+        "1-512-555-0199",
+    ]
     async with httpx.AsyncClient(base_url=service.url, timeout=20) as client:
-        answers = await asyncio.gather(*[
-            client.post("/v1/leads", json=lead(formats[i % len(formats)]), headers=auth(key))
-            for i in range(50)
-        ])
+        answers = await asyncio.gather(
+            *[
+                client.post("/v1/leads", json=lead(formats[i % len(formats)]), headers=auth(key))
+                for i in range(50)
+            ]
+        )
     statuses = sorted(r.status_code for r in answers)
     assert statuses == [200] * 49 + [201], [r.text for r in answers if r.status_code >= 300]
     ids = {r.json()["lead_id"] for r in answers}
@@ -119,8 +140,11 @@ async def test_fifty_concurrent_posts_one_lead(service, org, database_url):
 def test_duplicate_window(service, org, database_url, days, duplicate):
     key = org.key()
     first = post(service, key, lead("5125550150")).json()["lead_id"]
-    fetch(database_url,
-          "UPDATE leads SET created_at = now() - make_interval(days => %s) RETURNING 1", days)
+    fetch(
+        database_url,
+        "UPDATE leads SET created_at = now() - make_interval(days => %s) RETURNING 1",
+        days,
+    )
     second = post(service, key, lead("512-555-0150"))
     if duplicate:
         assert second.status_code == 200 and second.json()["lead_id"] == first
@@ -134,8 +158,11 @@ def test_duplicate_window(service, org, database_url, days, duplicate):
 
 def test_gates(service, org, database_url):
     key = org.key()
-    fetch(database_url, "INSERT INTO suppressions (org_id, phone) VALUES (%s, '+15125550160') "
-          "RETURNING 1", org.org_id)
+    fetch(
+        database_url,
+        "INSERT INTO suppressions (org_id, phone) VALUES (%s, '+15125550160') RETURNING 1",
+        org.org_id,
+    )
     sup = post(service, key, lead("5125550160")).json()
     assert sup["status"] == "ineligible" and sup["reasons"] == ["suppressed"]
     assert sup["checks"]["suppression"] == "hit"
@@ -188,8 +215,11 @@ def test_authentication_failures(service, org, database_url):
     unknown = org.key()
     fetch(database_url, "DELETE FROM api_keys WHERE key_id = %s RETURNING 1", unknown.split("_")[2])
     revoked = org.key()
-    fetch(database_url, "UPDATE api_keys SET revoked_at = now() WHERE key_id = %s RETURNING 1",
-          revoked.split("_")[2])
+    fetch(
+        database_url,
+        "UPDATE api_keys SET revoked_at = now() WHERE key_id = %s RETURNING 1",
+        revoked.split("_")[2],
+    )
     bodies = []
     for headers in [
         {},
@@ -240,19 +270,30 @@ def test_scope_and_body_errors(service, org):
 
 def test_validation_names_every_bad_field(service, org, database_url):
     key = org.key()
-    resp = post(service, key, {
-        "phone": "12",
-        "state": "XX",
-        "email": "nope",
-        "first_nme": "typo",
-        "consent": {"consent_timestamp": 5, "extra": 1},
-        "attribution": {"utm_source": ["a"]},
-        "custom_fields": {"plan": {"nested": True}},
-    })
+    resp = post(
+        service,
+        key,
+        {
+            "phone": "12",
+            "state": "XX",
+            "email": "nope",
+            "first_nme": "typo",
+            "consent": {"consent_timestamp": 5, "extra": 1},
+            "attribution": {"utm_source": ["a"]},
+            "custom_fields": {"plan": {"nested": True}},
+        },
+    )
     body = assert_problem(resp, 422, "validation_error")
     pointers = {e["pointer"] for e in body["errors"]}
-    assert {"#/phone", "#/state", "#/email", "#/first_nme", "#/consent/consent_timestamp",
-            "#/consent/extra", "#/attribution/utm_source"} <= pointers, pointers
+    assert {
+        "#/phone",
+        "#/state",
+        "#/email",
+        "#/first_nme",
+        "#/consent/consent_timestamp",
+        "#/consent/extra",
+        "#/attribution/utm_source",
+    } <= pointers, pointers
     assert any(p.startswith("#/custom_fields/plan") for p in pointers)
     params = {e["param"] for e in body["errors"]}
     assert "consent[consent_timestamp]" in params

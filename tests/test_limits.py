@@ -20,7 +20,7 @@ from lead2inbound.limits import (
     rate_limit_headers,
     rate_limit_key,
 )
-from limits_support import RedisServer
+from tests.limits_support import RedisServer
 
 # Generous Redis budget where exactness is tested: 2 shared cores must not trip the fallback.
 SLOW_OK = Config(redis_timeout_ms=2000)

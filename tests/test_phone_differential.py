@@ -12,7 +12,7 @@ import time
 import pytest
 
 from lead2inbound import _core
-from phone_corpus import corpus, describe, oracle
+from tests.phone_corpus import corpus, describe, oracle
 
 CI_INPUTS = 50_000
 
@@ -60,5 +60,6 @@ def test_differential_ci_chunk() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_differential_full() -> None:
     run_differential(int(os.environ.get("L2I_DIFF_INPUTS", 1_000_000)), seed=2)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from phone_corpus import ALL_REGIONS, EXT_STYLES, UNICODE_DIGIT_SETS, describe, oracle
 
 from lead2inbound import _core
+from tests.phone_corpus import ALL_REGIONS, EXT_STYLES, UNICODE_DIGIT_SETS, describe, oracle
+
+try:  # tests/ is a rootdir-style test directory (no __init__.py)...
+    from phone_corpus import ALL_REGIONS, EXT_STYLES, UNICODE_DIGIT_SETS, describe, oracle
+except ImportError:  # ...or a package, once someone adds an __init__.py
+    from tests.phone_corpus import ALL_REGIONS, EXT_STYLES, UNICODE_DIGIT_SETS, describe, oracle
 
 REGIONS = st.sampled_from(["US", "US", "GB", "DE", "IN", "BR", "CA", "AR", "IT", "", "us", "ZZ"])
 ANY_REGION = st.sampled_from(ALL_REGIONS)
 
 PHONE_CHARS = st.sampled_from(
-    list("0123456789" * 4 + "+-(). /xX#*;,~_ext") + ["\u00a0", "\u2013", "\uff0b", "\u3000"]
+    [*"0123456789" * 4, *"+-(). /xX#*;,~_ext", "\u00a0", "\u2013", "\uff0b", "\u3000"]
 )
 phoneish = st.text(PHONE_CHARS, min_size=0, max_size=30)
 

@@ -206,7 +206,7 @@ def rust_lit(s: str) -> str:
     hashes = "#"
     while ('"' + hashes) in s:
         hashes += "#"
-    return f"r{hashes}\"{s}\"{hashes}"
+    return f'r{hashes}"{s}"{hashes}'
 
 
 def python_template_to_rust(rule: str | None) -> str | None:
@@ -273,7 +273,7 @@ def generate() -> str:
         w(meta_text(PhoneMetadata.metadata_for_region(r)))
     w("];")
     w("")
-    w("/// Every non-geographic entity (region id \"001\"), sorted by country code.")
+    w('/// Every non-geographic entity (region id "001"), sorted by country code.')
     w(f"pub static NON_GEO: [Meta; {len(nongeo)}] = [")
     for cc in nongeo:
         w(meta_text(PhoneMetadata.metadata_for_nongeo_region(cc)))

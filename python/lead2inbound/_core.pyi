@@ -2,7 +2,37 @@
 
 from typing import final
 
+__all__ = [
+    "InvalidPhone",
+    "ParsedKey",
+    "PhoneNumber",
+    "WindowedBloom",
+    "__version__",
+    "key_digest",
+    "mint_key",
+    "normalize",
+    "normalize_many",
+    "parse_key",
+    "verify_key",
+]
+
 __version__: str
+__all__ = [
+    "InvalidPhone",
+    "ParsedKey",
+    "PhoneNumber",
+    "Registry",
+    "RegistryBuilder",
+    "RegistryError",
+    "WindowedBloom",
+    "__version__",
+    "key_digest",
+    "mint_key",
+    "normalize",
+    "normalize_many",
+    "parse_key",
+    "verify_key",
+]
 
 # --- phone: E.164 normalization that agrees with Google's libphonenumber -------------------------
 
@@ -81,3 +111,32 @@ class WindowedBloom:
     def fp_rate(self) -> float: ...
     @property
     def window_seconds(self) -> float: ...
+
+# --- registry: the FTC National DNC Registry as a sorted, memory-mapped file of u64 numbers ------
+
+class RegistryError(ValueError):
+    """A download file or registry file could not be read or written."""
+
+@final
+class RegistryBuilder:
+    """Collects an import's numbers from download files fed in chunks, then writes the file."""
+
+    def __new__(cls) -> RegistryBuilder: ...
+    def feed(self, chunk: bytes) -> None: ...
+    def end_file(self) -> None: ...
+    @property
+    def lines(self) -> int: ...
+    def build(
+        self, out: str, base: str | None = None, replace_all: bool = False
+    ) -> tuple[int, int, int, int, bool]:
+        """Write `out` from `base` and the input: `(total, lines, added, deleted, change_list)`."""
+
+@final
+class Registry:
+    """A registry file, memory-mapped read-only and binary searched."""
+
+    def __new__(cls, path: str) -> Registry: ...
+    def contains(self, number: str) -> bool: ...
+    def __len__(self) -> int: ...
+    @property
+    def path(self) -> str: ...

@@ -20,18 +20,31 @@ from psycopg_pool import AsyncConnectionPool
 from .auth import REVOCATION_CHANNEL, KeyRing, Principal
 from .broadcast import Broadcast
 from .config import Config, ConfigError
+from .cursors import CursorSigner
+from .dnc import DncService, Rescrubber, rescrub_due
 from .http import (
     handle_falcon_error,
     handle_problem,
     handle_unexpected,
     new_request_id,
 )
+from .idempotency import Idempotency
 from .limits import RateLimiter, rate_limit_headers
 from .metrics import Metrics
-from .problems import ProblemError, unauthorized
+from .problems import ProblemError, unauthorized, validation
+from .resources.api_keys import ApiKeyResource, ApiKeysResource
+from .resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
+from .resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
 from .resources.health import HealthResource, MetricsResource, ReadyResource
-from .resources.leads import LeadsResource
+from .resources.imports import LeadsImportResource
+from .resources.leads import LeadsBatchResource, LeadsResource
+from .resources.read import LeadResource
+from .resources.suppressions import SuppressionResource, SuppressionsResource
+from .store import suppressions
+from .store.queue import Clock, DialQueue, Rescrub, system_clock
 from .store.writer import LeadWriter
+from .suppression_hint import SuppressionHint
+from .validation import error
 
 log = logging.getLogger("lead2inbound")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -41,7 +54,9 @@ _KEY_IN_QUERY = re.compile(r"l2i_(live|test)_")
 class Services:
     """Everything a resource needs, opened once per worker."""
 
-    def __init__(self, config: Config):
+    def __init__(
+        self, config: Config, *, clock: Clock = system_clock, rescrub: Rescrub | None = None
+    ):
         if not config.database_url or not config.redis_url:
             raise ConfigError("L2I_DATABASE_URL and L2I_REDIS_URL must be set for the app")
         if not config.key_pepper:
@@ -67,38 +82,115 @@ class Services:
         self.keys = KeyRing(self.pool, config.key_pepper.encode(), ttl_s=config.key_cache_ttl_s)
         self.writer = LeadWriter(self.pool, max_batch=config.writer_max_batch)
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
+        self.dnc = DncService(self.pool, config)
+        self.rescrubber = Rescrubber(
+            self.pool,
+            self.dnc,
+            interval_s=config.dnc_rescrub_interval_s,
+            batch=config.dnc_rescrub_batch,
+            max_backoff_s=config.dnc_rescrub_max_backoff_s,
+        )
+        # The dial queue; `clock` is injectable so tests can set the time (calling hours,
+        # leases); `rescrub` is the 31-day re-scrub hook the DNC provider work plugs in.
+        self.clock = clock
+        self.enforce_hours = config.calling_hours == "enforce"
+        self.queue = DialQueue(
+            self.pool,
+            enforce_hours=self.enforce_hours,
+            clock=clock,
+            rescrub=rescrub or self._rescrub_due,
+        )
+        self.cursors = CursorSigner(config.key_pepper.encode())
+        self.suppression_hint = SuppressionHint(self.pool)
+        self.broadcast.add_reconnect_hook(self._on_broadcast_gap)
+        self.idempotency = Idempotency(self.pool)
 
     async def start(self) -> None:
         await self.pool.open(wait=False)
         await self.writer.start()
         self.keys.start()
         self.broadcast.subscribe(REVOCATION_CHANNEL, self.keys.forget)
+        self.broadcast.subscribe(suppressions.CHANNEL, self.suppression_hint.on_message)
         await self.broadcast.start(wait_s=0.5)
+        self.rescrubber.start()
+        self.suppression_hint.schedule_rebuild()  # in the background: "maybe" until done
+        self.idempotency.start()
 
     async def stop(self) -> None:
+        await self.idempotency.stop()
         await self.writer.stop()
+        await self.rescrubber.stop()
+        await self.dnc.aclose()
         await self.keys.stop()
+        await self.suppression_hint.stop()
         await self.broadcast.stop()
         await self.limiter.aclose()
         await self.redis.aclose()
         await self.pool.close()
 
-    async def authorize(self, req: Any, scope: str) -> Principal:
+    async def _rescrub_due(self, conn: Any, org_id: str, lead_ids: list[str]) -> list[str]:
+        """The 31-day re-scrub before a claim hands leads out (a no-op without a provider)."""
+        return await rescrub_due(conn, self.dnc, org_id, lead_ids)
+
+    def _on_broadcast_gap(self) -> None:
+        self.suppression_hint.schedule_rebuild()
+
+    async def publish(self, channel: str, message: str) -> None:
+        """Best effort: a lost message is covered by cache TTLs and reconnect rebuilds."""
+        try:
+            await self.broadcast.publish(channel, message)
+        except Exception as exc:
+            log.warning("publish on %s failed: %s", channel, exc)
+
+    async def publish_suppressions(self, org_id: str, phones: list[str]) -> None:
+        """After the commit: every worker adds the numbers to its suppression hint."""
+        self.suppression_hint.add(org_id, phones)
+        for i in range(0, len(phones), 500):
+            await self.publish(suppressions.CHANNEL, " ".join([org_id, *phones[i : i + 500]]))
+
+    async def authorize(self, req: Any, scope: str, cost: int = 1) -> Principal:
         """Authenticate, count the request against the key's limit, then check the scope."""
+        principal = await self.authenticate(req)
+        await self.charge(req, principal, cost, scope)
+        return principal
+
+    async def authenticate(self, req: Any) -> Principal:
+        """Who is calling (401 otherwise); nothing is counted yet: call `charge` next."""
         if _KEY_IN_QUERY.search(req.query_string or ""):
             raise unauthorized()  # keys in URLs end up in logs: never accepted there
         principal = await self.keys.authenticate(req.get_header("Authorization"))
         req.context.principal = principal
-        decision = await self.limiter.check(principal.key_id, principal.rate_limit)
+        return principal
+
+    async def charge(self, req: Any, principal: Principal, cost: int, scope: str) -> None:
+        """Count `cost` units (a batch: one per lead) against the key's limit, then the scope.
+
+        All or nothing: a refused request consumes nothing. A cost above the key's whole
+        per-minute limit could never be admitted: that is a 422, not a 429 to wait out.
+        """
+        if cost > principal.rate_limit:
+            decision = await self.limiter.check(principal.key_id, principal.rate_limit, 0)
+            req.context.rate_headers = rate_limit_headers(decision)
+            raise validation(
+                [
+                    error(
+                        ["leads"],
+                        "invalid",
+                        f"{cost} leads is more than this key's whole limit of "
+                        f"{principal.rate_limit} per minute: split the batch",
+                    )
+                ]
+            )
+        decision = await self.limiter.check(principal.key_id, principal.rate_limit, cost)
         req.context.rate_headers = rate_limit_headers(decision)
         if not decision.allowed:
             raise ProblemError(
                 "rate_limited",
-                f"This key may send {decision.limit} requests per minute; "
-                f"retry after {decision.retry_after} s.",
+                f"This key may send {decision.limit} requests per minute"
+                + (f" (this one costs {cost})" if cost != 1 else "")
+                + f"; retry after {decision.retry_after} s.",
             )
         principal.require(scope)
-        return principal
 
 
 class RequestContext:
@@ -134,12 +226,27 @@ class RequestContext:
             self.s.metrics.request(route, req.method, status, time.perf_counter() - started)
 
 
-def create_app(config: Config | None = None, *, services: Services | None = None) -> falcon.asgi.App:
+def create_app(
+    config: Config | None = None, *, services: Services | None = None
+) -> falcon.asgi.App:
     config = config or Config.from_env()
     services = services or Services(config)
     app = falcon.asgi.App(middleware=[RequestContext(services)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/v1/leads", LeadsResource(services))
+    app.add_route("/v1/leads/{lead_id}", LeadResource(services))
+    app.add_route("/v1/dial-queue/claim", ClaimResource(services))
+    app.add_route("/v1/dial-queue/{lead_id}/complete", CompleteResource(services))
+    app.add_route("/v1/dial-queue/{lead_id}/release", ReleaseResource(services))
+    app.add_route("/v1/suppressions", SuppressionsResource(services))
+    app.add_route("/v1/suppressions/{phone}", SuppressionResource(services))
+    app.add_route("/v1/api-keys", ApiKeysResource(services))
+    app.add_route("/v1/api-keys/{key_id}", ApiKeyResource(services))
+    app.add_route("/v1/leads/batch", LeadsBatchResource(services))
+    app.add_route("/v1/leads/import", LeadsImportResource(services))
+    app.add_route("/openapi.json", OpenApiResource(app))
+    app.add_route("/docs", DocsPageResource())
+    app.add_route("/docs/assets/{name}", DocsAssetResource())
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(services))
     app.add_route("/metrics", MetricsResource(services))

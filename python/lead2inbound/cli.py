@@ -1,4 +1,4 @@
-"""`l2i`: the operator's command line (serve, migrate, orgs, keys)."""
+"""`l2i`: the operator's command line (serve, migrate, orgs, keys, import)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         if embedded:
             cfg = _start_embedded(cfg, stack)
         pepper = _pepper(cfg, create=embedded)
+        _dnc_secret_key(cfg, embedded)
         _check_schema(cfg, migrate_now=embedded)
         if embedded:
             _bootstrap(cfg, pepper)
@@ -286,8 +287,9 @@ def keys_create(org: str, name: str, scopes: str, rate_limit: int | None, test: 
     except KeyStoreError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(key)
-    click.echo(f"created key {info.key_id} ({', '.join(info.scopes)}); it is not shown again",
-               err=True)
+    click.echo(
+        f"created key {info.key_id} ({', '.join(info.scopes)}); it is not shown again", err=True
+    )
 
 
 @keys.command("list")
@@ -306,8 +308,10 @@ def keys_list(org: str, as_json: bool) -> None:
         for info in infos:
             click.echo(json.dumps(info.as_dict()))
         return
-    click.echo(f"{'KEY ID':<13} {'NAME':<20} {'SCOPES':<22} {'LAST4':<6} {'RATE':>6}  "
-               f"{'CREATED':<16}  {'LAST USED':<16}  REVOKED")
+    click.echo(
+        f"{'KEY ID':<13} {'NAME':<20} {'SCOPES':<22} {'LAST4':<6} {'RATE':>6}  "
+        f"{'CREATED':<16}  {'LAST USED':<16}  REVOKED"
+    )
     for i in infos:
         click.echo(
             f"{i.key_id:<13} {i.name[:20]:<20} {','.join(i.scopes):<22} {i.last4:<6} "
@@ -332,10 +336,199 @@ def keys_revoke(key_id: str) -> None:
         try:
             broadcast_revocation(redis_url, key_id)
         except Exception as exc:
-            click.echo(f"warning: revocation broadcast failed ({exc}); workers drop the key "
-                       f"when their cache expires (L2I_KEY_CACHE_TTL_S={cfg.key_cache_ttl_s})",
-                       err=True)
+            click.echo(
+                f"warning: revocation broadcast failed ({exc}); workers drop the key "
+                f"when their cache expires (L2I_KEY_CACHE_TTL_S={cfg.key_cache_ttl_s})",
+                err=True,
+            )
     click.echo(f"revoked {key_id}", err=True)
+
+
+IMPORT_CHUNK = 256 * 1024
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    envvar="L2I_API_KEY",
+    required=True,
+    help="An API key with the write scope (or L2I_API_KEY).",
+)
+@click.option(
+    "--url", default="http://127.0.0.1:8000", show_default=True, help="The running service."
+)
+@click.option(
+    "--idempotency-key",
+    default=None,
+    help="Makes a retry of the same file safe (replays the first answer).",
+)
+@click.option("--charset", default="utf-8", show_default=True, help="The file's encoding.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+def import_(
+    file: Path, key: str, url: str, idempotency_key: str | None, charset: str, as_json: bool
+) -> None:
+    """Import a CSV file of leads through a running service (POST /v1/leads/import).
+
+    The file is streamed (chunked) with a progress bar, never read whole into memory; the
+    service writes rows in chunks as they arrive and answers with a summary and per-row errors.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.ClickException(f"--url must be http(s)://host[:port], not {url!r}")
+    conn_cls = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    conn = conn_cls(parts.hostname, parts.port, timeout=3600)
+    size = file.stat().st_size
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": f"text/csv; charset={charset}",
+        "Transfer-Encoding": "chunked",
+    }
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    with (
+        file.open("rb") as fh,
+        click.progressbar(length=size, label="uploading", file=sys.stderr) as bar,
+    ):
+
+        def body() -> Iterator[bytes]:
+            while chunk := fh.read(IMPORT_CHUNK):
+                bar.update(len(chunk))
+                yield chunk
+
+        try:
+            conn.request(
+                "POST",
+                parts.path.rstrip("/") + "/v1/leads/import",
+                body=body(),
+                headers=headers,
+                encode_chunked=True,
+            )
+            resp = conn.getresponse()
+            raw = resp.read()
+        except OSError as exc:
+            raise click.ClickException(f"could not reach {url}: {exc}") from None
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        raise click.ClickException(f"HTTP {resp.status}: {raw[:500]!r}") from None
+    if resp.status != 200:
+        raise click.ClickException(
+            f"HTTP {resp.status} {answer.get('code', '')}: {answer.get('detail', answer)}"
+        )
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    click.echo(
+        f"rows {answer['rows']}  created {answer['created']}  "
+        f"duplicates {answer['duplicates']}  failed {answer['failed']}"
+        + ("  (replayed)" if resp.getheader("Idempotent-Replayed") else "")
+    )
+    for err in answer["errors"][:20]:
+        problem = err["problem"]
+        where = ", ".join(e["param"] for e in problem.get("errors") or []) or problem["code"]
+        click.echo(f"  row {err['row']}: {where}: {problem['detail']}")
+    more = answer["failed"] - min(20, len(answer["errors"]))
+    if more > 0:
+        click.echo(f"  ... {more} more (use --json)")
+    if answer.get("stopped"):
+        click.echo(f"stopped: {answer['stopped']}", err=True)
+
+
+# --- suppressions -------------------------------------------------------------------------------
+
+
+@main.group()
+def suppressions() -> None:
+    """The org's suppression list (opt-outs)."""
+
+
+@suppressions.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--reason", default="import", show_default=True, help="Stored with each number.")
+def suppressions_import(file: str, org: str, reason: str) -> None:
+    """Add every number in FILE (one per line, any format; blank lines and # comments skipped).
+
+    The whole file is validated first: if any line is not a possible phone number, every bad
+    line is reported and nothing is stored. Then all numbers go in one transaction (COPY into a
+    temp table, INSERT ... SELECT ... ON CONFLICT DO NOTHING), and the org's leads for them still
+    waiting in the dial queue leave it, in the same transaction.
+    """
+    from datetime import UTC, datetime
+
+    from . import _core
+    from .keystore import KeyStoreError, resolve_org
+    from .store.suppressions import CHANNEL, import_numbers
+
+    cfg = _config()
+    with click.open_file(file, encoding="utf-8", errors="replace") as fh:
+        lines = fh.read().splitlines()
+    numbers: list[str] = []
+    bad: list[str] = []
+    chunk = 10_000
+    with click.progressbar(length=len(lines), label="validating", file=sys.stderr) as bar:
+        for start in range(0, len(lines), chunk):
+            part = lines[start : start + chunk]
+            wanted = [(start + i + 1, ln.strip()) for i, ln in enumerate(part)]
+            wanted = [(n, ln) for n, ln in wanted if ln and not ln.startswith("#")]
+            results = _core.normalize_many([ln for _, ln in wanted])
+            for (n, ln), res in zip(wanted, results, strict=True):
+                if isinstance(res, _core.InvalidPhone):
+                    bad.append(f"line {n}: {ln[:60]!r} is not a possible phone ({res.reason})")
+                else:
+                    numbers.append(res.e164)
+            bar.update(len(part))
+    if bad:
+        for message in bad[:1000]:
+            click.echo(message, err=True)
+        if len(bad) > 1000:
+            click.echo(f"... and {len(bad) - 1000} more", err=True)
+        raise click.ClickException(f"{len(bad)} bad line(s); nothing was imported")
+    numbers = list(dict.fromkeys(numbers))
+    with _connect(cfg) as conn:
+        try:
+            org_id = resolve_org(conn, org)
+        except KeyStoreError as exc:
+            raise click.ClickException(str(exc)) from None
+        with conn.transaction():
+            added, dequeued = import_numbers(conn, org_id, numbers, reason, datetime.now(UTC))
+    redis_url = _redis_url(cfg)
+    if redis_url:  # workers rebuild their suppression hint (best effort; Postgres decides)
+        import redis
+
+        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            client.publish(CHANNEL, f"{org_id} *")
+        except Exception as exc:
+            click.echo(f"warning: suppression broadcast failed ({exc})", err=True)
+        finally:
+            client.close()
+    click.echo(
+        f"{added} added, {len(numbers) - added} already present, "
+        f"{dequeued} queued lead(s) taken out of the dial queue"
+    )
+
+
+# --- dnc (dnc/cli.py) ----------------------------------------------------------------------------
+
+
+def _dnc_secret_key(cfg: Config, embedded: bool) -> None:
+    from .dnc.cli import secret_key
+
+    key = secret_key(cfg, create=embedded)
+    if key:
+        os.environ["L2I_SECRET_KEY"] = key
+
+
+from .dnc.cli import dnc as _dnc_commands  # noqa: E402
+
+main.add_command(_dnc_commands)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,6 +46,17 @@ class Config:
     consent_clock_skew_s: int = 300  # L2I_CONSENT_CLOCK_SKEW_S: future consent tolerance
     writer_max_batch: int = 256  # L2I_WRITER_MAX_BATCH: leads per transaction, at most
     calling_hours: str = "enforce"  # L2I_CALLING_HOURS: enforce | off
+    # --- DNC providers (docs/dnc.md) ----------------------------------------------------------
+    secret_key: str = ""  # L2I_SECRET_KEY: seals provider credentials in Postgres (secret)
+    secret_key_old: str = ""  # L2I_SECRET_KEY_OLD: the previous key, read-only, during rotation
+    dnc_registry_dir: Path | None = None  # L2I_DNC_REGISTRY_DIR: default <data dir>/dnc-registry
+    dnc_cache_ttl_s: float = 5.0  # L2I_DNC_CACHE_TTL_S: how long a worker trusts an org's provider
+    dnc_rescrub_interval_s: float = 2.0  # L2I_DNC_RESCRUB_INTERVAL_S: re-scrubber poll when idle
+    dnc_rescrub_batch: int = 20  # L2I_DNC_RESCRUB_BATCH: pending leads per re-scrubber round
+    dnc_rescrub_max_backoff_s: float = 300.0  # L2I_DNC_RESCRUB_MAX_BACKOFF_S
+    batch_max_body_bytes: int = 16_777_216  # L2I_BATCH_MAX_BODY_BYTES: POST /v1/leads/batch
+    csv_max_rows: int = 1_000_000  # L2I_CSV_MAX_ROWS: rows one POST /v1/leads/import may hold
+    csv_chunk_rows: int = 500  # L2I_CSV_CHUNK_ROWS: rows per writer transaction on import
     # --- serving --------------------------------------------------------------------------------
     host: str = "127.0.0.1"  # L2I_HOST
     port: int = 8000  # L2I_PORT
@@ -80,6 +91,10 @@ class Config:
         cfg.validate()
         return cfg
 
+    @property
+    def registry_dir(self) -> Path:
+        return self.dnc_registry_dir or self.data_dir / "dnc-registry"
+
     def with_(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
 
@@ -90,5 +105,11 @@ class Config:
             raise ConfigError("L2I_DB_POOL_MIN must be >= 1 and <= L2I_DB_POOL_MAX")
         if self.max_body_bytes < 1024:
             raise ConfigError("L2I_MAX_BODY_BYTES must be at least 1024")
+        if self.secret_key and len(self.secret_key) < 32:
+            raise ConfigError("L2I_SECRET_KEY must be at least 32 characters")
+        if self.dnc_rescrub_batch < 1 or self.dnc_rescrub_interval_s <= 0:
+            raise ConfigError("L2I_DNC_RESCRUB_BATCH and L2I_DNC_RESCRUB_INTERVAL_S must be > 0")
+        if self.csv_max_rows < 1 or self.csv_chunk_rows < 1:
+            raise ConfigError("L2I_CSV_MAX_ROWS and L2I_CSV_CHUNK_ROWS must be at least 1")
         if self.workers < 1:
             raise ConfigError("L2I_WORKERS must be at least 1")

@@ -9,9 +9,16 @@ from typing import Any
 import falcon
 import falcon.asgi
 import msgspec
+import psycopg
+import redis.exceptions
+from psycopg_pool import PoolTimeout
 
-from .problems import ProblemError
+from .problems import ProblemError, unavailable
 from .schemas import Problem
+from .store.writer import StoreUnavailable
+
+_STORE_OUTAGES = (StoreUnavailable, psycopg.OperationalError, PoolTimeout)
+_REDIS_OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 log = logging.getLogger("lead2inbound.http")
 
@@ -45,17 +52,26 @@ def send_json(resp: falcon.asgi.Response, status: int, body: Any) -> None:
     resp.data = _encode(body)
 
 
-def send_problem(req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: ProblemError) -> None:
-    problem = Problem(
+def problem_of(exc: ProblemError, request_id: str, instance: str | None) -> Problem:
+    return Problem(
         type=exc.type_uri,
         title=exc.title,
         status=exc.status,
         detail=exc.detail,
         code=exc.code,
-        request_id=req.context.get("request_id") or new_request_id(),
+        request_id=request_id,
         errors=exc.errors,
-        instance=req.path,
+        instance=instance,
     )
+
+
+def problem_body(exc: ProblemError, request_id: str, instance: str | None) -> Any:
+    """A problem as plain data (for answers that embed problems: batch items, CSV rows)."""
+    return msgspec.to_builtins(problem_of(exc, request_id, instance))
+
+
+def send_problem(req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: ProblemError) -> None:
+    problem = problem_of(exc, req.context.get("request_id") or new_request_id(), req.path)
     resp.status = exc.status
     resp.content_type = PROBLEM_JSON
     resp.data = _encode(problem)
@@ -80,37 +96,20 @@ async def handle_falcon_error(req: Any, resp: Any, exc: falcon.HTTPError, params
 
 
 async def handle_unexpected(req: Any, resp: Any, exc: Exception, params: Any) -> None:
-    """A bug. Logged with its trace; the client sees a bare problem with the request id."""
-    from .store.writer import StoreUnavailable
-
-    if isinstance(exc, StoreUnavailable) or _is_store_outage(exc):
-        log.warning("store unavailable on %s %s: %s", req.method, req.path, exc)
-        from .problems import unavailable
-
+    """Store outages become 503 + Retry-After; anything else is a bug, logged with its trace
+    and answered with a bare problem carrying the request id (never the trace itself)."""
+    if isinstance(exc, _STORE_OUTAGES):
+        log.warning("database unavailable on %s %s: %s", req.method, req.path, exc)
         send_problem(req, resp, unavailable("The database", retry_after=1))
         return
-    if isinstance(exc, _redis_errors()):
-        from .problems import unavailable
-
+    if isinstance(exc, _REDIS_OUTAGES):
+        log.warning("redis unavailable on %s %s: %s", req.method, req.path, exc)
         send_problem(req, resp, unavailable("Redis", retry_after=1))
         return
     log.exception("unexpected error on %s %s", req.method, req.path)
     problem = ProblemError("service_unavailable", "Internal error; nothing was stored.")
     problem.status, problem.title, problem.code = 500, "Internal error", "internal_error"
     send_problem(req, resp, problem)
-
-
-def _is_store_outage(exc: Exception) -> bool:
-    import psycopg
-    from psycopg_pool import PoolTimeout
-
-    return isinstance(exc, psycopg.OperationalError | PoolTimeout)
-
-
-def _redis_errors() -> tuple[type[Exception], ...]:
-    import redis.exceptions
-
-    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 async def read_body(req: falcon.asgi.Request, limit: int) -> bytes:

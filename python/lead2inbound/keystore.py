@@ -72,7 +72,9 @@ def create_org(conn: psycopg.Connection, name: str) -> str:
 def resolve_org(conn: psycopg.Connection, org: str) -> str:
     """An org id from its id or its (unique enough) name."""
     try:
-        row = conn.execute("SELECT org_id FROM orgs WHERE org_id = %s", (uuid.UUID(org),)).fetchone()
+        row = conn.execute(
+            "SELECT org_id FROM orgs WHERE org_id = %s", (uuid.UUID(org),)
+        ).fetchone()
     except ValueError:
         rows = conn.execute("SELECT org_id FROM orgs WHERE name = %s", (org,)).fetchall()
         if len(rows) > 1:
@@ -139,3 +141,42 @@ def broadcast_revocation(redis_url: str, key_id: str) -> None:
         client.publish(REVOCATION_CHANNEL, key_id)
     finally:
         client.close()
+
+
+# --- the same, for the admin API (async connections from the worker's pool) ---------------------
+
+
+async def create_key_async(
+    conn: Any,
+    *,
+    org_id: str,
+    name: str,
+    scopes: list[str],
+    pepper: bytes,
+    rate_limit: int = 120,
+    test: bool = False,
+) -> tuple[str, KeyInfo]:
+    full, key_id = _core.mint_key("test" if test else "live")
+    parsed = _core.parse_key(full)
+    assert parsed is not None
+    cur = await conn.execute(
+        sql("key_insert"),
+        (key_id, org_id, parsed.env, _core.key_digest(pepper, full), name, scopes, rate_limit,
+         parsed.last4),
+    )  # fmt: skip
+    row = await cur.fetchone()
+    assert row is not None
+    return full, KeyInfo(row[0], str(row[1]), row[2], row[3], list(row[4]), row[5], row[6], row[7])
+
+
+async def list_keys_async(conn: Any, org_id: str) -> list[KeyInfo]:
+    cur = await conn.execute(sql("keys_list"), (org_id,))
+    rows = await cur.fetchall()
+    return [
+        KeyInfo(r[0], org_id, r[1], r[2], list(r[3]), r[4], r[5], r[6], r[7], r[8]) for r in rows
+    ]
+
+
+async def revoke_key_async(conn: Any, key_id: str, org_id: str) -> Any:
+    cur = await conn.execute(sql("key_revoke"), (key_id, org_id, org_id))
+    return await cur.fetchone()

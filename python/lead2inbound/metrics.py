@@ -20,11 +20,13 @@ if TYPE_CHECKING:
     from .store.writer import WriteResult
 
 REQUESTS = Counter(
-    "l2i_http_requests_total", "HTTP requests by route, method and status",
+    "l2i_http_requests_total",
+    "HTTP requests by route, method and status",
     ["route", "method", "status"],
 )
 LATENCY = Histogram(
-    "l2i_http_request_seconds", "HTTP request latency by route and method",
+    "l2i_http_request_seconds",
+    "HTTP request latency by route and method",
     ["route", "method"],
     buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0),
 )

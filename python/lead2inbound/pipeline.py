@@ -3,12 +3,12 @@
 1. normalize the phone (422 when it is not even possible)
 2. duplicate check        } decided in the writer's transaction, against Postgres
 3. suppression list       }
-4. DNC provider (issue: DNC providers; `not_connected` until an org connects one)
+4. DNC provider: `dnc.DncService.gate`, async, after `prepare` (`not_connected` without one)
 5. consent gate (fails closed)
 6. queue: eligible live leads enter the dial queue in the same transaction
 
-Gates 1, 4 and 5 run here, in the request; 2 and 3 run inside the writer's one statement so they
-cost no extra round trip and stay exact under concurrency.
+Gates 1 and 5 run here and gate 4 right after, in the request; 2 and 3 run inside the writer's one
+statement so they cost no extra round trip and stay exact under concurrency.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from typing import Any
 import msgspec
 import uuid_utils
 
+from . import calling_hours
 from ._core import InvalidPhone, PhoneNumber, normalize
+from .forms import WireNames
 from .problems import validation
 from .schemas import LeadIn
-from .validation import error, phone_detail, semantic_errors
+from .validation import error, phone_detail, semantic_errors, with_wire_names
 
 # RFC 3339 date-time: a full date, a time and an offset (Z or ±hh:mm). No offset, no consent:
 # the gate fails closed rather than guess a time zone.
@@ -58,6 +60,11 @@ class PreparedLead:
     post_reasons: list[str]  # reasons from after it (DNC, consent)
     status: str  # the status if the suppression gate turns out clear
     checks: dict[str, str]
+    # set by the DNC gate (dnc/gate.py): the provider's answer as evidence, and when it was given
+    dnc_evidence: str | None = None
+    scrubbed_at: datetime | None = None
+    zones: tuple[str, ...] = ()  # candidate time zones (calling_hours.locate)
+    calling_rules: tuple[str, ...] = ()  # calling-hours rules that apply
 
     @property
     def eligible(self) -> bool:
@@ -93,6 +100,10 @@ class PreparedLead:
             ",".join(self.pre_reasons),
             ",".join(self.post_reasons),
             _to_json.encode(self.checks).decode(),
+            self.scrubbed_at,
+            self.dnc_evidence,
+            ",".join(self.zones),
+            ",".join(self.calling_rules),
         )
 
 
@@ -148,6 +159,7 @@ def prepare(
     sandbox: bool,
     now: datetime | None = None,
     consent_skew_s: int = 300,
+    names: WireNames | None = None,
 ) -> PreparedLead:
     """Validate what types could not and run the gates that need no store. Raises 422."""
     phone_raw = lead.phone if isinstance(lead.phone, str) else str(lead.phone)
@@ -159,19 +171,20 @@ def prepare(
     except InvalidPhone as exc:
         errors.insert(0, error(["phone"], "invalid_phone", phone_detail(exc)))
     if errors or number is None:
-        raise validation(errors)
+        raise validation(with_wire_names(errors, names or {}))
 
     now = now or datetime.now(UTC)
     pre: list[str] = []
     if policy.require_valid_phone and not number.valid:
         pre.append("invalid_phone_number")
     post: list[str] = []
-    dnc = "not_connected"  # the DNC gate: filled in when an org connects a provider
+    dnc = "not_connected"  # the DNC gate (dnc/gate.py) overwrites this when a provider is connected
     consent, consent_reason = consent_check(lead, now, consent_skew_s)
     if consent_reason:
         post.append(consent_reason)
     status = "ineligible" if (pre or post) else "new"
     checks = {"duplicate": "none", "suppression": "clear", "dnc": dnc, "consent": consent}
+    zones, calling_rules = calling_hours.locate(lead.state, number.e164)
     return PreparedLead(
         org_id=policy.org_id,
         lead_id=str(uuid_utils.uuid7()),
@@ -184,4 +197,6 @@ def prepare(
         post_reasons=post,
         status=status,
         checks=checks,
+        zones=zones,
+        calling_rules=calling_rules,
     )

@@ -19,6 +19,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "forbidden": (403, "API key lacks the required scope"),
     "not_found": (404, "Not found"),
     "method_not_allowed": (405, "Method not allowed"),
+    "not_leased": (409, "Lead is not leased to you"),
     "idempotency_in_flight": (409, "A request with this Idempotency-Key is still in flight"),
     "payload_too_large": (413, "Request body too large"),
     "unsupported_media_type": (415, "Unsupported content type"),

@@ -33,7 +33,9 @@ US_CA_STATES = frozenset(
 
 
 class Consent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Evidence of the consumer's prior express written consent (TCPA)."""
+    """Evidence of the consumer's prior express written consent (TCPA). Without it, or without a
+    usable `consent_timestamp`, the lead is stored ineligible (`missing_consent` /
+    `invalid_consent`)."""
 
     consent_timestamp: Annotated[
         str | None,
@@ -43,31 +45,82 @@ class Consent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
             examples=["2026-07-05T12:00:00Z"],
         ),
     ] = None
-    consent_text_version: Short | None = None
-    consent_text: Text | None = None
-    source_url: Url | None = None
-    ip_address: Annotated[str, Meta(max_length=64)] | None = None
-    user_agent: Long | None = None
-    trustedform_cert_url: Url | None = None
-    jornaya_leadid: Short | None = None
-    sellers: Annotated[list[Short], Meta(max_length=MAX_SELLERS)] | None = None
+    consent_text_version: (
+        Annotated[
+            Short,
+            Meta(
+                description="Version id of the consent language the consumer saw.",
+                examples=["webform-v2"],
+            ),
+        ]
+        | None
+    ) = None
+    consent_text: (
+        Annotated[Text, Meta(description="The consent language itself, as shown.")] | None
+    ) = None
+    source_url: (
+        Annotated[
+            Url,
+            Meta(
+                description="Page where consent was given.", examples=["https://example.com/quote"]
+            ),
+        ]
+        | None
+    ) = None
+    ip_address: (
+        Annotated[
+            Annotated[str, Meta(max_length=64)],
+            Meta(description="The consumer's IP address at consent.", examples=["203.0.113.7"]),
+        ]
+        | None
+    ) = None
+    user_agent: (
+        Annotated[Long, Meta(description="The consumer's browser user agent at consent.")] | None
+    ) = None
+    trustedform_cert_url: (
+        Annotated[
+            Url,
+            Meta(
+                description="TrustedForm certificate URL.",
+                examples=["https://cert.trustedform.com/0123456789abcdef"],
+            ),
+        ]
+        | None
+    ) = None
+    jornaya_leadid: Annotated[Short, Meta(description="Jornaya (Verisk) LeadiD token.")] | None = (
+        None
+    )
+    sellers: (
+        Annotated[
+            Annotated[list[Short], Meta(max_length=MAX_SELLERS)],
+            Meta(
+                description="Names the consumer agreed to hear from (at most 100).",
+                examples=[["Acme Insurance"]],
+            ),
+        ]
+        | None
+    ) = None
 
 
 class Attribution(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Where the lead came from (UTM parameters, click ids, pages)."""
 
-    utm_source: Medium | None = None
-    utm_medium: Medium | None = None
-    utm_campaign: Medium | None = None
-    utm_term: Medium | None = None
-    utm_content: Medium | None = None
-    gclid: Medium | None = None
-    fbclid: Medium | None = None
-    ad_id: Medium | None = None
-    campaign_id: Medium | None = None
-    referrer: Url | None = None
-    landing_page: Url | None = None
-    sub_id: Medium | None = None
+    utm_source: Annotated[Medium, Meta(description="UTM source.", examples=["google"])] | None = (
+        None
+    )
+    utm_medium: Annotated[Medium, Meta(description="UTM medium.", examples=["cpc"])] | None = None
+    utm_campaign: (
+        Annotated[Medium, Meta(description="UTM campaign.", examples=["spring-promo"])] | None
+    ) = None
+    utm_term: Annotated[Medium, Meta(description="UTM term.")] | None = None
+    utm_content: Annotated[Medium, Meta(description="UTM content.")] | None = None
+    gclid: Annotated[Medium, Meta(description="Google Ads click id.")] | None = None
+    fbclid: Annotated[Medium, Meta(description="Meta click id.")] | None = None
+    ad_id: Annotated[Medium, Meta(description="Ad id.")] | None = None
+    campaign_id: Annotated[Medium, Meta(description="Campaign id.")] | None = None
+    referrer: Annotated[Url, Meta(description="Referring page.")] | None = None
+    landing_page: Annotated[Url, Meta(description="Landing page URL.")] | None = None
+    sub_id: Annotated[Medium, Meta(description="Affiliate sub id.")] | None = None
 
 
 class LeadIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -80,23 +133,72 @@ class LeadIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
             examples=["(512) 555-0143"],
         ),
     ]
-    source: Short | None = None
-    external_id: Short | None = None
-    first_name: Short | None = None
-    last_name: Short | None = None
-    email: Annotated[str, Meta(max_length=320)] | None = None
-    state: Annotated[
-        str,
-        Meta(max_length=2, description="US state or Canadian province code", examples=["TX"]),
-    ] | None = None
-    postal_code: Annotated[str, Meta(max_length=20)] | None = None
-    city: Short | None = None
-    address: Medium | None = None
-    consent: Consent | None = None
-    attribution: Attribution | None = None
-    custom_fields: Annotated[
-        dict[CustomKey, CustomValue], Meta(max_length=MAX_CUSTOM_FIELDS)
-    ] | None = None
+    source: (
+        Annotated[
+            Short,
+            Meta(
+                description="Where the lead comes from (your form, vendor or campaign name).",
+                examples=["my-webform"],
+            ),
+        ]
+        | None
+    ) = None
+    external_id: (
+        Annotated[Short, Meta(description="Your own id for the lead.", examples=["crm-48213"])]
+        | None
+    ) = None
+    first_name: Annotated[Short, Meta(description="First name.", examples=["Jane"])] | None = None
+    last_name: Annotated[Short, Meta(description="Last name.", examples=["Doe"])] | None = None
+    email: (
+        Annotated[
+            Annotated[str, Meta(max_length=320)],
+            Meta(description="Email address.", examples=["jane@example.com"]),
+        ]
+        | None
+    ) = None
+    state: (
+        Annotated[
+            str,
+            Meta(max_length=2, description="US state or Canadian province code", examples=["TX"]),
+        ]
+        | None
+    ) = None
+    postal_code: (
+        Annotated[
+            Annotated[str, Meta(max_length=20)],
+            Meta(description="ZIP or postal code.", examples=["78701"]),
+        ]
+        | None
+    ) = None
+    city: Annotated[Short, Meta(description="City.", examples=["Austin"])] | None = None
+    address: (
+        Annotated[Medium, Meta(description="Street address.", examples=["100 Congress Ave"])] | None
+    ) = None
+    consent: (
+        Annotated[
+            Consent,
+            Meta(
+                description="Consent evidence. Without it (or without a usable "
+                "`consent_timestamp`) the lead is stored ineligible."
+            ),
+        ]
+        | None
+    ) = None
+    attribution: (
+        Annotated[Attribution, Meta(description="UTM parameters, click ids and pages.")] | None
+    ) = None
+    custom_fields: (
+        Annotated[
+            dict[CustomKey, CustomValue],
+            Meta(
+                max_length=MAX_CUSTOM_FIELDS,
+                description="Your own fields: at most 50, names of 1-40 characters, values strings "
+                "(at most 500 characters), numbers or booleans. Form and CSV values are strings.",
+                examples=[{"plan": "gold"}],
+            ),
+        ]
+        | None
+    ) = None
 
 
 # --- answers --------------------------------------------------------------------------------------
@@ -114,37 +216,258 @@ class Checks(msgspec.Struct):
 
 
 class LeadResult(msgspec.Struct):
-    """The answer to POST /v1/leads (201 created, 200 duplicate)."""
+    """The answer to POST /v1/leads: 201 created, or 200 for a duplicate."""
 
-    outcome: Literal["created", "duplicate"]
-    lead_id: str
-    status: LeadStatus
-    eligible: bool
-    reasons: list[str]
-    phone: str
-    phone_valid: bool
-    checks: dict[str, str]
+    outcome: Annotated[
+        Literal["created", "duplicate"],
+        Meta(
+            description="`created`: a new lead was stored. `duplicate`: the org already has a "
+            "lead for this phone inside its duplicate window; nothing new was stored."
+        ),
+    ]
+    lead_id: Annotated[
+        str,
+        Meta(
+            description="The lead's id (UUIDv7); for a duplicate, the existing lead's id.",
+            examples=["01970f3e-8c4a-7d2e-9b1a-3f5c6d7e8f90"],
+        ),
+    ]
+    status: Annotated[
+        LeadStatus,
+        Meta(
+            description="`new` (eligible, in the dial queue), `ineligible`, `pending_scrub`; "
+            "for a duplicate, the existing lead's current status.",
+            examples=["new"],
+        ),
+    ]
+    eligible: Annotated[bool, Meta(description="Whether the lead may be dialed.")]
+    reasons: Annotated[
+        list[str],
+        Meta(
+            description="Every reason the lead is not eligible: `missing_consent`, "
+            "`invalid_consent`, `suppressed`, `dnc_hit`, `litigator_hit`, `dnc_unavailable`, "
+            "`invalid_phone_number`.",
+            examples=[[]],
+        ),
+    ]
+    phone: Annotated[str, Meta(description="The phone in E.164.", examples=["+15125550143"])]
+    phone_valid: Annotated[
+        bool, Meta(description="Whether libphonenumber considers the number valid.")
+    ]
+    checks: Annotated[
+        dict[str, str],
+        Meta(
+            description="The decision trace, one entry per gate: `duplicate`, `suppression`, "
+            "`dnc`, `consent`.",
+            examples=[
+                {
+                    "duplicate": "none",
+                    "suppression": "clear",
+                    "dnc": "not_connected",
+                    "consent": "present",
+                }
+            ],
+        ),
+    ]
 
 
 class ErrorItem(msgspec.Struct, omit_defaults=True):
-    pointer: str
-    param: str
-    code: str
-    detail: str
+    """One bad field of a 422."""
+
+    pointer: Annotated[
+        str,
+        Meta(
+            description="JSON Pointer into the normalized request (the same for JSON, form "
+            "and flat names).",
+            examples=["#/consent/consent_timestamp"],
+        ),
+    ]
+    param: Annotated[
+        str,
+        Meta(
+            description="The field's name as the poster sent it (bracket form for nested fields).",
+            examples=["consent[consent_timestamp]"],
+        ),
+    ]
+    code: Annotated[
+        str,
+        Meta(
+            description="`missing_field`, `invalid`, `unknown_field`, `invalid_phone`.",
+            examples=["invalid"],
+        ),
+    ]
+    detail: Annotated[str, Meta(description="What is wrong, for a person.")]
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details (`application/problem+json`): every error answer."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-    request_id: str
-    errors: list[ErrorItem] | None = None
-    instance: str | None = None
+    type: Annotated[
+        str,
+        Meta(
+            description="URI of the problem type; docs/errors.md describes each.",
+            examples=["https://lead2inbound.dev/problems/validation-error"],
+        ),
+    ]
+    title: Annotated[str, Meta(description="Short summary of the problem type.")]
+    status: Annotated[int, Meta(ge=400, le=599, description="The HTTP status code.")]
+    detail: Annotated[str, Meta(description="What went wrong with this request.")]
+    code: Annotated[
+        str,
+        Meta(description="Stable machine code (docs/errors.md).", examples=["validation_error"]),
+    ]
+    request_id: Annotated[
+        str, Meta(description="Also in the `X-Request-Id` header; quote it to support.")
+    ]
+    errors: Annotated[list[ErrorItem], Meta(description="For 422: every bad field.")] | None = None
+    instance: Annotated[str, Meta(description="The request path (and item).")] | None = None
+
+
+# --- batch and import -----------------------------------------------------------------------------
+
+MAX_BATCH = 1000
+
+
+class LeadBatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Up to 1,000 leads in one request. Each is validated and answered on its own."""
+
+    leads: Annotated[
+        list[dict[str, Any]],
+        Meta(
+            min_length=1,
+            max_length=MAX_BATCH,
+            description="The leads, each exactly what `POST /v1/leads` takes (`LeadIn`, also "
+            "with flat names). An invalid lead gets its own 422 result; the others are stored.",
+            examples=[
+                [
+                    {
+                        "phone": "(512) 555-0143",
+                        "consent": {"consent_timestamp": "2026-07-05T12:00:00Z"},
+                    }
+                ]
+            ],
+        ),
+    ]
+
+
+class BatchItem(msgspec.Struct):
+    """One lead's result: exactly what `POST /v1/leads` would have answered for it."""
+
+    status: Annotated[
+        int,
+        Meta(
+            description="The status a single POST would have had: 201, 200, or the "
+            "problem's status (422, 503).",
+            examples=[201],
+        ),
+    ]
+    body: Annotated[
+        dict[str, Any],
+        Meta(description="`LeadResult` for 201/200, `Problem` otherwise."),
+    ]
+
+
+class BatchSummary(msgspec.Struct):
+    total: Annotated[int, Meta(description="Leads in the request.")]
+    created: Annotated[int, Meta(description="Leads stored (201).")]
+    duplicates: Annotated[int, Meta(description="Duplicates of existing leads (200).")]
+    failed: Annotated[int, Meta(description="Leads answered with a problem.")]
+
+
+class LeadBatchResult(msgspec.Struct):
+    """The answer to POST /v1/leads/batch (always 200 once the envelope is valid)."""
+
+    results: Annotated[list[BatchItem], Meta(description="One per lead, in request order.")]
+    summary: BatchSummary
+
+
+class ImportRowError(msgspec.Struct):
+    row: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Line of the file where the row starts (the header is line 1).",
+            examples=[3],
+        ),
+    ]
+    problem: Problem
+
+
+class ImportResult(msgspec.Struct):
+    """The answer to POST /v1/leads/import (200 once the header row is readable)."""
+
+    rows: Annotated[int, Meta(description="Data rows read (empty lines are not rows).")]
+    created: Annotated[int, Meta(description="Leads stored.")]
+    duplicates: Annotated[int, Meta(description="Rows that were duplicates of existing leads.")]
+    failed: Annotated[int, Meta(description="Rows answered with a problem (see `errors`).")]
+    errors: Annotated[
+        list[ImportRowError],
+        Meta(
+            description="Per-row problems, in file order; at most 1,000 (then `errors_truncated`)."
+        ),
+    ]
+    errors_truncated: Annotated[bool, Meta(description="More rows failed than `errors` lists.")] = (
+        False
+    )
+    stopped: Annotated[
+        str | None,
+        Meta(description="Why reading stopped before the end of the file (the row cap), or null."),
+    ] = None
 
 
 def to_builtins(obj: Any) -> Any:
     return msgspec.to_builtins(obj)
+
+
+# --- read-back, dial queue, suppressions, API keys (requests) -------------------------------------
+
+
+class ClaimIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/dial-queue/claim"""
+
+    limit: int = 10  # 1..100
+    lease_seconds: int = 300  # 10..3600
+
+
+class CompleteIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/dial-queue/{lead_id}/complete"""
+
+    outcome: str
+    lease_id: str | None = None  # the lease id from the claim; without it, the claiming key
+
+
+class ReleaseIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/dial-queue/{lead_id}/release"""
+
+    lease_id: str | None = None
+
+
+class SuppressionsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/suppressions"""
+
+    phones: list[str | int]
+    reason: str | None = None
+
+
+class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/api-keys"""
+
+    name: str
+    scopes: list[str]
+    rate_limit: int = 120
+    test: bool = False
+
+
+# Where msgspec's types say less than the answers do (a union of untagged Structs), the OpenAPI
+# document is told more: schema name -> property -> schema (openapi.build applies these).
+SCHEMA_PATCHES: dict[str, dict[str, Any]] = {
+    "BatchItem": {
+        "body": {
+            "description": "`LeadResult` for 201/200, `Problem` otherwise.",
+            "anyOf": [
+                {"$ref": "#/components/schemas/LeadResult"},
+                {"$ref": "#/components/schemas/Problem"},
+            ],
+        }
+    }
+}

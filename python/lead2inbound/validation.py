@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from ._core import InvalidPhone, normalize
+from .forms import WireNames, unflatten
 from .problems import ProblemError, validation
 from .schemas import US_CA_STATES, ErrorItem, LeadIn
 
@@ -53,6 +54,8 @@ def _struct_of(tp: Any) -> type[msgspec.Struct] | None:
     """The Struct inside `T | None`, if the field is one."""
     if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
         return tp
+    if typing.get_origin(tp) is typing.Annotated:
+        return _struct_of(typing.get_args(tp)[0])
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
             found = _struct_of(arg)
@@ -188,14 +191,22 @@ def semantic_errors(lead: LeadIn, skip: frozenset[str] = frozenset()) -> list[Er
 
 
 def lead_from_json(body: bytes) -> LeadIn:
-    """Decode a JSON body. 400 when it is not JSON, 422 naming every bad field."""
+    return parse_json_lead(body)[0]
+
+
+def parse_json_lead(body: bytes) -> tuple[LeadIn, WireNames]:
+    """Decode a JSON body. 400 when it is not JSON, 422 naming every bad field.
+
+    Flat names (`consent_timestamp`, `attribution__utm_source`) fail the fast path, which knows
+    only the nested shape; the slow path maps them (forms.unflatten) and tries again.
+    """
     try:
-        return _json_lead.decode(body)
+        return _json_lead.decode(body), {}
     except msgspec.ValidationError:
         pass
     except msgspec.DecodeError as exc:
         raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
-    return _slow_path(_decode_any(body), strict=True)
+    return parse_lead(_decode_any(body), strict=True)
 
 
 def _decode_any(body: bytes) -> Any:
@@ -205,17 +216,63 @@ def _decode_any(body: bytes) -> Any:
         raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
 
 
-def lead_from_mapping(data: Mapping[str, Any], *, strict: bool) -> LeadIn:
-    """Build a lead from already-parsed data (forms with strict=False, batch items, CSV rows)."""
+def lead_from_data(data: Any, *, strict: bool, names: WireNames | None = None) -> LeadIn:
+    return parse_lead(data, strict=strict, names=names)[0]
+
+
+def parse_lead(
+    data: Any, *, strict: bool, names: WireNames | None = None
+) -> tuple[LeadIn, WireNames]:
+    """A lead from already-parsed data: JSON values (strict) or form/CSV strings (not strict).
+
+    `names` maps paths to the names the poster sent (forms); flat names are mapped here. Returns
+    the lead and the wire names (for errors found later, in the pipeline).
+    """
+    data, names = unflatten(data, names)
     try:
-        return msgspec.convert(data, LeadIn, strict=strict)
+        return msgspec.convert(data, LeadIn, strict=strict), names
     except msgspec.ValidationError:
-        return _slow_path(data, strict=strict)
+        return _slow_path(data, strict=strict, names=names), names
 
 
-def _slow_path(data: Any, *, strict: bool) -> LeadIn:
+def lead_from_mapping(data: Mapping[str, Any], *, strict: bool) -> LeadIn:
+    """Kept for callers of the first version: `lead_from_data` without wire names."""
+    return lead_from_data(dict(data), strict=strict)
+
+
+def canonical(data: Any) -> bytes:
+    """The canonical JSON of parsed request data (sorted keys): what idempotency fingerprints."""
+    return _canonical.encode(data)
+
+
+_canonical = msgspec.json.Encoder(order="sorted")
+
+
+def wire_param(path: list[str], names: WireNames) -> str:
+    """The name the poster sent for `path`: the longest sent prefix, then bracket parts."""
+    for cut in range(len(path), 0, -1):
+        sent = names.get(tuple(path[:cut]))
+        if sent is not None:
+            return sent + "".join(f"[{p}]" for p in path[cut:])
+    return _param(path)
+
+
+def _path_of(pointer: str) -> list[str]:
+    rest = pointer[2:] if pointer.startswith("#/") else pointer
+    return [p.replace("~1", "/").replace("~0", "~") for p in rest.split("/")] if rest else []
+
+
+def with_wire_names(errors: list[ErrorItem], names: WireNames) -> list[ErrorItem]:
+    if not names:
+        return errors
+    for item in errors:
+        item.param = wire_param(_path_of(item.pointer), names)
+    return errors
+
+
+def _slow_path(data: Any, *, strict: bool, names: WireNames | None = None) -> LeadIn:
     errors: list[ErrorItem] = []
     _collect(data, LeadIn, [], strict, errors)
     if not errors:  # pragma: no cover - defensive: the fast path and the collector disagree
         errors.append(error(["(body)"], "invalid", "the body does not match the lead schema"))
-    raise validation(errors)
+    raise validation(with_wire_names(errors, names or {}))

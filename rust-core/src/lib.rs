@@ -8,6 +8,7 @@ pub mod phone;
 #[rustfmt::skip]
 #[allow(clippy::all, clippy::pedantic)]
 pub mod phone_meta;
+pub mod registry;
 
 #[cfg(feature = "python")]
 mod py_bloom;
@@ -15,6 +16,8 @@ mod py_bloom;
 mod py_keys;
 #[cfg(feature = "python")]
 mod py_phone;
+#[cfg(feature = "python")]
+mod py_registry;
 
 #[cfg(feature = "python")]
 use pyo3::prelude::*;
@@ -26,5 +29,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_phone::register(m)?;
     py_keys::register(m)?;
     py_bloom::register(m)?;
+    py_registry::register(m)?;
     Ok(())
 }

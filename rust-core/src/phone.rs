@@ -1066,6 +1066,42 @@ mod tests {
         }
     }
 
+    /// Fuzz-like: random strings over a pool of tricky characters, every default region; the
+    /// only requirement here is no panic (agreement is checked against the oracle in Python).
+    #[test]
+    fn no_panic_on_random_input() {
+        let pool: Vec<char> = "0123456789+-(). /xX#*;,:=~_extnsioaEXT\t\n\u{a0}\u{ff0b}\u{ff10}\u{661}\u{6f5}\u{2460}\u{b2}ıİſ\u{212a}доб\u{ff58}\u{301}óté:;phone-context=isub"
+            .chars()
+            .collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let regions = [
+            "US", "GB", "DE", "BR", "AR", "IT", "IN", "ZZ", "", "us", "001",
+        ];
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let s: String = (0..len)
+                .map(|_| pool[(next() % pool.len() as u64) as usize])
+                .collect();
+            let region = regions[(next() % regions.len() as u64) as usize];
+            if let Ok(p) = normalize(&s, region) {
+                assert!(
+                    p.national_number.len() >= 2 && p.national_number.len() <= 17,
+                    "{s:?}"
+                );
+                assert!(
+                    p.national_number.bytes().all(|b| b.is_ascii_digit()),
+                    "{s:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     #[ignore = "timing, run with --release -- --ignored --nocapture"]
     fn timing_us() {

@@ -3,23 +3,64 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..http import send_json
+from ..openapi import Op, Resp
 
 if TYPE_CHECKING:
     from ..app import Services
 
 
 class HealthResource:
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="Liveness",
+            description="The process is alive.",
+            responses=(
+                Resp(
+                    200,
+                    "Alive.",
+                    raw_schema={
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+                    },
+                ),
+            ),
+        )
+    }
     """The process is alive and serving."""
 
     async def on_get(self, req: Any, resp: Any) -> None:
         send_json(resp, 200, {"status": "ok"})
 
 
+_READY = {
+    "type": "object",
+    "required": ["status", "checks", "degraded"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "degraded", "unavailable"]},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        "degraded": {"type": "boolean"},
+    },
+}
+
+
 class ReadyResource:
     """Postgres and Redis reachable, migrations current; degraded when Redis is down."""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="Readiness",
+            description="Postgres and Redis reachable and migrations current (`degraded` "
+            "while the rate limiter runs on its per-process fallback).",
+            responses=(
+                Resp(200, "Ready (possibly degraded).", raw_schema=_READY),
+                Resp(503, "Not ready.", raw_schema=_READY, headers=("Retry-After",)),
+            ),
+        )
+    }
 
     def __init__(self, services: Services):
         self.s = services
@@ -65,6 +106,20 @@ class ReadyResource:
 
 
 class MetricsResource:
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="Prometheus metrics",
+            responses=(
+                Resp(
+                    200,
+                    "Prometheus text exposition.",
+                    media="text/plain",
+                    raw_schema={"type": "string"},
+                ),
+            ),
+        )
+    }
+
     def __init__(self, services: Services):
         self.s = services
 

@@ -1,20 +1,25 @@
 """The batched lead writer: one per worker, one transaction per batch, answers after commit.
 
-Requests hand their prepared lead to `LeadWriter.write` and wait. Flusher tasks take whatever is
-pending (up to `max_batch`), write it with one statement over arrays, commit, then wake each
-request with its own result. At low load a flusher is idle, so a lead is written alone at once;
-under load leads pile up while a transaction runs and share the next one. Nothing is answered
-before its transaction commits; a failed transaction fails every request in it (503), never
-half of one.
+Requests hand their prepared lead (or, for batch posts and CSV chunks, their list of leads: one
+*unit*, never split across transactions) to `LeadWriter.write` / `write_many` and wait. Flusher
+tasks take whatever is pending (up to `max_batch` leads, whole units), write it with one
+statement over arrays, commit, then wake each request with its own result. At low load a
+flusher is idle, so a lead is written alone at once; under load leads pile up while a
+transaction runs and share the next one. Nothing is answered before its transaction commits;
+a failed transaction fails every request in it (503), never half of one.
+
+A unit may carry an idempotency claim and a `render` function: the writer renders the unit's
+answer from its results and stores it (`idempotency.store_answers`) in the same transaction as
+the leads, before the commit. So an answer is replayable only if it was committed, and a committed
+lead's request always has its record.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +27,7 @@ import psycopg
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from ..idempotency import Answer, Claim, store_answers
 from ..pipeline import PreparedLead
 from .queries import sql
 
@@ -38,21 +44,6 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
 )
 BATCH_FAILURES = Counter("l2i_writer_batch_failures_total", "Writer transactions that failed")
-
-# A flusher keeps its pooled connection between batches while it is busy, so a batch costs one
-# round trip (the statement, committed in autocommit) instead of four (the pool's health check,
-# BEGIN, the statement, COMMIT). After an idle spell the connection goes back to the pool and
-# the next batch takes one through the pool's check again.
-_HELD_IDLE_S = 1.0
-
-
-@dataclass(slots=True)
-class _Held:
-    conn: psycopg.AsyncConnection[Any] | None = None
-    used: float = 0.0
-
-
-_held: ContextVar[_Held | None] = ContextVar("l2i_writer_held", default=None)
 
 # Errors worth one more try with the same batch (a lock-order or serialization conflict).
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
@@ -75,15 +66,27 @@ class WriteResult:
     checks: dict[str, str]
 
 
+# Renders a unit's answer from its results (in order), before commit, for its idempotency record.
+Render = Callable[[list[WriteResult]], Answer]
+
+
 @dataclass(slots=True)
 class _Pending:
-    lead: PreparedLead
-    future: asyncio.Future[WriteResult]
+    """One unit of work: the leads of one request, written in one transaction together."""
+
+    leads: list[PreparedLead]
+    future: asyncio.Future[list[WriteResult]]
+    claim: Claim | None = None
+    render: Render | None = None
 
 
 def _columns(batch: list[PreparedLead]) -> list[list[Any]]:
     rows = [lead.row() for lead in batch]
     return [list(col) for col in zip(*rows, strict=True)]
+
+
+def _lead_key(lead: PreparedLead) -> tuple[str, bool, str]:
+    return (lead.org_id, lead.sandbox, lead.number.e164)
 
 
 class LeadWriter:
@@ -110,50 +113,45 @@ class LeadWriter:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
-    async def write(self, lead: PreparedLead) -> WriteResult:
+    async def write(
+        self, lead: PreparedLead, *, claim: Claim | None = None, render: Render | None = None
+    ) -> WriteResult:
+        """Write one lead; with a claim, its answer (`render`) is stored in the same commit."""
+        (result,) = await self.write_many([lead], claim=claim, render=render)
+        return result
+
+    async def write_many(
+        self,
+        leads: list[PreparedLead],
+        *,
+        claim: Claim | None = None,
+        render: Render | None = None,
+    ) -> list[WriteResult]:
+        """Write several leads (batch posts, CSV chunks) in one transaction; results in order.
+
+        A repeated phone resolves to its first occurrence. Raises StoreUnavailable when the
+        transaction could not commit (then nothing of it was stored, the claim's answer neither).
+        """
         if self._closing:
             raise StoreUnavailable("the service is shutting down")
-        future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(lead, future))
+        if claim is not None and render is None:
+            raise ValueError("a claim needs a render function for its stored answer")
+        future: asyncio.Future[list[WriteResult]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(list(leads), future, claim, render))
         return await future
 
-    async def write_many(self, leads: list[PreparedLead]) -> list[WriteResult | Exception]:
-        """Write several leads (batch posts, CSV); each result or its own error, in order."""
-        if self._closing:
-            raise StoreUnavailable("the service is shutting down")
-        loop = asyncio.get_running_loop()
-        futures = []
-        for lead in leads:
-            future: asyncio.Future[WriteResult] = loop.create_future()
-            self._queue.put_nowait(_Pending(lead, future))
-            futures.append(future)
-        return list(await asyncio.gather(*futures, return_exceptions=True))
-
     async def _flush_forever(self) -> None:
-        held = _Held()
-        _held.set(held)  # this task's own (tasks copy the context when created)
-        try:
-            await self._flush_loop()
-        finally:
-            await self._release(held)
-
-    async def _release(self, held: _Held) -> None:
-        conn, held.conn = held.conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                if not conn.closed:
-                    await conn.set_autocommit(False)
-            await self._pool.putconn(conn)  # the pool discards it when broken
-
-    async def _flush_loop(self) -> None:
         while True:
             first = await self._queue.get()
             batch = [first]
-            while len(batch) < self._max_batch:
+            size = len(first.leads)
+            while size < self._max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    unit = self._queue.get_nowait()
                 except asyncio.QueueEmpty:
                     break
+                batch.append(unit)
+                size += len(unit.leads)
             try:
                 await self._flush(batch)
             finally:
@@ -161,136 +159,103 @@ class LeadWriter:
                     self._queue.task_done()
 
     async def _flush(self, batch: list[_Pending]) -> None:
-        # A phone twice in one batch: the first takes the claim, the rest are its duplicates.
-        firsts: dict[tuple[str, bool, str], _Pending] = {}
-        repeats: list[tuple[_Pending, _Pending]] = []
-        for item in batch:
-            key = (item.lead.org_id, item.lead.sandbox, item.lead.number.e164)
-            if key in firsts:
-                repeats.append((item, firsts[key]))
-            else:
-                firsts[key] = item
-        unique = list(firsts.values())
-        BATCH_SIZE.observe(len(unique))
+        BATCH_SIZE.observe(sum(len(u.leads) for u in batch))
         started = time.perf_counter()
         try:
-            results = await self._write_with_retry([p.lead for p in unique])
+            answers = await self._write_with_retry(batch)
         except Exception as exc:
             BATCH_FAILURES.inc()
-            if len(unique) > 1 and not isinstance(exc, StoreUnavailable):
-                # A data error in one lead must not fail the others: write them one by one.
-                log.warning("batch of %d failed (%s); writing leads singly", len(unique), exc)
-                for item in unique:
-                    await self._flush_single(item)
-                self._settle_repeats(repeats)
+            if len(batch) > 1 and not isinstance(exc, StoreUnavailable):
+                # A data error in one request must not fail the others: write them one by one.
+                log.warning("batch of %d failed (%s); writing units singly", len(batch), exc)
+                for unit in batch:
+                    await self._flush([unit])
                 return
+            if not isinstance(exc, StoreUnavailable):
+                log.error("writer transaction failed: %s", exc)
             err = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(err)
+            for unit in batch:
+                if not unit.future.done():
+                    unit.future.set_exception(err)
             return
         COMMIT_SECONDS.observe(time.perf_counter() - started)
-        for item, result in zip(unique, results, strict=True):
-            if not item.future.done():
-                item.future.set_result(result)
-        self._settle_repeats(repeats)
+        for unit, results in zip(batch, answers, strict=True):
+            if not unit.future.done():
+                unit.future.set_result(results)
 
-    async def _flush_single(self, item: _Pending) -> None:
-        try:
-            (result,) = await self._write_with_retry([item.lead])
-        except Exception as exc:
-            log.error("lead %s could not be written: %s", item.lead.lead_id, exc)
-            err = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
-            if not item.future.done():
-                item.future.set_exception(err)
-            return
-        if not item.future.done():
-            item.future.set_result(result)
-
-    @staticmethod
-    def _settle_repeats(repeats: list[tuple[_Pending, _Pending]]) -> None:
-        for item, first in repeats:
-            if item.future.done():
-                continue
-            if first.future.cancelled() or first.future.exception() is not None:
-                exc = first.future.exception() if not first.future.cancelled() else None
-                item.future.set_exception(exc or StoreUnavailable("write cancelled"))
-                continue
-            held = first.future.result()
-            item.future.set_result(_as_duplicate(held))
-
-    async def _write_with_retry(self, leads: list[PreparedLead]) -> list[WriteResult]:
+    async def _write_with_retry(self, batch: list[_Pending]) -> list[list[WriteResult]]:
         for attempt in range(3):
             try:
-                return await self._write(leads)
+                return await self._write(batch)
             except _RETRYABLE:
                 if attempt == 2:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def _write(self, leads: list[PreparedLead]) -> list[WriteResult]:
-        held = _held.get()
-        if held is None:  # not on a flusher task
-            async with self._pool.connection() as conn:
-                await conn.set_autocommit(True)
-                try:
-                    return await self._write_on(conn, leads)
-                finally:
-                    if not conn.closed:
-                        await conn.set_autocommit(False)
-        now = time.monotonic()
-        if held.conn is not None and (held.conn.closed or now - held.used > _HELD_IDLE_S):
-            await self._release(held)
-        if held.conn is None:
-            try:
-                conn = await self._pool.getconn()
-                await conn.set_autocommit(True)
-            except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
-                raise StoreUnavailable(str(exc)) from exc
-            held.conn = conn
+    async def _write(self, batch: list[_Pending]) -> list[list[WriteResult]]:
+        """One transaction: the leads, then the answers of the units that carry a claim."""
+        # A phone twice in one transaction: the first takes the claim, the rest are its
+        # duplicates (in order: the first occurrence in the first unit).
+        firsts: dict[tuple[str, bool, str], PreparedLead] = {}
+        for unit in batch:
+            for lead in unit.leads:
+                firsts.setdefault(_lead_key(lead), lead)
+        unique = list(firsts.values())
         try:
-            results = await self._write_on(held.conn, leads)
-        except BaseException:
-            await self._release(held)
-            raise
-        held.used = time.monotonic()
-        return results
-
-    async def _write_on(
-        self, conn: psycopg.AsyncConnection[Any], leads: list[PreparedLead]
-    ) -> list[WriteResult]:
-        # One statement is its own transaction: in autocommit it is committed (durably) before
-        # `execute` returns. The claim look-up below only reads, so it needs no transaction.
-        try:
-            cur = await conn.execute(sql("insert_leads"), _columns(leads))
-            inserted = {str(row[0]): row for row in await cur.fetchall()}
-            lost = [lead for lead in leads if lead.lead_id not in inserted]
-            held: dict[tuple[str, bool, str], Any] = {}
-            if lost:
-                cur = await conn.execute(
-                    sql("existing_claims"),
-                    (
-                        [lead.org_id for lead in lost],
-                        [lead.sandbox for lead in lost],
-                        [lead.number.e164 for lead in lost],
-                    ),
-                )
-                for row in await cur.fetchall():
-                    held[(str(row[0]), row[1], row[2])] = row
+            async with self._pool.connection() as conn, conn.transaction():
+                results = await self._insert(conn, unique) if unique else []
+                by_key = dict(zip(firsts.keys(), results, strict=True))
+                answers: list[list[WriteResult]] = []
+                claims: list[Claim] = []
+                for unit in batch:
+                    out = []
+                    for lead in unit.leads:
+                        held = by_key[_lead_key(lead)]
+                        out.append(held if firsts[_lead_key(lead)] is lead else _as_duplicate(held))
+                    answers.append(out)
+                    if unit.claim is not None and unit.render is not None:
+                        claims.append(unit.claim.answered(unit.render(out)))
+                if claims:
+                    await store_answers(conn, claims)
         except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
+        return answers
+
+    async def _insert(self, conn: Any, leads: list[PreparedLead]) -> list[WriteResult]:
+        cur = await conn.execute(sql("insert_leads"), _columns(leads))
+        inserted = {str(row[0]): row for row in await cur.fetchall()}
+        lost = [lead for lead in leads if lead.lead_id not in inserted]
+        held: dict[tuple[str, bool, str], Any] = {}
+        if lost:
+            cur = await conn.execute(
+                sql("existing_claims"),
+                (
+                    [lead.org_id for lead in lost],
+                    [lead.sandbox for lead in lost],
+                    [lead.number.e164 for lead in lost],
+                ),
+            )
+            for row in await cur.fetchall():
+                held[(str(row[0]), row[1], row[2])] = row
         results = []
         for lead in leads:
             row = inserted.get(lead.lead_id)
             if row is not None:
                 _, status, eligible, reasons, checks, _ = row
                 results.append(
-                    WriteResult(True, lead.lead_id, status, eligible, list(reasons),
-                                lead.number.valid, checks)
+                    WriteResult(
+                        True,
+                        lead.lead_id,
+                        status,
+                        eligible,
+                        list(reasons),
+                        lead.number.valid,
+                        checks,
+                    )
                 )
                 continue
-            h = held.get((lead.org_id, lead.sandbox, lead.number.e164))
+            h = held.get(_lead_key(lead))
             if h is None:  # the holder vanished between the statements: answer unavailable
                 raise StoreUnavailable("duplicate holder not found; retry")
             results.append(
@@ -304,5 +269,12 @@ def _dup_checks() -> dict[str, str]:
 
 
 def _as_duplicate(held: WriteResult) -> WriteResult:
-    return WriteResult(False, held.lead_id, held.status, held.eligible, held.reasons,
-                       held.phone_valid, _dup_checks())
+    return WriteResult(
+        False,
+        held.lead_id,
+        held.status,
+        held.eligible,
+        held.reasons,
+        held.phone_valid,
+        _dup_checks(),
+    )

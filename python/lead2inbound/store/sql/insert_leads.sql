@@ -10,14 +10,18 @@ WITH input AS (
         %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
         %s::text[], %s::text[],
         %s::jsonb[], %s::jsonb[], %s::jsonb[],
-        %s::text[], %s::boolean[], %s::text[], %s::text[], %s::jsonb[]
+        %s::text[], %s::boolean[], %s::text[], %s::text[], %s::jsonb[],
+        %s::timestamptz[], %s::jsonb[],
+        %s::text[], %s::text[]
     ) AS t (
         org_id, lead_id, sandbox, api_key_id,
         phone, phone_raw, phone_valid, phone_region, phone_extension,
         source, external_id, first_name, last_name, email, state, postal_code,
         city, address,
         consent, attribution, custom_fields,
-        status, eligible, pre_reasons, post_reasons, checks
+        status, eligible, pre_reasons, post_reasons, checks,
+        last_scrubbed_at, dnc_evidence,
+        zones, calling_rules
     )
     ORDER BY org_id, sandbox, phone
 ),
@@ -54,7 +58,8 @@ inserted AS (
         phone, phone_raw, phone_valid, phone_region, phone_extension,
         source, external_id, first_name, last_name, email, state, postal_code, city, address,
         consent, attribution, custom_fields,
-        status, eligible, reasons, checks
+        status, eligible, reasons, checks, last_scrubbed_at, dnc_evidence,
+        timezone, timezones, calling_rules
     )
     SELECT org_id, lead_id, sandbox, api_key_id,
            phone, phone_raw, phone_valid, phone_region, phone_extension,
@@ -66,9 +71,20 @@ inserted AS (
              || CASE WHEN suppressed THEN ARRAY['suppressed'] ELSE ARRAY[]::text[] END
              || string_to_array(nullif(post_reasons, ''), ','),
            checks || jsonb_build_object('suppression',
-                                        CASE WHEN suppressed THEN 'hit' ELSE 'clear' END)
+                                        CASE WHEN suppressed THEN 'hit' ELSE 'clear' END),
+           last_scrubbed_at, dnc_evidence,
+           split_part(zones, ',', 1), string_to_array(nullif(zones, ''), ','),
+           string_to_array(nullif(calling_rules, ''), ',')
     FROM gated
-    RETURNING org_id, lead_id, phone, sandbox, status, eligible, reasons, checks
+    RETURNING org_id, lead_id, phone, sandbox, status, eligible, reasons, checks,
+              last_scrubbed_at, dnc_evidence
+),
+scrubbed AS (
+    -- the DNC provider's answer, kept as evidence (0003_dnc.sql)
+    INSERT INTO dnc_scrubs (org_id, lead_id, checked_at, provider, outcome, raw)
+    SELECT org_id, lead_id, last_scrubbed_at, dnc_evidence->>'provider',
+           dnc_evidence->>'outcome', dnc_evidence->>'raw'
+    FROM inserted WHERE last_scrubbed_at IS NOT NULL
 ),
 queued AS (
     INSERT INTO dial_queue (org_id, lead_id, phone)

@@ -1,0 +1,65 @@
+"""The org's suppression list (opt-outs): add, take queued leads out, list, check, remove.
+
+Adding numbers and taking the org's waiting leads for them out of the dial queue happen in one
+transaction (`add`), so a suppression takes effect at once; the writer's statement checks the
+list for every later lead, and the claim query excludes suppressed numbers as well.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, Connection
+
+from .queries import sql
+
+CHANNEL = "l2i:suppressions"  # broadcast: "<org_id> <phone> <phone> ..." or "<org_id> *"
+
+
+async def add(
+    conn: AsyncConnection, org_id: str, phones: list[str], reason: str | None, *, now: datetime
+) -> list[str]:
+    """Add E.164 numbers; returns the newly added ones. Call inside a transaction."""
+    cur = await conn.execute(
+        sql("suppressions_add"), {"org": org_id, "phones": phones, "reason": reason}
+    )
+    added = [r[0] for r in await cur.fetchall()]
+    await dequeue(conn, org_id, phones, now=now)
+    return added
+
+
+async def dequeue(
+    conn: AsyncConnection, org_id: str, phones: list[str], *, now: datetime
+) -> list[str]:
+    cur = await conn.execute(
+        sql("suppressions_dequeue"), {"org": org_id, "phones": phones, "now": now}
+    )
+    return [str(r[0]) for r in await cur.fetchall()]
+
+
+def import_numbers(
+    conn: Connection, org_id: str, phones: list[str], reason: str | None, now: datetime
+) -> tuple[int, int]:
+    """Bulk add (the CLI): COPY into a temp table, then one INSERT ... SELECT, then take the
+    org's queued leads for them out, all in the caller's one transaction.
+    Returns (added, dequeued)."""
+    conn.execute("CREATE TEMP TABLE l2i_import (phone text) ON COMMIT DROP")
+    with conn.cursor().copy("COPY l2i_import (phone) FROM STDIN") as copy:
+        for phone in phones:
+            copy.write_row((phone,))
+    added = conn.execute(
+        "INSERT INTO suppressions (org_id, phone, reason)"
+        " SELECT DISTINCT %s::uuid, phone, %s FROM l2i_import"
+        " ON CONFLICT (org_id, phone) DO NOTHING",
+        (org_id, reason),
+    ).rowcount
+    gone = conn.execute(
+        sql("suppressions_dequeue"), {"org": org_id, "phones": phones, "now": now}
+    ).fetchall()
+    return added, len(gone)
+
+
+def row_json(row: Any) -> dict[str, Any]:
+    phone, reason, created_at = row
+    return {"phone": phone, "reason": reason, "created_at": created_at.isoformat()}
