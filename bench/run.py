@@ -62,6 +62,7 @@ WORKERS = 2
 CONNECTIONS = 64
 LEADS_URL = "/v1/leads"
 PERCENTILES = (50, 90, 99, 99.9)
+SAMPLE_S = float(os.environ.get("BENCH_SAMPLE_S", "1.0"))
 
 
 class LostLeads(AssertionError):
@@ -82,8 +83,12 @@ def pg_settings() -> dict[str, str]:
 
 
 class Stack:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, stat_statements: bool = False) -> None:
         settings = pg_settings()
+        if stat_statements:  # --pg-stats: where Postgres spends its time, per statement
+            settings.update(shared_preload_libraries="pg_stat_statements",
+                            track_io_timing="on")  # fmt: skip
+        self.stat_statements = stat_statements
         max_conn = int(settings.pop("max_connections", "200"))
         self.pg = EmbeddedPostgres(
             data_dir / "postgres", durable=True, max_connections=max_conn, settings=settings
@@ -95,6 +100,12 @@ class Stack:
         self.pg.start()
         self.redis.start()
         migrate(self.pg.url)
+        if self.stat_statements:
+            with psycopg.connect(self.pg.url, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if os.environ.get("BENCH_EXPERIMENT_SQL"):  # schema experiments, never a default
+            with psycopg.connect(self.pg.url, autocommit=True) as conn:
+                conn.execute(os.environ["BENCH_EXPERIMENT_SQL"].encode())
         with psycopg.connect(self.pg.admin_url, autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname='peer'").fetchone():
                 conn.execute("CREATE DATABASE peer")
@@ -104,6 +115,24 @@ class Stack:
     @property
     def peer_url(self) -> str:
         return self.pg.admin_url.rsplit("/", 1)[0] + "/peer"
+
+    def statements(self, reset: bool = False) -> list[dict]:
+        """Top statements by time since the last reset (needs --pg-stats)."""
+        if not self.stat_statements:
+            return []
+        with psycopg.connect(self.pg.url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 90), calls, rows, "
+                "round(total_exec_time::numeric, 1), round(total_plan_time::numeric, 1), plans, "
+                "wal_records, wal_fpi, round(wal_bytes / 1048576.0, 1) "
+                "FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 8"
+            ).fetchall()
+            if reset:
+                conn.execute("SELECT pg_stat_statements_reset()")
+        keys = ("query", "calls", "rows", "exec_ms", "plan_ms", "plans", "wal_records",
+                "wal_fpi", "wal_mb")  # fmt: skip
+        return [dict(zip(keys, (str(v) if not isinstance(v, int) else v for v in r),
+                         strict=True)) for r in rows]  # fmt: skip
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -287,7 +316,7 @@ def pct(values: list[float], ps: tuple[float, ...] = PERCENTILES) -> dict[str, f
 class Sampler:
     """Durable leads of one org over time (one count per second) and worker RSS/CPU."""
 
-    def __init__(self, url: str, org: str, pids: list[int], period: float = 1.0) -> None:
+    def __init__(self, url: str, org: str, pids: list[int], period: float = SAMPLE_S) -> None:
         self.url, self.org, self.pids, self.period = url, org, pids, period
         self.points: list[tuple[float, int]] = []
         self.rss: list[tuple[float, list[int]]] = []
@@ -489,9 +518,13 @@ def saturation(stack: Stack, server: ServerProcess, name: str, phase: str, secon
     url = stack.peer_url if peer else stack.pg.url
     spies = [] if peer else profile_workers(pids, seconds, name)
     w0 = {} if peer else writer_stats(server)
+    stack.statements(reset=True)
     with Sampler(url, org, pids) as sampler, CpuSplit(stack, server) as cpu:
         res = wrk(server.url, key, phase, seconds, drain=True)
     res["writer"] = {} if peer else writer_delta(w0, writer_stats(server))
+    res["statements"] = stack.statements()
+    for st in res["statements"][:5]:
+        print(f"    pg: {st}", flush=True)
     for spy in spies:
         spy.wait(30)
     res["verify"] = verify(stack, org, res["created"], name, peer=peer)
@@ -853,6 +886,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="py-spy the service workers during saturation (bench/out/profile_*.txt)",
     )
+    ap.add_argument("--pg-stats", action="store_true",
+                    help="load pg_stat_statements; print the top statements of each saturation")
     args = ap.parse_args(argv)
     if args.profile:
         global PROFILE_DIR
@@ -862,6 +897,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seconds, args.scenario_seconds, args.scenario_rate = 2.0, 3.0, 100.0
         skip |= {"half"}
     warmup = 1.0 if args.smoke else 3.0
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="l2i-bench-")) if args.data_dir is None else args.data_dir
     metrics_dir = tmp / "metrics"
@@ -882,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "verified": {},
     }
-    stack = Stack(tmp)
+    stack = Stack(tmp, stat_statements=args.pg_stats)
     print(f"starting embedded Postgres and Redis in {tmp}", flush=True)
     stack.start()
     granian_args = [*GRANIAN_PROD, *args.granian_args.split()]
