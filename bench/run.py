@@ -89,6 +89,9 @@ class Stack:
             settings.update(shared_preload_libraries="pg_stat_statements",
                             track_io_timing="on")  # fmt: skip
         self.stat_statements = stat_statements
+        for item in filter(None, os.environ.get("BENCH_EXPERIMENT_PG", "").split(";")):
+            name, _, value = item.partition("=")  # experiments only, never a default
+            settings[name.strip()] = value.strip()
         max_conn = int(settings.pop("max_connections", "200"))
         self.pg = EmbeddedPostgres(
             data_dir / "postgres", durable=True, max_connections=max_conn, settings=settings
@@ -169,6 +172,15 @@ class Stack:
                 (key_id, org, digest, ["write"], 1_000_000),
             )
         return org, key
+
+    def analyze(self, peer: bool = False) -> None:
+        """Current planner statistics, as autovacuum keeps them on a live database. On a brand
+        new database the first minute runs on empty-table statistics, and Postgres's FK check
+        from dial_queue to leads may then pick leads_org_phone (org_id prefix only) instead of
+        the primary key: cost per lead grows with the org's leads until autovacuum's first
+        ANALYZE (see bench/RESULTS.md). The benchmark measures the steady state."""
+        with psycopg.connect(self.peer_url if peer else self.pg.url, autocommit=True) as conn:
+            conn.execute("ANALYZE")
 
     def count_leads(self, org: str, peer: bool = False) -> int:
         url = self.peer_url if peer else self.pg.url
@@ -514,6 +526,7 @@ def saturation(stack: Stack, server: ServerProcess, name: str, phase: str, secon
         org, key = stack.new_org(name)
     if warmup > 0:
         wrk(server.url, key_w, phase, warmup)
+    stack.analyze(peer=peer)
     pids = server.worker_pids()
     url = stack.peer_url if peer else stack.pg.url
     spies = [] if peer else profile_workers(pids, seconds, name)
@@ -556,6 +569,7 @@ def saturation(stack: Stack, server: ServerProcess, name: str, phase: str, secon
 def at_rate(stack: Stack, server: ServerProcess, name: str, phase: str, rate: float,
             seconds: float, mix: str, out: Path, claimer: bool) -> dict:  # fmt: skip
     org, key = stack.new_org(name)
+    stack.analyze()
     claim_out = out.with_name(out.stem + "_claims.json")
     claim_proc = None
     if claimer:
@@ -628,6 +642,7 @@ def at_rate(stack: Stack, server: ServerProcess, name: str, phase: str, rate: fl
 def at_rate_open(stack: Stack, server: ServerProcess, name: str, phase: str, rate: float,
                  seconds: float, workdir: Path) -> dict:  # fmt: skip
     org, key = stack.new_org(name)
+    stack.analyze()
     pids = server.worker_pids()
     with Sampler(stack.pg.url, org, pids) as sampler, CpuSplit(stack, server) as cpu:
         res = oha(server.url, key, phase, rate, seconds, workdir)
