@@ -582,7 +582,7 @@ def at_rate(stack: Stack, server: ServerProcess, name: str, phase: str, rate: fl
         claim_proc.stdout.readline()  # "claimer ready"
     pids = server.worker_pids()
     try:
-        with Sampler(stack.pg.url, org, pids) as sampler:
+        with Sampler(stack.pg.url, org, pids) as sampler, CpuSplit(stack, server) as cpu:
             raw = locust(server.url, key, phase, rate, seconds, mix, out)
     finally:
         if claim_proc is not None:
@@ -602,6 +602,7 @@ def at_rate(stack: Stack, server: ServerProcess, name: str, phase: str, rate: fl
             for k, vs in raw["lat"].items()
         },
         "series": sampler.series(),
+        "cpu_cores": cpu.cores,
     }
     posts = [v for k, vs in raw["lat"].items() if k != "readback" for v in vs]
     res["posts"] = len(posts)
@@ -901,12 +902,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="py-spy the service workers during saturation (bench/out/profile_*.txt)",
     )
+    ap.add_argument("--report", type=Path, default=None,
+                    help="only rebuild the table, plots and RESULTS.md section from a results.json")
     ap.add_argument("--pg-stats", action="store_true",
                     help="load pg_stat_statements; print the top statements of each saturation")
     args = ap.parse_args(argv)
     if args.profile:
         global PROFILE_DIR
         PROFILE_DIR = args.out
+    if args.report is not None:
+        results = json.loads(args.report.read_text())
+        md = markdown(results)
+        print(md)
+        made = plots(results, args.report.parent)
+        if args.update_results:
+            (BENCH / "plots").mkdir(exist_ok=True)
+            for p in made:
+                shutil.copy(p, BENCH / "plots" / p.name)
+            update_results_md(md)
+        return 0
     skip = set(filter(None, args.skip.split(",")))
     if args.smoke:
         args.seconds, args.scenario_seconds, args.scenario_rate = 2.0, 3.0, 100.0
