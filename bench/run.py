@@ -1023,7 +1023,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.big:
                 print(f"preloading {args.big_rows:,} leads:", flush=True)
                 pre = preload(stack, args.big_rows)
-                full = saturation(stack, service, "service-10M", "8", args.seconds, warmup)
+                name = f"service-{args.big_rows:,}-stored"
+                full = saturation(stack, service, name, "8", args.seconds, warmup)
                 results["big"] = {
                     "preload": pre,
                     "full": full,
