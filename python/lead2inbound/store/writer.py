@@ -17,9 +17,11 @@ lead's request always has its record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,20 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
 )
 BATCH_FAILURES = Counter("l2i_writer_batch_failures_total", "Writer transactions that failed")
+
+# A flusher keeps its pooled connection between batches while it is busy: a batch then costs no
+# pool hand-over and no health-check round trip of its own. After an idle spell the connection
+# goes back to the pool, and the next batch takes one through the pool's check again.
+_HELD_IDLE_S = 1.0
+
+
+@dataclass(slots=True)
+class _Held:
+    conn: Any = None
+    used: float = 0.0
+
+
+_held: ContextVar[_Held | None] = ContextVar("l2i_writer_held", default=None)
 
 # Errors worth one more try with the same batch (a lock-order or serialization conflict).
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
@@ -141,6 +157,39 @@ class LeadWriter:
         return await future
 
     async def _flush_forever(self) -> None:
+        held = _Held()
+        _held.set(held)  # this task's own: a task runs in a copy of the context
+        try:
+            await self._flush_loop()
+        finally:
+            await self._release(held)
+
+    async def _release(self, held: _Held) -> None:
+        conn, held.conn = held.conn, None
+        if conn is not None:
+            await self._pool.putconn(conn)  # the pool rolls back, or discards a broken one
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        held = _held.get()
+        if held is None:  # not on a flusher task
+            async with self._pool.connection() as conn:
+                yield conn
+            return
+        if held.conn is not None and (
+            held.conn.closed or time.monotonic() - held.used > _HELD_IDLE_S
+        ):
+            await self._release(held)
+        if held.conn is None:
+            held.conn = await self._pool.getconn()
+        try:
+            yield held.conn
+        except BaseException:
+            await self._release(held)
+            raise
+        held.used = time.monotonic()
+
+    async def _flush_loop(self) -> None:
         while True:
             first = await self._queue.get()
             batch = [first]
@@ -203,7 +252,7 @@ class LeadWriter:
                 firsts.setdefault(_lead_key(lead), lead)
         unique = list(firsts.values())
         try:
-            async with self._pool.connection() as conn, conn.transaction():
+            async with self._connection() as conn, conn.transaction():
                 results = await self._insert(conn, unique) if unique else []
                 by_key = dict(zip(firsts.keys(), results, strict=True))
                 answers: list[list[WriteResult]] = []
