@@ -780,6 +780,14 @@ def markdown(r: dict) -> str:
                 f"{fmt(cl['50'])} / {fmt(cl['90'])} / {fmt(cl['99'])} / {fmt(cl['99.9'])} | | "
                 f"p99 <= 10 ms | {'yes' if cl['99'] <= 10 else 'NO'} |"
             )
+    so = r.get("scenario_oha")
+    if so:
+        lat = so["latency_ms"]["all_posts"]
+        lines.append(
+            f"| same rate, unique leads, open loop (oha, {so['achieved_rate']:.0f}/s): "
+            f"p50 / p90 / p99 / p99.9 (ms) | | {fmt(lat['50'])} / {fmt(lat['90'])} / "
+            f"{fmt(lat['99'])} / {fmt(lat['99.9'])} | | (reference) | |"
+        )
     mem = r.get("memory")
     if mem:
         mb = max(mem["rss_mb"])
@@ -822,6 +830,9 @@ def plots(r: dict, out: Path) -> list[Path]:
                      r["scenario"]["latency_ms"]["all_posts"]))  # fmt: skip
         if r["scenario"].get("claimable_ms"):
             rows.append(("POST-to-claimable", r["scenario"]["claimable_ms"]))
+    if r.get("scenario_oha"):
+        rows.append((f"service at {r['scenario_oha']['rate']:.0f}/s (oha)",
+                     r["scenario_oha"]["latency_ms"]["all_posts"]))  # fmt: skip
     width = 0.8 / len(rows)
     for i, (name, lat) in enumerate(rows):
         vals = [lat[k] for k in ("50", "90", "99", "99.9")]
@@ -999,6 +1010,17 @@ def main(argv: list[str] | None = None) -> int:
                                               claimer=True)  # fmt: skip
                 results["verified"]["scenario"] = "ok"
                 leads_by_service += results["scenario"]["verify"]["rows"]
+                if find_oha():
+                    # the same arrival rate from a lean open-loop generator: the service's own
+                    # latency at that load, without locust's CPU on this 2-core box
+                    print(f"service at {args.scenario_rate:.0f}/s, unique leads (oha):",
+                          flush=True)  # fmt: skip
+                    results["scenario_oha"] = at_rate_open(
+                        stack, service, "scenario-oha", "6", args.scenario_rate,
+                        args.scenario_seconds, tmp,
+                    )  # fmt: skip
+                    results["verified"]["scenario_oha"] = "ok"
+                    leads_by_service += results["scenario_oha"]["verify"]["rows"]
             if args.big:
                 print(f"RSS run: {args.rss_leads:,} leads with wrk:", flush=True)
                 org, key = stack.new_org("rss")
