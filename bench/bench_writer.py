@@ -24,10 +24,11 @@ from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import Stack  # noqa: E402
-from lead2inbound.pipeline import OrgPolicy, prepare  # noqa: E402
-from lead2inbound.store.writer import LeadWriter  # noqa: E402
-from lead2inbound.validation import lead_from_json  # noqa: E402
+from bench.run import Stack
+
+from lead2inbound.pipeline import OrgPolicy, prepare
+from lead2inbound.store.writer import LeadWriter
+from lead2inbound.validation import lead_from_json
 
 
 def pg_cpu(pg_pid: int) -> float:
@@ -76,8 +77,12 @@ async def run(url: str, org: str, pg_pid: int, conc: int, seconds: float, flushe
     await writer.stop()
     await pool.close()
     py = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    return {"leads": done, "leads_per_s": done / wall,
-            "python_us_per_lead": 1e6 * py / done, "postgres_us_per_lead": 1e6 * (p1 - p0) / done}
+    return {
+        "leads": done,
+        "leads_per_s": done / wall,
+        "python_us_per_lead": 1e6 * py / done,
+        "postgres_us_per_lead": 1e6 * (p1 - p0) / done,
+    }
 
 
 def main() -> None:
@@ -97,8 +102,18 @@ def main() -> None:
             pass
         runs = []
         for i in range(args.repeats):
-            res = asyncio.run(run(stack.pg.url, org, stack.pg.pid, args.concurrency, args.seconds,
-                                  args.flushers, args.max_batch, 2_000_000_000 + i * 10_000_000))
+            res = asyncio.run(
+                run(
+                    stack.pg.url,
+                    org,
+                    stack.pg.pid,
+                    args.concurrency,
+                    args.seconds,
+                    args.flushers,
+                    args.max_batch,
+                    2_000_000_000 + i * 10_000_000,
+                )
+            )
             runs.append(res)
             print(json.dumps({k: round(v, 1) for k, v in res.items()}), flush=True)
         med = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}

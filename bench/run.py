@@ -913,10 +913,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="py-spy the service workers during saturation (bench/out/profile_*.txt)",
     )
-    ap.add_argument("--report", type=Path, default=None,
-                    help="only rebuild the table, plots and RESULTS.md section from a results.json")
-    ap.add_argument("--pg-stats", action="store_true",
-                    help="load pg_stat_statements; print the top statements of each saturation")
+    ap.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="only rebuild the table, plots and RESULTS.md section from a results.json",
+    )
+    ap.add_argument(
+        "--pg-stats",
+        action="store_true",
+        help="load pg_stat_statements; print the top statements of each saturation",
+    )
     args = ap.parse_args(argv)
     if args.profile:
         global PROFILE_DIR
