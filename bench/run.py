@@ -173,6 +173,26 @@ class Stack:
             )
         return org, key
 
+    def redis_stats(self) -> dict[str, Any]:
+        """Redis's own view: per-command CPU (commandstats) and the slow log."""
+        import redis as redis_lib
+
+        client = redis_lib.Redis.from_url(self.redis.url)
+        try:
+            stats = client.info("commandstats")
+            slow = client.slowlog_get(5)
+            client.config_resetstat()
+            client.slowlog_reset()
+        finally:
+            client.close()
+        top = {
+            k.removeprefix("cmdstat_"): {"calls": v["calls"], "usec_per_call": v["usec_per_call"]}
+            for k, v in stats.items()
+            if v.get("calls", 0) > 100
+        }
+        return {"commandstats": top, "slowlog": [
+            {"usec": e["duration"], "command": str(e["command"])[:80]} for e in slow]}  # fmt: skip
+
     def analyze(self, peer: bool = False) -> None:
         """Current planner statistics, as autovacuum keeps them on a live database. On a brand
         new database the first minute runs on empty-table statistics, and Postgres's FK check
@@ -527,6 +547,7 @@ def saturation(stack: Stack, server: ServerProcess, name: str, phase: str, secon
     if warmup > 0:
         wrk(server.url, key_w, phase, warmup)
     stack.analyze(peer=peer)
+    stack.redis_stats()  # reset
     pids = server.worker_pids()
     url = stack.peer_url if peer else stack.pg.url
     spies = [] if peer else profile_workers(pids, seconds, name)
@@ -536,6 +557,9 @@ def saturation(stack: Stack, server: ServerProcess, name: str, phase: str, secon
         res = wrk(server.url, key, phase, seconds, drain=True)
     res["writer"] = {} if peer else writer_delta(w0, writer_stats(server))
     res["statements"] = stack.statements()
+    res["redis"] = stack.redis_stats()
+    print(f"    redis: {res['redis']['commandstats']}, slowlog {res['redis']['slowlog']}",
+          flush=True)  # fmt: skip
     for st in res["statements"][:5]:
         print(f"    pg: {st}", flush=True)
     for spy in spies:
