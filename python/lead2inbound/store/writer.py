@@ -243,7 +243,8 @@ class LeadWriter:
         raise AssertionError("unreachable")
 
     async def _write(self, batch: list[_Pending]) -> list[list[WriteResult]]:
-        """One transaction: the leads, then the answers of the units that carry a claim."""
+        """One transaction: the leads, then the answers of the units that carry a claim (a batch
+        with no claim is a single statement, committed in autocommit)."""
         # A phone twice in one transaction: the first takes the claim, the rest are its
         # duplicates (in order: the first occurrence in the first unit).
         firsts: dict[tuple[str, bool, str], PreparedLead] = {}
@@ -252,23 +253,44 @@ class LeadWriter:
                 firsts.setdefault(_lead_key(lead), lead)
         unique = list(firsts.values())
         try:
-            async with self._connection() as conn, conn.transaction():
-                results = await self._insert(conn, unique) if unique else []
-                by_key = dict(zip(firsts.keys(), results, strict=True))
-                answers: list[list[WriteResult]] = []
-                claims: list[Claim] = []
-                for unit in batch:
-                    out = []
-                    for lead in unit.leads:
-                        held = by_key[_lead_key(lead)]
-                        out.append(held if firsts[_lead_key(lead)] is lead else _as_duplicate(held))
-                    answers.append(out)
-                    if unit.claim is not None and unit.render is not None:
-                        claims.append(unit.claim.answered(unit.render(out)))
-                if claims:
-                    await store_answers(conn, claims)
+            async with self._connection() as conn:
+                if any(unit.claim is not None for unit in batch):
+                    async with conn.transaction():
+                        return await self._write_on(conn, batch, firsts, unique)
+                # No idempotency record to store with the leads: the batch is one statement,
+                # its own transaction in autocommit, committed (durably) before execute()
+                # returns, without a BEGIN and a COMMIT round trip of their own. The claim
+                # look-up after it only reads.
+                await conn.set_autocommit(True)
+                try:
+                    return await self._write_on(conn, batch, firsts, unique)
+                finally:
+                    if not conn.closed:
+                        await conn.set_autocommit(False)
         except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    async def _write_on(
+        self,
+        conn: Any,
+        batch: list[_Pending],
+        firsts: dict[tuple[str, bool, str], PreparedLead],
+        unique: list[PreparedLead],
+    ) -> list[list[WriteResult]]:
+        results = await self._insert(conn, unique) if unique else []
+        by_key = dict(zip(firsts.keys(), results, strict=True))
+        answers: list[list[WriteResult]] = []
+        claims: list[Claim] = []
+        for unit in batch:
+            out = []
+            for lead in unit.leads:
+                held = by_key[_lead_key(lead)]
+                out.append(held if firsts[_lead_key(lead)] is lead else _as_duplicate(held))
+            answers.append(out)
+            if unit.claim is not None and unit.render is not None:
+                claims.append(unit.claim.answered(unit.render(out)))
+        if claims:
+            await store_answers(conn, claims)
         return answers
 
     async def _insert(self, conn: Any, leads: list[PreparedLead]) -> list[WriteResult]:
