@@ -11,7 +11,8 @@ service with its production settings (`--interface asgi --workers 2 --loop uvloo
 the peer (bench/peer/, FastAPI on uvicorn, same worker count). Phases:
 
 1. saturation, 64 connections, wrk with unique phones: ceiling, service, peer;
-2. latency at a fixed arrival rate of half the service's saturation rate (locust, open arrival);
+2. latency at a fixed arrival rate of half the service's saturation rate (oha, open loop;
+   locust when oha is missing), and the scenario's rate from oha too;
 3. the realistic scenario at 500 leads/s (locust: 5% duplicates, 5% without consent, 1% invalid,
    read-backs) with a dial-queue claimer measuring POST-to-claimable;
 4. resident memory of the service's workers (psutil);
@@ -250,14 +251,14 @@ def running(server: ServerProcess) -> Iterator[ServerProcess]:
 
 
 def wrk(url: str, key: str, phase: str, seconds: float, connections: int = CONNECTIONS,
-        drain: bool = False) -> dict:  # fmt: skip
+        drain: bool = False, offset: int = 0) -> dict:  # fmt: skip
     """Closed-loop saturation with wrk (one thread: the generator takes as little CPU as it can
     and still keeps 64 connections busy). `drain`: post for `seconds`, then let every request in
     flight be answered before wrk stops, so every lead sent is counted (for the exact check)."""
     secs = max(1, round(seconds))
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{secs + 2 if drain else secs}s", "--timeout",
            "10s", "-s", str(BENCH / "wrk" / "leads.lua"), url + LEADS_URL, "--", key, phase,
-           str(secs if drain else 0)]  # fmt: skip
+           str(secs if drain else 0), str(offset)]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     m = re.search(r"^WRK_JSON (.*)$", out, re.M)
     if not m:
@@ -1059,7 +1060,8 @@ def main(argv: list[str] | None = None) -> int:
                 while stored < args.rss_leads:
                     left = args.rss_leads - stored
                     secs = max(5.0, min(120.0, left / max(res["created_per_s"], 1) * 1.05))
-                    r = wrk(service.url, key, str(6 + (stored // 10_000_000)), secs)
+                    # the counter continues where the last run stopped: every phone is new
+                    r = wrk(service.url, key, "6", secs, offset=stored + 1_000)
                     stored = stack.count_leads(org)
                     print(f"  {stored:,} stored; RSS MB "
                           f"{[round(x / 2**20) for x in rss_of(service.worker_pids())]}",

@@ -1,5 +1,5 @@
 -- wrk script: POST /v1/leads with a unique, possible US phone per request and consent.
---   wrk -t1 -c64 -d22s -s bench/wrk/leads.lua URL/v1/leads -- <api key> <phase digit 2-9> [20]
+--   wrk -t1 -c64 -d22s -s bench/wrk/leads.lua URL/v1/leads -- <api key> <phase digit 2-9> [20] [offset]
 -- Phones: <phase digit><2-digit thread><7-digit counter>, so every request of a run is a new
 -- lead (each phase posts to its own org, so phases never collide). Counts answers by status and
 -- prints one JSON line prefixed with "WRK_JSON " at the end.
@@ -23,6 +23,8 @@ function init(args)
   -- request in flight and go idle (delay() below), so that every request sent is answered and
   -- counted before wrk stops (wrk abandons in-flight requests when its -d runs out)
   local post_seconds = tonumber(args[3] or "0")
+  -- optional 4th argument: start the counter there (successive runs into one org stay unique)
+  counter = tonumber(args[4] or "0")
   deadline = post_seconds > 0 and (os.time() + post_seconds) or nil
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
