@@ -17,9 +17,11 @@ lead's request always has its record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +50,20 @@ QUEUE_TIMEOUTS = Counter(
     "l2i_writer_queue_timeouts_total",
     "Leads answered 503 because no writer transaction took them in time (overload)",
 )
+
+# A flusher keeps its pooled connection between batches while it is busy: a batch then costs no
+# pool hand-over and no health-check round trip of its own. After an idle spell the connection
+# goes back to the pool, and the next batch takes one through the pool's check again.
+_HELD_IDLE_S = 1.0
+
+
+@dataclass(slots=True)
+class _Held:
+    conn: Any = None
+    used: float = 0.0
+
+
+_held: ContextVar[_Held | None] = ContextVar("l2i_writer_held", default=None)
 
 # Errors worth one more try with the same batch (a lock-order or serialization conflict).
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
@@ -168,6 +184,39 @@ class LeadWriter:
             raise StoreUnavailable("the lead writer is overloaded; nothing was stored") from None
 
     async def _flush_forever(self) -> None:
+        held = _Held()
+        _held.set(held)  # this task's own: a task runs in a copy of the context
+        try:
+            await self._flush_loop()
+        finally:
+            await self._release(held)
+
+    async def _release(self, held: _Held) -> None:
+        conn, held.conn = held.conn, None
+        if conn is not None:
+            await self._pool.putconn(conn)  # the pool rolls back, or discards a broken one
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        held = _held.get()
+        if held is None:  # not on a flusher task
+            async with self._pool.connection() as conn:
+                yield conn
+            return
+        if held.conn is not None and (
+            held.conn.closed or time.monotonic() - held.used > _HELD_IDLE_S
+        ):
+            await self._release(held)
+        if held.conn is None:
+            held.conn = await self._pool.getconn()
+        try:
+            yield held.conn
+        except BaseException:
+            await self._release(held)
+            raise
+        held.used = time.monotonic()
+
+    async def _flush_loop(self) -> None:
         while True:
             first = await self._queue.get()
             batch = [first]
@@ -225,7 +274,8 @@ class LeadWriter:
         raise AssertionError("unreachable")
 
     async def _write(self, batch: list[_Pending]) -> list[list[WriteResult]]:
-        """One transaction: the leads, then the answers of the units that carry a claim."""
+        """One transaction: the leads, then the answers of the units that carry a claim (a batch
+        with no claim is a single statement, committed in autocommit)."""
         # A phone twice in one transaction: the first takes the claim, the rest are its
         # duplicates (in order: the first occurrence in the first unit).
         firsts: dict[tuple[str, bool, str], PreparedLead] = {}
@@ -234,23 +284,44 @@ class LeadWriter:
                 firsts.setdefault(_lead_key(lead), lead)
         unique = list(firsts.values())
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                results = await self._insert(conn, unique) if unique else []
-                by_key = dict(zip(firsts.keys(), results, strict=True))
-                answers: list[list[WriteResult]] = []
-                claims: list[Claim] = []
-                for unit in batch:
-                    out = []
-                    for lead in unit.leads:
-                        held = by_key[_lead_key(lead)]
-                        out.append(held if firsts[_lead_key(lead)] is lead else _as_duplicate(held))
-                    answers.append(out)
-                    if unit.claim is not None and unit.render is not None:
-                        claims.append(unit.claim.answered(unit.render(out)))
-                if claims:
-                    await store_answers(conn, claims)
+            async with self._connection() as conn:
+                if any(unit.claim is not None for unit in batch):
+                    async with conn.transaction():
+                        return await self._write_on(conn, batch, firsts, unique)
+                # No idempotency record to store with the leads: the batch is one statement,
+                # its own transaction in autocommit, committed (durably) before execute()
+                # returns, without a BEGIN and a COMMIT round trip of their own. The claim
+                # look-up after it only reads.
+                await conn.set_autocommit(True)
+                try:
+                    return await self._write_on(conn, batch, firsts, unique)
+                finally:
+                    if not conn.closed:
+                        await conn.set_autocommit(False)
         except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    async def _write_on(
+        self,
+        conn: Any,
+        batch: list[_Pending],
+        firsts: dict[tuple[str, bool, str], PreparedLead],
+        unique: list[PreparedLead],
+    ) -> list[list[WriteResult]]:
+        results = await self._insert(conn, unique) if unique else []
+        by_key = dict(zip(firsts.keys(), results, strict=True))
+        answers: list[list[WriteResult]] = []
+        claims: list[Claim] = []
+        for unit in batch:
+            out = []
+            for lead in unit.leads:
+                held = by_key[_lead_key(lead)]
+                out.append(held if firsts[_lead_key(lead)] is lead else _as_duplicate(held))
+            answers.append(out)
+            if unit.claim is not None and unit.render is not None:
+                claims.append(unit.claim.answered(unit.render(out)))
+        if claims:
+            await store_answers(conn, claims)
         return answers
 
     async def _insert(self, conn: Any, leads: list[PreparedLead]) -> list[WriteResult]:
