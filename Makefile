@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: setup build run test lint lint-rust lint-python test-rust test-python stubtest \
+.PHONY: setup build run test system-deps lint lint-rust lint-python test-rust test-python stubtest \
         bench bench-core differential-full phone-meta fmt clean wheel chaos
 
 $(BIN)/python:
@@ -42,7 +42,20 @@ test-rust:
 test-python:
 	$(BIN)/pytest
 
-test: build lint test-rust stubtest wheel test-python
+# System tools some tests drive: wrk (the benchmark's smoke test) and Chromium (the /docs page).
+# Installed from Debian's packages when missing and we may (root with apt-get); otherwise those
+# tests say why they skip.
+system-deps:
+	@missing=""; command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
+		echo "could not install$$missing; the tests that need them will skip and say so"; \
+	fi
+
+test: build lint test-rust stubtest wheel system-deps test-python
 
 # The binary wheel operators install (target/wheels/); tests/test_wheel.py installs it into a
 # fresh venv with no Rust toolchain on the PATH and serves from it.
