@@ -74,11 +74,6 @@ class Services:
             open=False,
             check=AsyncConnectionPool.check_connection,
             name="l2i",
-            # Plan every execution of a prepared statement with its real parameters. After five
-            # runs Postgres may switch a prepared statement to a generic plan; for the writer's
-            # array statement that plan scans tables, so a write took longer the more leads were
-            # stored (measured: 500 leads 0.06 s custom vs over 1 s generic at 20,000 stored).
-            kwargs={"options": "-c plan_cache_mode=force_custom_plan"},
         )
         redis_url, cluster = config.redis_target()
         redis_timeouts = {
