@@ -1,18 +1,19 @@
 -- The batched writer's one statement: claim each phone's duplicate window, check the suppression
 -- list, store the leads that won their claim, queue the eligible live ones and notify listeners
 -- once. Input rows are sorted by (org_id, sandbox, phone) so concurrent batches take claim row
--- locks in one order and cannot deadlock. Parameters are parallel arrays, one element per lead.
+-- locks in one order and cannot deadlock. Parameters are parallel arrays, one element per lead,
+-- sent in binary (%b): psycopg then does not escape every element of every text array.
 WITH input AS (
     SELECT *
     FROM unnest(
-        %s::uuid[], %s::uuid[], %s::boolean[], %s::text[],
-        %s::text[], %s::text[], %s::boolean[], %s::text[], %s::text[],
-        %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-        %s::text[], %s::text[],
-        %s::jsonb[], %s::jsonb[], %s::jsonb[],
-        %s::text[], %s::boolean[], %s::text[], %s::text[], %s::jsonb[],
-        %s::timestamptz[], %s::jsonb[],
-        %s::text[], %s::text[]
+        %b::uuid[], %b::uuid[], %b::boolean[], %b::text[],
+        %b::text[], %b::text[], %b::boolean[], %b::text[], %b::text[],
+        %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+        %b::text[], %b::text[],
+        %b::jsonb[], %b::jsonb[], %b::jsonb[],
+        %b::text[], %b::boolean[], %b::text[], %b::text[], %b::jsonb[],
+        %b::timestamptz[], %b::jsonb[],
+        %b::text[], %b::text[]
     ) AS t (
         org_id, lead_id, sandbox, api_key_id,
         phone, phone_raw, phone_valid, phone_region, phone_extension,
