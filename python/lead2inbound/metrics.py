@@ -4,7 +4,7 @@ that /metrics, whichever worker answers it, reports the sum over all workers."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -37,15 +37,32 @@ LEAD_REASONS = Counter("l2i_lead_reasons_total", "Stored leads by ineligibility 
 
 
 class Metrics:
+    """The hot path's metrics, with each label set's child looked up once per process (a
+    `labels()` call builds and hashes a key every time; these run for every request)."""
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._leads: dict[tuple[bool, str], Any] = {}
+
     def lead(self, result: WriteResult) -> None:
-        LEADS.labels("created" if result.created else "duplicate", result.status).inc()
+        key = (result.created, result.status)
+        child = self._leads.get(key)
+        if child is None:
+            child = LEADS.labels("created" if result.created else "duplicate", result.status)
+            self._leads[key] = child
+        child.inc()
         if result.created:
             for reason in result.reasons:
                 LEAD_REASONS.labels(reason).inc()
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        REQUESTS.labels(route, method, str(status)).inc()
-        LATENCY.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        children = self._requests.get(key)
+        if children is None:
+            children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route, method))
+            self._requests[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> tuple[bytes, str]:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

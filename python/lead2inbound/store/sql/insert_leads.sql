@@ -2,7 +2,8 @@
 -- list, store the leads that won their claim, queue the eligible live ones and notify listeners
 -- once. Input rows are sorted by (org_id, sandbox, phone) so concurrent batches take claim row
 -- locks in one order and cannot deadlock. Parameters are parallel arrays, one element per lead,
--- sent in binary (%b): psycopg then does not escape every element of every text array.
+-- sent in binary (placeholders marked b): psycopg then does not escape every element of every
+-- text array.
 WITH input AS (
     SELECT *
     FROM unnest(
