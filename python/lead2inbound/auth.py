@@ -88,6 +88,7 @@ class KeyRing:
         self._pepper = pepper
         self._ttl = ttl_s
         self._cache: dict[str, _Entry] = {}
+        self._loading: dict[str, asyncio.Future[_Entry]] = {}
         self._used: dict[str, float] = {}
         self._touched: dict[str, float] = {}
         self._touch_task: asyncio.Task[None] | None = None
@@ -108,13 +109,29 @@ class KeyRing:
         entry = self._cache.get(parsed.key_id)
         now = time.monotonic()
         if entry is None or entry.expires < now:
-            entry = await self._load(parsed.key_id, now)
+            entry = await self._load_once(parsed.key_id, now)
         # Verify even for unknown keys (against a dummy digest) so timing tells nothing.
         ok = _core.verify_key(self._pepper, key, entry.digest)
         if not ok or entry.principal is None or entry.principal.env != parsed.env:
             raise unauthorized()
         self._used[parsed.key_id] = time.time()
         return entry.principal
+
+    async def _load_once(self, key_id: str, now: float) -> _Entry:
+        """One query per key however many requests miss at once: after a cache flush (a Redis
+        reconnect drops every entry) a busy key would otherwise send a query per request."""
+        inflight = self._loading.get(key_id)
+        if inflight is not None:
+            return await asyncio.shield(inflight)
+        task = asyncio.ensure_future(self._load(key_id, now))
+        self._loading[key_id] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._loading.pop(key_id, None)
+            else:
+                task.add_done_callback(lambda _: self._loading.pop(key_id, None))
 
     async def _load(self, key_id: str, now: float) -> _Entry:
         async with self._pool.connection() as conn:
