@@ -20,6 +20,13 @@ class _BlockingPool:
         self.release = asyncio.Event()
         self.batches: list[int] = []
 
+    async def getconn(self) -> Any:  # a flusher holds its connection between batches
+        await self.release.wait()
+        raise OSError("no database in this test")
+
+    async def putconn(self, conn: Any) -> None:
+        return None
+
     def connection(self) -> Any:
         pool = self
 
