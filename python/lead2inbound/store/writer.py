@@ -330,6 +330,9 @@ class LeadWriter:
         lost = [lead for lead in leads if lead.lead_id not in inserted]
         held: dict[tuple[str, bool, str], Any] = {}
         if lost:
+            # Never prepared: a generic plan kept from when the tables were small joins a scan
+            # of the org's leads to a scan of its claims, seconds per duplicate a few thousand
+            # leads later (tests/test_plans.py). Planned each time, it is two index look-ups.
             cur = await conn.execute(
                 sql("existing_claims"),
                 (
@@ -337,6 +340,7 @@ class LeadWriter:
                     [lead.sandbox for lead in lost],
                     [lead.number.e164 for lead in lost],
                 ),
+                prepare=False,
             )
             for row in await cur.fetchall():
                 held[(str(row[0]), row[1], row[2])] = row
