@@ -71,7 +71,8 @@ class PreparedLead:
         return not self.pre_reasons and not self.post_reasons
 
     def row(self) -> tuple[Any, ...]:
-        """The lead's columns for the writer's array statement (see store/sql/insert_leads.sql)."""
+        """The lead as one element of the writer's JSON batch, by position (see
+        store/sql/insert_leads.sql); nested values (consent, checks...) stay JSON objects."""
         lead = self.lead
         return (
             self.org_id,
@@ -92,23 +93,26 @@ class PreparedLead:
             lead.postal_code,
             lead.city,
             lead.address,
-            _json(lead.consent),
-            _json(lead.attribution),
-            _json(lead.custom_fields),
+            lead.consent,
+            lead.attribution,
+            lead.custom_fields,
             self.status,
             self.eligible,
             ",".join(self.pre_reasons),
             ",".join(self.post_reasons),
-            _to_json.encode(self.checks).decode(),
+            self.checks,
             self.scrubbed_at,
-            self.dnc_evidence,
+            None if self.dnc_evidence is None else msgspec.Raw(self.dnc_evidence.encode()),
             ",".join(self.zones),
             ",".join(self.calling_rules),
         )
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else _to_json.encode(value).decode()
+def batch_json(leads: list[PreparedLead]) -> str:
+    """The writer's one parameter: every lead's `row()` in one JSON array. One msgspec call
+    instead of thirty array parameters dumped element by element (a quarter of the writer's
+    Python time went to dumping and sending those)."""
+    return _to_json.encode([lead.row() for lead in leads]).decode()
 
 
 def consent_check(lead: LeadIn, now: datetime, skew_s: int) -> tuple[str, str | None]:

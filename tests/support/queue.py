@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
-from lead2inbound.pipeline import OrgPolicy, prepare
+from lead2inbound.pipeline import OrgPolicy, batch_json, prepare
 from lead2inbound.store.queries import sql
-from lead2inbound.store.writer import _columns
 from lead2inbound.validation import lead_from_mapping
 
 
@@ -32,7 +31,7 @@ def bulk_insert(database_url: str, org_id: str, phones: list[str], batch: int = 
         for i in range(0, len(phones), batch):
             leads = [prepared(org_id, p, **fields) for p in phones[i : i + batch]]
             with conn.transaction():
-                conn.execute(sql("insert_leads"), _columns(leads))
+                conn.execute(sql("insert_leads"), (batch_json(leads),))
             ids.extend(lead.lead_id for lead in leads)
     return ids
 

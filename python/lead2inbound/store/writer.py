@@ -30,7 +30,7 @@ from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..idempotency import Answer, Claim, store_answers
-from ..pipeline import PreparedLead
+from ..pipeline import PreparedLead, batch_json
 from .queries import sql
 
 log = logging.getLogger("lead2inbound.writer")
@@ -99,11 +99,6 @@ class _Pending:
     claim: Claim | None = None
     render: Render | None = None
     taken: bool = False  # a flusher has put it in a transaction
-
-
-def _columns(batch: list[PreparedLead]) -> list[list[Any]]:
-    rows = [lead.row() for lead in batch]
-    return [list(col) for col in zip(*rows, strict=True)]
 
 
 def _lead_key(lead: PreparedLead) -> tuple[str, bool, str]:
@@ -325,7 +320,7 @@ class LeadWriter:
         return answers
 
     async def _insert(self, conn: Any, leads: list[PreparedLead]) -> list[WriteResult]:
-        cur = await conn.execute(sql("insert_leads"), _columns(leads))
+        cur = await conn.execute(sql("insert_leads"), (batch_json(leads),))
         inserted = {str(row[0]): row for row in await cur.fetchall()}
         lost = [lead for lead in leads if lead.lead_id not in inserted]
         held: dict[tuple[str, bool, str], Any] = {}

@@ -1,31 +1,25 @@
 -- The batched writer's one statement: claim each phone's duplicate window, check the suppression
 -- list, store the leads that won their claim, queue the eligible live ones and notify listeners
 -- once. Input rows are sorted by (org_id, sandbox, phone) so concurrent batches take claim row
--- locks in one order and cannot deadlock. Parameters are parallel arrays, one element per lead,
--- sent in binary (placeholders marked b): psycopg then does not escape every element of every
--- text array.
+-- locks in one order and cannot deadlock. The one parameter is the batch as a JSON array, one
+-- array per lead, by position (pipeline.PreparedLead.row): one encoder call in the worker, and
+-- Postgres, which has cores to spare, takes it apart.
 WITH input AS (
-    SELECT *
-    FROM unnest(
-        %b::uuid[], %b::uuid[], %b::boolean[], %b::text[],
-        %b::text[], %b::text[], %b::boolean[], %b::text[], %b::text[],
-        %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-        %b::text[], %b::text[],
-        %b::jsonb[], %b::jsonb[], %b::jsonb[],
-        %b::text[], %b::boolean[], %b::text[], %b::text[], %b::jsonb[],
-        %b::timestamptz[], %b::jsonb[],
-        %b::text[], %b::text[]
-    ) AS t (
-        org_id, lead_id, sandbox, api_key_id,
-        phone, phone_raw, phone_valid, phone_region, phone_extension,
-        source, external_id, first_name, last_name, email, state, postal_code,
-        city, address,
-        consent, attribution, custom_fields,
-        status, eligible, pre_reasons, post_reasons, checks,
-        last_scrubbed_at, dnc_evidence,
-        zones, calling_rules
-    )
-    ORDER BY org_id, sandbox, phone
+    SELECT (e->>0)::uuid AS org_id, (e->>1)::uuid AS lead_id, (e->>2)::boolean AS sandbox,
+           e->>3 AS api_key_id,
+           e->>4 AS phone, e->>5 AS phone_raw, (e->>6)::boolean AS phone_valid,
+           e->>7 AS phone_region, e->>8 AS phone_extension,
+           e->>9 AS source, e->>10 AS external_id, e->>11 AS first_name, e->>12 AS last_name,
+           e->>13 AS email, e->>14 AS state, e->>15 AS postal_code, e->>16 AS city,
+           e->>17 AS address,
+           nullif(e->18, 'null') AS consent, nullif(e->19, 'null') AS attribution,
+           nullif(e->20, 'null') AS custom_fields,
+           e->>21 AS status, (e->>22)::boolean AS eligible, e->>23 AS pre_reasons,
+           e->>24 AS post_reasons, e->25 AS checks,
+           (e->>26)::timestamptz AS last_scrubbed_at, nullif(e->27, 'null') AS dnc_evidence,
+           e->>28 AS zones, e->>29 AS calling_rules
+    FROM jsonb_array_elements(%s::jsonb) AS e
+    ORDER BY 1, 3, 5
 ),
 claimed AS (
     INSERT INTO phone_claims AS c (org_id, sandbox, phone, lead_id, claimed_at)
