@@ -277,9 +277,9 @@ class RateLimiter:
             task = asyncio.create_task(self._flush())
             self._flushes.add(task)
             task.add_done_callback(self._flushes.discard)
-        # The waiter's own deadline; on expiry the future is cancelled and the flush skips it.
-        async with asyncio.timeout(self._timeout_s):
-            return await fut
+        # No timer of its own: the flush that takes this check has the deadline and settles
+        # every future of its batch (a result, an error, or _RedisUnavailable on expiry).
+        return await fut
 
     async def _flush(self) -> None:
         """Send everything queued so far as one pipeline (several flushes may be in flight, each

@@ -17,6 +17,7 @@ lead's request always has its record.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -99,6 +100,7 @@ class _Pending:
     claim: Claim | None = None
     render: Render | None = None
     taken: bool = False  # a flusher has put it in a transaction
+    deadline: float = 0.0  # loop time after which an untaken unit is shed (queue_timeout_s)
 
 
 def _lead_key(lead: PreparedLead) -> tuple[str, bool, str]:
@@ -121,6 +123,9 @@ class LeadWriter:
         self._queue_timeout_s = queue_timeout_s
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        # The same units in arrival order (= deadline order), for the shedder: one timer per
+        # writer instead of a timeout and a shield per request.
+        self._waiting: collections.deque[_Pending] = collections.deque()
         self._flushers = flushers
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -130,6 +135,29 @@ class LeadWriter:
             asyncio.create_task(self._flush_forever(), name=f"l2i-writer-{i}")
             for i in range(self._flushers)
         ]
+        if self._queue_timeout_s is not None:
+            self._tasks.append(asyncio.create_task(self._shed_forever(), name="l2i-writer-shed"))
+
+    async def _shed_forever(self) -> None:
+        """Answer StoreUnavailable (503, nothing stored) for every unit no flusher has taken
+        by its deadline; the flushers skip a unit whose future is done."""
+        assert self._queue_timeout_s is not None
+        tick = min(0.25, self._queue_timeout_s / 4)
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            waiting = self._waiting
+            while waiting and (waiting[0].taken or waiting[0].future.done()):
+                waiting.popleft()
+            while waiting and waiting[0].deadline <= now:
+                unit = waiting.popleft()
+                if unit.taken or unit.future.done():
+                    continue
+                QUEUE_TIMEOUTS.inc(len(unit.leads))
+                unit.future.set_exception(
+                    StoreUnavailable("the lead writer is overloaded; nothing was stored")
+                )
 
     async def stop(self) -> None:
         """Stop taking new leads, write what is pending, then end the flushers."""
@@ -163,20 +191,14 @@ class LeadWriter:
             raise StoreUnavailable("the service is shutting down")
         if claim is not None and render is None:
             raise ValueError("a claim needs a render function for its stored answer")
-        future: asyncio.Future[list[WriteResult]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[WriteResult]] = loop.create_future()
         pending = _Pending(list(leads), future, claim, render)
         self._queue.put_nowait(pending)
-        if self._queue_timeout_s is None:
-            return await future
-        try:
-            async with asyncio.timeout(self._queue_timeout_s):
-                return await asyncio.shield(future)
-        except TimeoutError:
-            if pending.taken:
-                return await future  # in a transaction now: its own answer is coming
-            future.cancel()  # the flusher skips it: nothing is written
-            QUEUE_TIMEOUTS.inc(len(pending.leads))
-            raise StoreUnavailable("the lead writer is overloaded; nothing was stored") from None
+        if self._queue_timeout_s is not None:
+            pending.deadline = loop.time() + self._queue_timeout_s
+            self._waiting.append(pending)
+        return await future
 
     async def _flush_forever(self) -> None:
         held = _Held()
