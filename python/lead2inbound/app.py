@@ -7,6 +7,7 @@ shutdown, after the writer has flushed everything pending.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
@@ -126,6 +127,11 @@ class Services:
         self.rescrubber.start()
         self.suppression_hint.schedule_rebuild()  # in the background: "maybe" until done
         self.idempotency.start()
+        # Everything built so far (modules, the app, pools) lives as long as the worker: move it
+        # out of the collector's sight so a full collection does not walk it (tens of ms under
+        # load, every second or so: the p99 of every request caught behind it).
+        gc.collect()
+        gc.freeze()
 
     async def stop(self) -> None:
         await self.idempotency.stop()
