@@ -3,7 +3,8 @@
     python bench/claimer.py --database-url URL --org ORG --out FILE [--mode listen|poll|http]
 
 `listen` (default): LISTEN l2i_dial_queue on a dedicated connection; on each notification (and
-at least every 100 ms) claim everything waiting with `FOR UPDATE SKIP LOCKED`. `poll`: claim every
+at least every 100 ms) claim everything waiting with `FOR UPDATE SKIP LOCKED` and take it off
+the queue. `poll`: claim every
 `--interval` seconds without LISTEN. `http`: POST /v1/dial-queue/claim with a `dial` key (for when
 that endpoint exists). Runs until SIGTERM/SIGINT, then writes {lead_id: epoch seconds seen}.
 """
@@ -28,11 +29,12 @@ WITH c AS (
     LIMIT 1000
     FOR UPDATE SKIP LOCKED
 )
-UPDATE dial_queue d
-SET lease_owner = 'bench-claimer', lease_expires_at = now() + interval '5 minutes'
-FROM c WHERE d.org_id = c.org_id AND d.lead_id = c.lead_id
+DELETE FROM dial_queue d
+USING c WHERE d.org_id = c.org_id AND d.lead_id = c.lead_id
 RETURNING d.lead_id
 """
+# Claimed and done at once (a dialer that completes what it takes): leases left standing at the
+# head of the FIFO index would make every later claim step over all of them.
 
 
 async def claim_all(conn: psycopg.AsyncConnection, org: str, seen: dict[str, float]) -> None:
@@ -61,8 +63,10 @@ async def run_db(args: argparse.Namespace, stop: asyncio.Event, seen: dict[str, 
         listen_task = asyncio.create_task(listen())
     interval = args.interval if args.mode == "poll" else 0.1
     while not stop.is_set():
-        await claim_all(conn, args.org, seen)
+        # Clear before claiming: a notification that arrives during the claim wakes the next
+        # wait at once (clearing after it lost that wake-up until the 100 ms fallback poll).
         wake.clear()
+        await claim_all(conn, args.org, seen)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), interval)
     await claim_all(conn, args.org, seen)

@@ -273,7 +273,9 @@ def wrk(url: str, key: str, phase: str, seconds: float, connections: int = CONNE
 
 def locust(url: str, key: str, phase: str, rate: float, seconds: float, mix: str, out: Path,
            readback: float = 0.1) -> dict:  # fmt: skip
-    users = max(20, min(1000, int(rate / 2)))  # each user posts every users/rate = ~0.5 s
+    # each user posts every users/rate = 0.1 s: locust's own scheduling latency grows with its
+    # users (at 500/s: p50 68 ms with 250 users, 15 ms with 50, against the same service)
+    users = max(20, min(1000, int(rate / 10)))
     env = dict(os.environ, BENCH_KEY=key, BENCH_RATE=str(rate), BENCH_USERS=str(users),
                BENCH_PHASE=phase, BENCH_MIX=mix, BENCH_READBACK=str(readback),
                BENCH_OUT=str(out))  # fmt: skip
@@ -460,6 +462,43 @@ def pg_roles(pg_pid: int | None) -> dict[int, tuple[str, float]]:
     return out
 
 
+class DiskProbe:
+    """The disk's commit latency during a phase: one 8 kB write + fdatasync every 50 ms in the
+    Postgres data directory's file system (what every durable commit waits for). A shared VM's
+    disk stalls now and then (seen here: fdatasync p50 0.1 ms, max 254 ms); a stall holds every
+    commit, so a latency phase's tail is read next to this."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "disk_probe"
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+
+    def __enter__(self) -> DiskProbe:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while not self._stop.wait(0.05):
+                os.pwrite(fd, b"\0" * 8192, 0)
+                t = time.perf_counter()
+                os.fdatasync(fd)
+                self.samples.append((time.perf_counter() - t) * 1000)
+        finally:
+            os.close(fd)
+            self.path.unlink(missing_ok=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict[str, float]:
+        s = sorted(self.samples) or [0.0]
+        return {"50": s[len(s) // 2], "99": s[int(len(s) * 0.99)], "max": s[-1], "n": len(s)}
+
+
 class CpuSplit:
     """Where the machine's CPU went during a phase: service, Postgres, Redis, load generator
     (waited-for children of this process), and everything else on the box (other users)."""
@@ -607,7 +646,11 @@ def at_rate(stack: Stack, server: ServerProcess, name: str, phase: str, rate: fl
         claim_proc.stdout.readline()  # "claimer ready"
     pids = server.worker_pids()
     try:
-        with Sampler(stack.pg.url, org, pids) as sampler, CpuSplit(stack, server) as cpu:
+        with (
+            Sampler(stack.pg.url, org, pids) as sampler,
+            CpuSplit(stack, server) as cpu,
+            DiskProbe(stack.pg.data_dir) as disk,
+        ):
             raw = locust(server.url, key, phase, rate, seconds, mix, out)
     finally:
         if claim_proc is not None:
@@ -628,6 +671,7 @@ def at_rate(stack: Stack, server: ServerProcess, name: str, phase: str, rate: fl
         },
         "series": sampler.series(),
         "cpu_cores": cpu.cores,
+        "disk_fsync_ms": disk.summary(),
     }
     posts = [v for k, vs in raw["lat"].items() if k != "readback" for v in vs]
     res["posts"] = len(posts)
@@ -670,8 +714,13 @@ def at_rate_open(stack: Stack, server: ServerProcess, name: str, phase: str, rat
     org, key = stack.new_org(name)
     stack.analyze()
     pids = server.worker_pids()
-    with Sampler(stack.pg.url, org, pids) as sampler, CpuSplit(stack, server) as cpu:
+    with (
+        Sampler(stack.pg.url, org, pids) as sampler,
+        CpuSplit(stack, server) as cpu,
+        DiskProbe(stack.pg.data_dir) as disk,
+    ):
         res = oha(server.url, key, phase, rate, seconds, workdir)
+    res["disk_fsync_ms"] = disk.summary()
     res["rate"] = rate
     res["generator"] = "oha (open loop, --latency-correction)"
     res["series"] = sampler.series()
@@ -682,8 +731,10 @@ def at_rate_open(stack: Stack, server: ServerProcess, name: str, phase: str, rat
     if bad or res["errors"]:
         raise LostLeads(f"{name}: unexpected answers {bad} / errors {res['errors']}")
     lat = res["latency_ms"]["all_posts"]
+    d = res["disk_fsync_ms"]
     print(f"  {name}: {res['achieved_rate']:.0f} posts/s (open loop), p50 {lat['50']:.2f} ms, "
-          f"p99 {lat['99']:.2f} ms, p99.9 {lat['99.9']:.2f} ms", flush=True)  # fmt: skip
+          f"p99 {lat['99']:.2f} ms, p99.9 {lat['99.9']:.2f} ms; disk fdatasync p99 "
+          f"{d['99']:.2f} ms, max {d['max']:.1f} ms", flush=True)  # fmt: skip
     del res["raw"]
     return res
 
@@ -749,6 +800,14 @@ def fmt(v: float, nd: int = 2) -> str:
     return "n/a" if v != v else f"{v:,.{nd}f}"
 
 
+def disk_row(res: dict) -> list[str]:
+    d = res.get("disk_fsync_ms")
+    if not d:
+        return []
+    return [f"| disk fdatasync during that phase (8 kB every 50 ms): p50 / p99 / max (ms) | | "
+            f"{d['50']:.2f} / {d['99']:.2f} / {d['max']:.1f} | | | |"]  # fmt: skip
+
+
 def markdown(r: dict) -> str:
     s, c, p = r["service"], r["ceiling"], r.get("peer")
     lines = [
@@ -789,6 +848,7 @@ def markdown(r: dict) -> str:
             f"{fmt(lat['90'])} / {fmt(lat['99'])} / {fmt(lat['99.9'])} | | p99 <= 10 ms | "
             f"{'yes' if lat['99'] <= 10 else 'NO'} |"
         )
+        lines += disk_row(h)
     sc = r.get("scenario")
     if sc:
         lat = sc["latency_ms"]["all_posts"]
@@ -805,6 +865,7 @@ def markdown(r: dict) -> str:
                 f"{fmt(cl['50'])} / {fmt(cl['90'])} / {fmt(cl['99'])} / {fmt(cl['99.9'])} | | "
                 f"p99 <= 10 ms | {'yes' if cl['99'] <= 10 else 'NO'} |"
             )
+        lines += disk_row(sc)
     so = r.get("scenario_oha")
     if so:
         lat = so["latency_ms"]["all_posts"]
@@ -813,6 +874,7 @@ def markdown(r: dict) -> str:
             f"p50 / p90 / p99 / p99.9 (ms) | | {fmt(lat['50'])} / {fmt(lat['90'])} / "
             f"{fmt(lat['99'])} / {fmt(lat['99.9'])} | | (reference) | |"
         )
+        lines += disk_row(so)
     mem = r.get("memory")
     if mem:
         mb = max(mem["rss_mb"])
