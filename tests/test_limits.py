@@ -144,6 +144,38 @@ async def test_concurrent_checks_across_two_nodes_allow_exactly_the_limit(server
     await c2.aclose()
 
 
+async def test_one_batch_of_many_keys_decides_each_check_in_order(client):
+    """Checks that arrive together share one pipeline and one script run per key: each gets the
+    answer it would have had alone, in arrival order (costs 0 peek, a refused cost consumes
+    nothing), and the same decisions as the one-check script."""
+    rl = RateLimiter(client, SLOW_OK)
+    a, b = key(), key()
+    plan = [(a, 5, 1), (b, 2, 1), (a, 5, 2), (a, 5, 0), (b, 2, 1), (a, 5, 3), (b, 2, 1), (a, 5, 1)]
+    got = await asyncio.gather(*(rl.check(k, limit, cost) for k, limit, cost in plan))
+    assert [(d.allowed, d.remaining) for d in got] == [
+        (True, 4),  # a: 1 of 5
+        (True, 1),  # b: 1 of 2
+        (True, 2),  # a: 3 of 5
+        (True, 2),  # a: a peek
+        (True, 0),  # b: 2 of 2
+        (False, 2),  # a: 3 more do not fit, nothing consumed
+        (False, 0),  # b: full
+        (True, 1),  # a: 4 of 5
+    ]
+    assert [d.retry_after for d in got if not d.allowed] == [12, 30]
+    # the single-check script, on a fresh key, agrees with the batched run above
+    solo = RateLimiter(client, SLOW_OK, pipelining=False)
+    c = key()
+    alone = [await solo.check(c, limit, cost) for k, limit, cost in plan if k == a]
+    assert [(d.allowed, d.remaining) for d in alone] == [
+        (d.allowed, d.remaining) for (k, _, _), d in zip(plan, got, strict=True) if k == a
+    ]
+    # 4 units of 12 s taken: the bucket is full again (the key expires) 48 s from now
+    assert 46_000 < await client.pttl(rate_limit_key(a)) <= 48_000
+    await rl.aclose()
+    await solo.aclose()
+
+
 @pytest.mark.parametrize("pipelining", [True, False])
 async def test_script_cache_flushed_is_reloaded(client, pipelining):
     rl = RateLimiter(client, SLOW_OK, pipelining=pipelining)

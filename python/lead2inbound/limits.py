@@ -85,6 +85,47 @@ return {1, remaining, 0, new_tat - now, now}
 """
 
 
+# The same GCRA for several checks of one key in one call, in order (the micro-batcher's form:
+# a busy key's concurrent checks cost one script run and one reply instead of one each).
+#   KEYS[1] as above; ARGV[1] T, ARGV[2] L, ARGV[3..] the costs
+# Returns the five fields above for each cost, flattened.
+GCRA_MANY_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local T = tonumber(ARGV[1])
+local L = tonumber(ARGV[2])
+local tau = T * L
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local out = {}
+local changed = false
+for i = 3, #ARGV do
+  local cost = tonumber(ARGV[i])
+  local new_tat = tat + cost * T
+  local wait = new_tat - now - tau
+  local n = #out
+  if wait > 0 then
+    out[n + 1] = 0
+    out[n + 3] = wait
+  else
+    if cost > 0 then
+      tat = new_tat
+      changed = true
+    end
+    out[n + 1] = 1
+    out[n + 3] = 0
+  end
+  out[n + 2] = math.floor((tau - (tat - now)) / T)
+  out[n + 4] = tat - now
+  out[n + 5] = now
+end
+if changed then
+  redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000))
+end
+return out
+"""
+
+
 def rate_limit_key(key_id: str) -> str:
     """Redis key of one API key's bucket; the ``{...}`` hash tag pins it to one cluster slot."""
     return f"l2i:rl:{{{key_id}}}"
@@ -195,6 +236,7 @@ class RateLimiter:
         self._pipelining = pipelining
         self._probe_interval_s = probe_interval_s
         self._script = client.register_script(GCRA_LUA)
+        self._many = client.register_script(GCRA_MANY_LUA)
         self._fallback = LocalGCRA(period_s)
         self._degraded = False
         self._probe_task: asyncio.Task[None] | None = None
@@ -309,21 +351,30 @@ class RateLimiter:
                 fut.set_result(res)
 
     async def _run_batch(self, batch: list[list[Any]]) -> list[Any]:
-        # EVALSHA by hand: redis-py's pipeline runs SCRIPT EXISTS before every execute when a
-        # Script object is queued, which would double the round trips.
-        sha = self._script.sha
+        """One pipeline, one EVALSHA per key (and limit) with that key's checks in order; each
+        check's result (or the error of its key's command) in the batch's order."""
+        groups: dict[tuple[Any, Any, Any], list[int]] = {}
+        for i, (key, interval, limit, _) in enumerate(batch):
+            groups.setdefault((key, interval, limit), []).append(i)
         for attempt in (0, 1):
+            # EVALSHA by hand: redis-py's pipeline runs SCRIPT EXISTS before every execute when
+            # a Script object is queued, which would double the round trips.
             pipe = self._client.pipeline(transaction=False)
-            for a in batch:
+            for (key, interval, limit), idx in groups.items():
                 # execute_command, not pipe.evalsha: redis-py's cluster pipeline blocks the
                 # evalsha method, but routes a raw EVALSHA by its key's slot (one sub-pipeline
                 # per master), so this works on Redis and on Redis Cluster alike
-                pipe.execute_command("EVALSHA", sha, 1, *a)
-            results = await pipe.execute(raise_on_error=False)
-            if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
-                await self._client.script_load(GCRA_LUA)  # e.g. Redis restarted, cache empty
+                costs = [batch[i][3] for i in idx]
+                pipe.execute_command("EVALSHA", self._many.sha, 1, key, interval, limit, *costs)
+            replies = await pipe.execute(raise_on_error=False)
+            if attempt == 0 and any(isinstance(r, NoScriptError) for r in replies):
+                await self._client.script_load(GCRA_MANY_LUA)  # e.g. Redis restarted, cache empty
                 continue
-            return list(results)
+            results: list[Any] = [None] * len(batch)
+            for idx, reply in zip(groups.values(), replies, strict=True):
+                for n, i in enumerate(idx):
+                    results[i] = reply if isinstance(reply, Exception) else reply[5 * n : 5 * n + 5]
+            return results
         raise AssertionError("unreachable")
 
     # --- degraded mode ------------------------------------------------------------------------
