@@ -46,6 +46,11 @@ def _limits(prop: dict[str, Any]) -> str:
     return "; ".join(out)
 
 
+def _flat(text: str) -> str:
+    """One line, single spaces: msgspec 0.23 cleans docstrings' indentation, 0.22 did not."""
+    return " ".join(text.split())
+
+
 def _desc(prop: dict[str, Any]) -> tuple[str, str]:
     desc = prop.get("description", "")
     examples = prop.get("examples")
@@ -53,7 +58,7 @@ def _desc(prop: dict[str, Any]) -> tuple[str, str]:
         desc = desc or o.get("description", "")
         examples = examples or o.get("examples")
     ex = f"`{msgspec.json.encode(examples[0]).decode()}`" if examples else ""
-    return desc.replace("\n", " ").replace("|", "\\|"), ex
+    return _flat(desc).replace("|", "\\|"), ex
 
 
 def render() -> str:
@@ -82,7 +87,7 @@ def render() -> str:
         lines += [
             f"## {title}",
             "",
-            (schema.get("description") or "").replace("\n", " "),
+            _flat(schema.get("description") or ""),
             "",
             "| field | type | required | limits | description | example | flat name |",
             "|---|---|---|---|---|---|---|",
