@@ -10,6 +10,7 @@ import time
 import uuid
 
 import httpx
+import psycopg
 import pytest
 
 from tests.support.queue import bulk_insert
@@ -271,6 +272,33 @@ def test_suppressions(service, org, database_url):
     assert gone.status_code == 200 and gone.json() == {"phone": "+15125550500", "deleted": True}
     problem(call(service, "DELETE", "/v1/suppressions/5125550500", admin), 404)
     problem(call(service, "GET", "/v1/suppressions/5125550500", reader), 404)
+
+
+def test_suppression_takes_out_a_lead_that_raced_it(service, org, database_url):
+    """A lead whose writer transaction raced the suppression of its number (each statement
+    missed the other's commit) ends up queued and eligible beside the suppression; the service
+    takes it out a few seconds after the suppression (app.RECHECK_AFTER_S)."""
+    writer = org.key("write")
+    resp = call(service, "POST", "/v1/suppressions", writer, json={"phones": ["5125550600"]})
+    assert resp.status_code == 200, resp.text
+    phone = "+15125550600"
+    # the race's end state, by hand: the lead written as if the suppression were not there yet
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM suppressions WHERE org_id = %s AND phone = %s",
+                     (org.org_id, phone))  # fmt: skip
+        (lead_id,) = bulk_insert(database_url, org.org_id, [phone])
+        conn.execute("INSERT INTO suppressions (org_id, phone) VALUES (%s, %s)",
+                     (org.org_id, phone))  # fmt: skip
+    queued = "SELECT count(*) FROM dial_queue WHERE phone = %s"
+    assert fetch(database_url, queued, phone) == [(1,)]
+    deadline = time.monotonic() + 15
+    while fetch(database_url, queued, phone) != [(0,)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert fetch(database_url, queued, phone) == [(0,)]
+    status, reasons = fetch(
+        database_url, "SELECT status, reasons FROM leads WHERE lead_id = %s", lead_id
+    )[0]
+    assert status == "ineligible" and "suppressed" in reasons
 
 
 def test_suppressions_import_cli(org, database_url, redis_url, tmp_path):

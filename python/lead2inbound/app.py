@@ -7,6 +7,7 @@ shutdown, after the writer has flushed everything pending.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -51,6 +52,9 @@ from .suppression_hint import SuppressionHint
 from .validation import error
 
 log = logging.getLogger("lead2inbound")
+
+# Seconds after a suppression's commit when its numbers are taken out of the queue once more.
+RECHECK_AFTER_S = 3.0
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _KEY_IN_QUERY = re.compile(r"l2i_(live|test)_")
 
@@ -116,6 +120,7 @@ class Services:
         self.suppression_hint = SuppressionHint(self.pool)
         self.broadcast.add_reconnect_hook(self._on_broadcast_gap)
         self.idempotency = Idempotency(self.pool)
+        self._rechecks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.pool.open(wait=False)
@@ -134,6 +139,8 @@ class Services:
         gc.freeze()
 
     async def stop(self) -> None:
+        for task in list(self._rechecks):  # a recheck pending at shutdown is skipped
+            task.cancel()
         await self.idempotency.stop()
         await self.writer.stop()
         await self.rescrubber.stop()
@@ -160,10 +167,30 @@ class Services:
             log.warning("publish on %s failed: %s", channel, exc)
 
     async def publish_suppressions(self, org_id: str, phones: list[str]) -> None:
-        """After the commit: every worker adds the numbers to its suppression hint."""
+        """After the commit: every worker adds the numbers to its suppression hint, and the
+        queue is checked for the numbers once more a few seconds later (see `_recheck`)."""
         self.suppression_hint.add(org_id, phones)
         for i in range(0, len(phones), 500):
             await self.publish(suppressions.CHANNEL, " ".join([org_id, *phones[i : i + 500]]))
+        task = asyncio.get_running_loop().create_task(self._recheck(org_id, phones))
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
+
+    async def _recheck(self, org_id: str, phones: list[str]) -> None:
+        """A lead whose writer statement ran alongside the suppression of its number saw no
+        suppression, and the suppression's dequeue did not see it (each statement's snapshot
+        predates the other's commit): it would wait in the queue, never claimed (the claim
+        excludes suppressed numbers) but never taken out. The writer transactions of that
+        moment have committed after RECHECK_AFTER_S: take the numbers out once more."""
+        await asyncio.sleep(RECHECK_AFTER_S)
+        try:
+            async with self.pool.connection() as conn:
+                gone = await suppressions.dequeue(conn, org_id, phones, now=self.clock())
+        except Exception as exc:  # best effort: the claim still never hands these numbers out
+            log.warning("suppression recheck for org %s failed: %s", org_id, exc)
+            return
+        if gone:
+            log.warning("suppression recheck took %d raced lead(s) out of the queue", len(gone))
 
     async def authorize(self, req: Any, scope: str, cost: int = 1) -> Principal:
         """Authenticate, count the request against the key's limit, then check the scope."""
