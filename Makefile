@@ -78,7 +78,7 @@ phone-meta: $(BIN)/python
 bench-core: build
 	$(BIN)/python bench/bench_core.py
 
-bench: build
+bench: build system-deps
 	$(BIN)/python bench/run.py
 
 fmt:
