@@ -274,31 +274,61 @@ def test_suppressions(service, org, database_url):
     problem(call(service, "GET", "/v1/suppressions/5125550500", reader), 404)
 
 
-def test_suppression_takes_out_a_lead_that_raced_it(service, org, database_url):
-    """A lead whose writer transaction raced the suppression of its number (each statement
-    missed the other's commit) ends up queued and eligible beside the suppression; the service
-    takes it out a few seconds after the suppression (app.RECHECK_AFTER_S)."""
-    writer = org.key("write")
-    resp = call(service, "POST", "/v1/suppressions", writer, json={"phones": ["5125550600"]})
-    assert resp.status_code == 200, resp.text
-    phone = "+15125550600"
-    # the race's end state, by hand: the lead written as if the suppression were not there yet
+def _race_end_state(database_url: str, org_id: str, phone: str) -> str:
+    """The end state of a writer racing a suppression, made by hand: the number suppressed and
+    a lead for it queued and eligible (written as if the suppression were not there yet)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM suppressions WHERE org_id = %s AND phone = %s",
-                     (org.org_id, phone))  # fmt: skip
-        (lead_id,) = bulk_insert(database_url, org.org_id, [phone])
-        conn.execute("INSERT INTO suppressions (org_id, phone) VALUES (%s, %s)",
-                     (org.org_id, phone))  # fmt: skip
-    queued = "SELECT count(*) FROM dial_queue WHERE phone = %s"
-    assert fetch(database_url, queued, phone) == [(1,)]
-    deadline = time.monotonic() + 15
-    while fetch(database_url, queued, phone) != [(0,)] and time.monotonic() < deadline:
+        conn.execute("DELETE FROM suppressions WHERE org_id = %s AND phone = %s", (org_id, phone))
+        (lead_id,) = bulk_insert(database_url, org_id, [phone])
+        conn.execute("INSERT INTO suppressions (org_id, phone) VALUES (%s, %s)", (org_id, phone))
+    assert fetch(database_url, "SELECT count(*) FROM dial_queue WHERE phone = %s", phone) == [(1,)]
+    return lead_id
+
+
+def _assert_taken_out(database_url: str, lead_id: str, within_s: float = 15) -> None:
+    query = "SELECT count(*) FROM dial_queue WHERE lead_id = %s"
+    deadline = time.monotonic() + within_s
+    while fetch(database_url, query, lead_id) != [(0,)] and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert fetch(database_url, queued, phone) == [(0,)]
+    assert fetch(database_url, query, lead_id) == [(0,)]
     status, reasons = fetch(
         database_url, "SELECT status, reasons FROM leads WHERE lead_id = %s", lead_id
     )[0]
     assert status == "ineligible" and "suppressed" in reasons
+
+
+def test_suppression_takes_out_a_lead_that_raced_it(service, org, database_url):
+    """A lead whose writer transaction raced the suppression of its number (each statement
+    missed the other's commit) ends up queued and eligible beside the suppression; the service
+    takes it out a few seconds after the suppression (suppressions.RECHECK_AFTER_S)."""
+    writer = org.key("write")
+    resp = call(service, "POST", "/v1/suppressions", writer, json={"phones": ["5125550600"]})
+    assert resp.status_code == 200, resp.text
+    _assert_taken_out(database_url, _race_end_state(database_url, org.org_id, "+15125550600"))
+
+
+def test_suppressions_import_takes_out_a_lead_that_raced_it(org, database_url, redis_url, tmp_path):
+    """The same for `l2i suppressions import`: it checks the queue once more before it ends."""
+    from tests.support.stack import PEPPER
+
+    path = tmp_path / "optouts.txt"
+    path.write_text("5125550700\n")
+    env = {"L2I_DATABASE_URL": database_url, "L2I_REDIS_URL": redis_url, "L2I_KEY_PEPPER": PEPPER}
+    cmd = [sys.executable, "-m", "lead2inbound.cli", "suppressions", "import", str(path),
+           "--org", org.org_id]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while fetch(database_url, "SELECT count(*) FROM suppressions") != [(1,)]:
+            assert time.monotonic() < deadline and proc.poll() is None, "the import never committed"
+            time.sleep(0.05)
+        lead_id = _race_end_state(database_url, org.org_id, "+15125550700")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "1 queued lead" in out, out
+    _assert_taken_out(database_url, lead_id, within_s=0)
 
 
 def test_suppressions_import_cli(org, database_url, redis_url, tmp_path):

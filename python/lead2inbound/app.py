@@ -52,9 +52,6 @@ from .suppression_hint import SuppressionHint
 from .validation import error
 
 log = logging.getLogger("lead2inbound")
-
-# Seconds after a suppression's commit when its numbers are taken out of the queue once more.
-RECHECK_AFTER_S = 3.0
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _KEY_IN_QUERY = re.compile(r"l2i_(live|test)_")
 
@@ -177,12 +174,10 @@ class Services:
         task.add_done_callback(self._rechecks.discard)
 
     async def _recheck(self, org_id: str, phones: list[str]) -> None:
-        """A lead whose writer statement ran alongside the suppression of its number saw no
-        suppression, and the suppression's dequeue did not see it (each statement's snapshot
-        predates the other's commit): it would wait in the queue, never claimed (the claim
-        excludes suppressed numbers) but never taken out. The writer transactions of that
-        moment have committed after RECHECK_AFTER_S: take the numbers out once more."""
-        await asyncio.sleep(RECHECK_AFTER_S)
+        """Take the numbers out of the queue once more (suppressions.RECHECK_AFTER_S): a raced
+        lead would wait there, never claimed (the claim excludes suppressed numbers) but never
+        taken out either."""
+        await asyncio.sleep(suppressions.RECHECK_AFTER_S)
         try:
             async with self.pool.connection() as conn:
                 gone = await suppressions.dequeue(conn, org_id, phones, now=self.clock())

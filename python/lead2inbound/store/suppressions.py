@@ -16,6 +16,12 @@ from .queries import sql
 
 CHANNEL = "l2i:suppressions"  # broadcast: "<org_id> <phone> <phone> ..." or "<org_id> *"
 
+# Seconds after a suppression's commit when its numbers are taken out of the queue once more: a
+# lead whose writer statement ran alongside the suppression saw no suppression, and the
+# suppression's dequeue did not see the lead (each snapshot predates the other's commit). By
+# then the writer transactions of that moment have committed.
+RECHECK_AFTER_S = 3.0
+
 
 async def add(
     conn: AsyncConnection, org_id: str, phones: list[str], reason: str | None, *, now: datetime
@@ -38,6 +44,13 @@ async def dequeue(
     return [str(r[0]) for r in await cur.fetchall()]
 
 
+def dequeue_sync(conn: Connection, org_id: str, phones: list[str], now: datetime) -> list[str]:
+    rows = conn.execute(
+        sql("suppressions_dequeue"), {"org": org_id, "phones": phones, "now": now}
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def import_numbers(
     conn: Connection, org_id: str, phones: list[str], reason: str | None, now: datetime
 ) -> tuple[int, int]:
@@ -54,10 +67,7 @@ def import_numbers(
         " ON CONFLICT (org_id, phone) DO NOTHING",
         (org_id, reason),
     ).rowcount
-    gone = conn.execute(
-        sql("suppressions_dequeue"), {"org": org_id, "phones": phones, "now": now}
-    ).fetchall()
-    return added, len(gone)
+    return added, len(dequeue_sync(conn, org_id, phones, now))
 
 
 def row_json(row: Any) -> dict[str, Any]:
