@@ -148,9 +148,7 @@ class LeadWriter:
             await asyncio.sleep(tick)
             now = loop.time()
             waiting = self._waiting
-            while waiting and (waiting[0].taken or waiting[0].future.done()):
-                waiting.popleft()
-            while waiting and waiting[0].deadline <= now:
+            while waiting and waiting[0].deadline <= now:  # arrival order is deadline order
                 unit = waiting.popleft()
                 if unit.taken or unit.future.done():
                     continue
