@@ -68,3 +68,25 @@ async def test_untaken_leads_time_out_and_are_skipped():
     finally:
         pool.release.set()
         await writer.stop()
+
+
+async def test_taken_units_leave_the_shedders_queue_at_once():
+    """The shedder's deque holds only units still waiting: one a flusher has taken (or one
+    already shed) is not kept until its deadline, with its leads and results (memory)."""
+    pool = _BlockingPool()
+    writer = LeadWriter(pool, flushers=1, queue_timeout_s=30.0)  # type: ignore[arg-type]
+    await writer.start()
+    try:
+        first = asyncio.create_task(writer.write(_lead(1)))
+        await asyncio.sleep(0.05)  # taken by the one flusher, stuck in its transaction
+        rest = [asyncio.create_task(writer.write(_lead(n))) for n in range(2, 12)]
+        await asyncio.sleep(0.05)
+        assert [u.leads[0].lead_id for u in writer._waiting] == [str(n) for n in range(2, 12)]
+        pool.release.set()  # the flusher fails its batch, then takes the ten others
+        for task in [first, *rest]:
+            with pytest.raises(StoreUnavailable):
+                await task
+        assert not writer._waiting, "answered units must not wait for their deadline"
+    finally:
+        pool.release.set()
+        await writer.stop()

@@ -234,6 +234,7 @@ class LeadWriter:
     async def _flush_loop(self) -> None:
         while True:
             first = await self._queue.get()
+            self._untrack(first)
             batch = [first]
             size = len(first.leads)
             while size < self._max_batch:
@@ -241,6 +242,7 @@ class LeadWriter:
                     unit = self._queue.get_nowait()
                 except asyncio.QueueEmpty:
                     break
+                self._untrack(unit)
                 batch.append(unit)
                 size += len(unit.leads)
             try:
@@ -252,6 +254,16 @@ class LeadWriter:
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    def _untrack(self, unit: _Pending) -> None:
+        """A unit leaves the shedder's deque as soon as a flusher takes it: the deque holds only
+        units still waiting (else it kept every answered unit, with its leads and results, for
+        `queue_timeout_s`: tens of MB per worker at thousands of leads/s). Both the queue and the
+        deque are in arrival order and the shedder pops expired units from the front, so a unit
+        a flusher takes is at the deque's front unless the shedder already took it out."""
+        waiting = self._waiting
+        if waiting and waiting[0] is unit:
+            waiting.popleft()
 
     async def _flush(self, batch: list[_Pending]) -> None:
         BATCH_SIZE.observe(sum(len(u.leads) for u in batch))
