@@ -59,7 +59,7 @@ from lead2inbound.keystore import create_key, create_org  # noqa: E402
 from lead2inbound.store.migrate import migrate  # noqa: E402
 
 PEPPER = "bench-pepper-" + secrets.token_hex(8)
-WORKERS = 2
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CONNECTIONS = 64
 LEADS_URL = "/v1/leads"
 PERCENTILES = (50, 90, 99, 99.9)

@@ -20,6 +20,7 @@ from lead2inbound.limits import (
     rate_limit_headers,
     rate_limit_key,
 )
+from lead2inbound.metrics import TALLY
 from tests.limits_support import RedisServer
 
 # Generous Redis budget where exactness is tested: 2 shared cores must not trip the fallback.
@@ -50,6 +51,7 @@ def key() -> str:
 
 
 def metric(name: str, **labels: str) -> float:
+    TALLY.flush()  # as /metrics does before it answers
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 

@@ -35,7 +35,7 @@ from .idempotency import Idempotency
 from .limits import RateLimiter, rate_limit_headers
 from .logs import access_log
 from .logs import configure as configure_logging
-from .metrics import Metrics
+from .metrics import TALLY, Metrics
 from .problems import ProblemError, unauthorized, validation
 from .resources.api_keys import ApiKeyResource, ApiKeysResource
 from .resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
@@ -92,6 +92,7 @@ class Services:
         self.writer = LeadWriter(
             self.pool,
             max_batch=config.writer_max_batch,
+            flushers=config.writer_flushers,
             queue_timeout_s=config.write_queue_timeout_s or None,
         )
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
@@ -118,8 +119,10 @@ class Services:
         self.broadcast.add_reconnect_hook(self._on_broadcast_gap)
         self.idempotency = Idempotency(self.pool)
         self._rechecks: set[asyncio.Task[None]] = set()
+        self._tally: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self._tally = asyncio.get_running_loop().create_task(TALLY.flush_forever())
         await self.pool.open(wait=False)
         await self.writer.start()
         self.keys.start()
@@ -148,6 +151,9 @@ class Services:
         await self.limiter.aclose()
         await self.redis.aclose()
         await self.pool.close()
+        if self._tally is not None:
+            self._tally.cancel()  # its last flush runs as it ends
+            await asyncio.gather(self._tally, return_exceptions=True)
 
     async def _rescrub_due(self, conn: Any, org_id: str, lead_ids: list[str]) -> list[str]:
         """The 31-day re-scrub before a claim hands leads out (a no-op without a provider)."""

@@ -50,6 +50,7 @@ class Config:
     # --- intake -------------------------------------------------------------------------------
     consent_clock_skew_s: int = 300  # L2I_CONSENT_CLOCK_SKEW_S: future consent tolerance
     writer_max_batch: int = 256  # L2I_WRITER_MAX_BATCH: leads per transaction, at most
+    writer_flushers: int = 2  # L2I_WRITER_FLUSHERS: writer transactions in flight per worker
     write_queue_timeout_s: float = 10.0  # L2I_WRITE_QUEUE_TIMEOUT_S: 503 if not taken by then
     calling_hours: str = "enforce"  # L2I_CALLING_HOURS: enforce | off
     # --- DNC providers (docs/dnc.md) ----------------------------------------------------------
@@ -132,3 +133,5 @@ class Config:
             )
         if self.workers < 1:
             raise ConfigError("L2I_WORKERS must be at least 1")
+        if self.writer_flushers < 1 or self.writer_max_batch < 1:
+            raise ConfigError("L2I_WRITER_FLUSHERS and L2I_WRITER_MAX_BATCH must be at least 1")

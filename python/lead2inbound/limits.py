@@ -29,6 +29,7 @@ from prometheus_client import Counter, Gauge
 from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from .config import Config
+from .metrics import TALLY
 
 __all__ = [
     "DEFAULT_PERIOD_S",
@@ -54,6 +55,11 @@ RATELIMIT_DECISIONS = Counter(
     "Rate-limit decisions by outcome and by where they were taken",
     ["decision", "mode"],
 )
+_DECISIONS = {
+    (allowed, mode): RATELIMIT_DECISIONS.labels("allowed" if allowed else "limited", mode)
+    for allowed in (True, False)
+    for mode in ("redis", "fallback")
+}
 
 # GCRA, all in integer microseconds of Redis's clock.
 #   KEYS[1]  l2i:rl:{<key_id>}      holds the theoretical arrival time (TAT), absent = full bucket
@@ -268,10 +274,10 @@ class RateLimiter:
             except _PoolExhausted:
                 pass  # this one request is decided locally; the limiter stays in Redis mode
             else:
-                RATELIMIT_DECISIONS.labels("allowed" if d.allowed else "limited", "redis").inc()
+                TALLY.inc(_DECISIONS[d.allowed, "redis"])
                 return d
         d = self._fallback.check(key_id, self.fallback_limit(limit_per_minute), cost)
-        RATELIMIT_DECISIONS.labels("allowed" if d.allowed else "limited", "fallback").inc()
+        TALLY.inc(_DECISIONS[d.allowed, "fallback"])
         return d
 
     async def aclose(self) -> None:
