@@ -55,11 +55,18 @@ RATELIMIT_DECISIONS = Counter(
     "Rate-limit decisions by outcome and by where they were taken",
     ["decision", "mode"],
 )
-_DECISIONS = {
-    (allowed, mode): RATELIMIT_DECISIONS.labels("allowed" if allowed else "limited", mode)
-    for allowed in (True, False)
-    for mode in ("redis", "fallback")
-}
+_decisions: dict[tuple[bool, str], Any] = {}
+
+
+def _decision_counter(allowed: bool, mode: str) -> Any:
+    """The counter's child, made on first use (a made child is exported, even at 0: a
+    `mode="fallback"` series must appear only once a fallback decision was taken)."""
+    child = _decisions.get((allowed, mode))
+    if child is None:
+        child = RATELIMIT_DECISIONS.labels("allowed" if allowed else "limited", mode)
+        _decisions[allowed, mode] = child
+    return child
+
 
 # GCRA, all in integer microseconds of Redis's clock.
 #   KEYS[1]  l2i:rl:{<key_id>}      holds the theoretical arrival time (TAT), absent = full bucket
@@ -274,10 +281,10 @@ class RateLimiter:
             except _PoolExhausted:
                 pass  # this one request is decided locally; the limiter stays in Redis mode
             else:
-                TALLY.inc(_DECISIONS[d.allowed, "redis"])
+                TALLY.inc(_decision_counter(d.allowed, "redis"))
                 return d
         d = self._fallback.check(key_id, self.fallback_limit(limit_per_minute), cost)
-        TALLY.inc(_DECISIONS[d.allowed, "fallback"])
+        TALLY.inc(_decision_counter(d.allowed, "fallback"))
         return d
 
     async def aclose(self) -> None:
