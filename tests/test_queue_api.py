@@ -357,6 +357,38 @@ def test_suppressions_import_cli(org, database_url, redis_url, tmp_path):
     assert fetch(database_url, "SELECT lead_id::text FROM dial_queue") == [(ids[1],)]
 
 
+def _last_analyze(database_url: str) -> object:
+    return fetch(
+        database_url,
+        "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'suppressions'",
+    )[0][0]
+
+
+def test_a_bulk_suppressions_import_analyzes_the_list(org, database_url, redis_url, tmp_path):
+    """A big import is followed by an ANALYZE (manual: `last_analyze`, not autovacuum's), so
+    the writer's cached plans of the suppression check are made again over the list as it now
+    is; a small one is not."""
+    from lead2inbound.store.suppressions import ANALYZE_AFTER_ROWS
+    from tests.support.stack import PEPPER
+
+    env = {"L2I_DATABASE_URL": database_url, "L2I_REDIS_URL": redis_url, "L2I_KEY_PEPPER": PEPPER}
+    path = tmp_path / "optouts.txt"
+    cmd = [sys.executable, "-m", "lead2inbound.cli", "suppressions", "import", str(path),
+           "--org", org.org_id]  # fmt: skip
+    before = fetch(database_url, "SELECT now()")[0][0]
+    path.write_text("".join(f"51255{i:05d}\n" for i in range(ANALYZE_AFTER_ROWS - 1)))
+    small = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert small.returncode == 0, small.stderr
+    last = _last_analyze(database_url)
+    assert last is None or last < before, "a small import must not ANALYZE"
+    path.write_text("".join(f"51256{i:05d}\n" for i in range(ANALYZE_AFTER_ROWS)))
+    big = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert big.returncode == 0, big.stderr
+    assert f"{ANALYZE_AFTER_ROWS} added" in big.stdout, big.stdout
+    last = _last_analyze(database_url)
+    assert last is not None and last > before, last
+
+
 # --- API keys -------------------------------------------------------------------------------
 
 

@@ -423,7 +423,13 @@ def suppressions_import(file: str, org: str, reason: str) -> None:
 
     from . import _core
     from .keystore import KeyStoreError, resolve_org
-    from .store.suppressions import CHANNEL, RECHECK_AFTER_S, dequeue_sync, import_numbers
+    from .store.suppressions import (
+        CHANNEL,
+        RECHECK_AFTER_S,
+        analyze_after_import,
+        dequeue_sync,
+        import_numbers,
+    )
 
     cfg = _config()
     with click.open_file(file, encoding="utf-8", errors="replace") as fh:
@@ -457,6 +463,7 @@ def suppressions_import(file: str, org: str, reason: str) -> None:
             raise click.ClickException(str(exc)) from None
         with conn.transaction():
             added, dequeued = import_numbers(conn, org_id, numbers, reason, datetime.now(UTC))
+        analyze_after_import(conn, added)
     redis_url = _redis_url(cfg)
     if redis_url:  # workers rebuild their suppression hint (best effort; Postgres decides)
         import redis

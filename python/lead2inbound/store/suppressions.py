@@ -22,6 +22,12 @@ CHANNEL = "l2i:suppressions"  # broadcast: "<org_id> <phone> <phone> ..." or "<o
 # then the writer transactions of that moment have committed.
 RECHECK_AFTER_S = 3.0
 
+# A bulk import at least this large is followed by an ANALYZE of the table: the writer's prepared
+# statement may hold a plan made while the list was small (a hashed sub-plan: the whole list
+# scanned per batch), kept until autovacuum's next ANALYZE (up to its naptime, a minute, later).
+# ANALYZE updates the statistics and invalidates every session's cached plans on the table.
+ANALYZE_AFTER_ROWS = 1_000
+
 
 async def add(
     conn: AsyncConnection, org_id: str, phones: list[str], reason: str | None, *, now: datetime
@@ -68,6 +74,14 @@ def import_numbers(
         (org_id, reason),
     ).rowcount
     return added, len(dequeue_sync(conn, org_id, phones, now))
+
+
+def analyze_after_import(conn: Connection, added: int) -> bool:
+    """ANALYZE the list after a bulk import of `ANALYZE_AFTER_ROWS` or more (see above)."""
+    if added < ANALYZE_AFTER_ROWS:
+        return False
+    conn.execute("ANALYZE suppressions")
+    return True
 
 
 def row_json(row: Any) -> dict[str, Any]:
