@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -24,24 +25,23 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-@dataclass
-class PostgresHandle:
-    """`url`: the default database (`l2i` when embedded).
+class _Controls:
+    """Start, stop, restart and kill of the embedded server behind a handle; an external server
+    raises NotControllable (the tests that need control ask for a private one)."""
 
-    `admin_url`: a database where we may CREATE / DROP DATABASE (`postgres` when embedded).
-    """
-
-    url: str
-    admin_url: str
-    embedded: EmbeddedPostgres | None = None
+    embedded: EmbeddedPostgres | EmbeddedRedis | None
+    _name: ClassVar[str]
+    _private_fixture: ClassVar[str]
 
     @property
     def controllable(self) -> bool:
         return self.embedded is not None
 
-    def _server(self) -> EmbeddedPostgres:
+    def _server(self) -> EmbeddedPostgres | EmbeddedRedis:
         if self.embedded is None:
-            raise NotControllable("external Postgres: ask for the private_pg fixture instead")
+            raise NotControllable(
+                f"external {self._name}: ask for the {self._private_fixture} fixture instead"
+            )
         return self.embedded
 
     @property
@@ -62,6 +62,20 @@ class PostgresHandle:
 
     def is_running(self) -> bool:
         return self._server().is_running()
+
+
+@dataclass
+class PostgresHandle(_Controls):
+    """`url`: the default database (`l2i` when embedded).
+
+    `admin_url`: a database where we may CREATE / DROP DATABASE (`postgres` when embedded).
+    """
+
+    url: str
+    admin_url: str
+    embedded: EmbeddedPostgres | None = None
+    _name: ClassVar[str] = "Postgres"
+    _private_fixture: ClassVar[str] = "private_pg"
 
     def create_database(self, template: str | None = None, prefix: str = "l2i_t_") -> str:
         """Create a uniquely named database (optionally from `template`); returns its URL."""
@@ -84,38 +98,12 @@ class PostgresHandle:
 
 
 @dataclass
-class RedisHandle:
+class RedisHandle(_Controls):
     url: str
     embedded: EmbeddedRedis | None = None
+    _name: ClassVar[str] = "Redis"
+    _private_fixture: ClassVar[str] = "private_redis"
 
     @property
     def admin_url(self) -> str:
         return self.url
-
-    @property
-    def controllable(self) -> bool:
-        return self.embedded is not None
-
-    def _server(self) -> EmbeddedRedis:
-        if self.embedded is None:
-            raise NotControllable("external Redis: ask for the private_redis fixture instead")
-        return self.embedded
-
-    @property
-    def port(self) -> int:
-        return self._server().port
-
-    def start(self) -> str:
-        return self._server().start()
-
-    def stop(self, mode: str = "fast") -> None:
-        self._server().stop(mode)
-
-    def restart(self, mode: str = "fast") -> str:
-        return self._server().restart(mode)
-
-    def kill(self) -> None:
-        self._server().kill()
-
-    def is_running(self) -> bool:
-        return self._server().is_running()

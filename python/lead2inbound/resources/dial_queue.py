@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..http import send_json
@@ -27,12 +29,19 @@ def _lease_id(raw: str | None) -> str | None:
         raise bad("lease_id", "lease_id must be the lease id a claim answered") from None
 
 
-def _not_leased() -> ProblemError:
-    return ProblemError(
-        "not_leased",
-        "This lead is not currently leased to you (never claimed, completed, released, or its "
-        "lease expired).",
-    )
+@contextlib.contextmanager
+def _as_problems() -> Iterator[None]:
+    """The queue's refusals of a complete or release as problems (404, 409)."""
+    try:
+        yield
+    except NoSuchLead:
+        raise not_found("lead") from None
+    except NotLeased:
+        raise ProblemError(
+            "not_leased",
+            "This lead is not currently leased to you (never claimed, completed, released, or "
+            "its lease expired).",
+        ) from None
 
 
 BODY_ERRORS = (400, 413, 415, 422)
@@ -114,14 +123,10 @@ class CompleteResource:
         body = await decode_body(req, CompleteIn, 4096)
         if body.outcome not in OUTCOMES:
             raise bad("outcome", "outcome must be one of " + ", ".join(OUTCOMES))
-        try:
+        with _as_problems():
             row, _added = await self.s.queue.complete(
                 principal.org_id, principal.key_id, lead, body.outcome, _lease_id(body.lease_id)
             )
-        except NoSuchLead:
-            raise not_found("lead") from None
-        except NotLeased:
-            raise _not_leased() from None
         if body.outcome == "do_not_call":
             await self.s.publish_suppressions(principal.org_id, [row["phone"]])
         send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
@@ -153,12 +158,8 @@ class ReleaseResource:
         principal = await self.s.authorize(req, "dial")
         lead = lead_uuid(lead_id)
         body = await decode_body(req, ReleaseIn, 4096, empty_ok=True)
-        try:
+        with _as_problems():
             row = await self.s.queue.release(
                 principal.org_id, principal.key_id, lead, _lease_id(body.lease_id)
             )
-        except NoSuchLead:
-            raise not_found("lead") from None
-        except NotLeased:
-            raise _not_leased() from None
         send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
