@@ -33,7 +33,7 @@ from .http import (
 )
 from .idempotency import Idempotency
 from .limits import RateLimiter, rate_limit_headers
-from .logs import access_log
+from .logs import ACCESS_LOG
 from .logs import configure as configure_logging
 from .metrics import TALLY, Metrics
 from .problems import ProblemError, unauthorized, validation
@@ -294,14 +294,11 @@ class RequestContext:
             status = int(str(resp.status).split()[0])
             elapsed = time.perf_counter() - started
             self.s.metrics.request(route, req.method, status, elapsed)
-            if access_log.isEnabledFor(logging.INFO):
+            if ACCESS_LOG.enabled():
                 principal = req.context.get("principal")
-                access_log.info(
-                    "%s %s %d",
-                    req.method,
-                    req.path,
-                    status,
-                    extra={
+                ACCESS_LOG.write(
+                    f"{req.method} {req.path} {status}",
+                    {
                         "request_id": req.context.get("request_id"),
                         "method": req.method,
                         "path": req.path[:256],
