@@ -231,7 +231,9 @@ def service_env(stack: Stack, metrics_dir: Path, extra: dict[str, str]) -> dict[
         "L2I_DATABASE_URL": stack.pg.url,
         "L2I_REDIS_URL": stack.redis.url,
         "L2I_KEY_PEPPER": PEPPER,
-        "L2I_LOG_LEVEL": "warning",
+        # the default, as in production: one JSON access-log line per request (into the
+        # phase's service.log); --service-env L2I_LOG_LEVEL=warning measures without it
+        "L2I_LOG_LEVEL": "info",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
     env.update(extra)
