@@ -29,7 +29,7 @@ from prometheus_client import Counter, Gauge
 from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from .config import Config
-from .metrics import TALLY
+from .metrics import TALLY, child
 
 __all__ = [
     "DEFAULT_PERIOD_S",
@@ -55,17 +55,10 @@ RATELIMIT_DECISIONS = Counter(
     "Rate-limit decisions by outcome and by where they were taken",
     ["decision", "mode"],
 )
-_decisions: dict[tuple[bool, str], Any] = {}
 
 
-def _decision_counter(allowed: bool, mode: str) -> Any:
-    """The counter's child, made on first use (a made child is exported, even at 0: a
-    `mode="fallback"` series must appear only once a fallback decision was taken)."""
-    child = _decisions.get((allowed, mode))
-    if child is None:
-        child = RATELIMIT_DECISIONS.labels("allowed" if allowed else "limited", mode)
-        _decisions[allowed, mode] = child
-    return child
+def _outcome(allowed: bool) -> str:
+    return "allowed" if allowed else "limited"
 
 
 # GCRA, all in integer microseconds of Redis's clock.
@@ -281,10 +274,10 @@ class RateLimiter:
             except _PoolExhausted:
                 pass  # this one request is decided locally; the limiter stays in Redis mode
             else:
-                TALLY.inc(_decision_counter(d.allowed, "redis"))
+                TALLY.inc(child(RATELIMIT_DECISIONS, _outcome(d.allowed), "redis"))
                 return d
         d = self._fallback.check(key_id, self.fallback_limit(limit_per_minute), cost)
-        TALLY.inc(_decision_counter(d.allowed, "fallback"))
+        TALLY.inc(child(RATELIMIT_DECISIONS, _outcome(d.allowed), "fallback"))
         return d
 
     async def aclose(self) -> None:

@@ -87,33 +87,32 @@ class Tally:
 TALLY = Tally()  # one per process: the hot path's counters go through it
 
 
-class Metrics:
-    """The hot path's metrics, with each label set's child looked up once per process (a
-    `labels()` call builds and hashes a key every time; these run for every request)."""
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
-    def __init__(self) -> None:
-        self._requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._leads: dict[tuple[bool, str], Any] = {}
+
+def child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, made once per process and then looked up: `labels()` builds and
+    hashes a key and takes a lock every time. Made on first use, not ahead: a made child is
+    exported, even at 0 (a `mode="fallback"` series must appear only once one was taken)."""
+    key = (metric, labels)
+    made = _children.get(key)
+    if made is None:
+        made = _children[key] = metric.labels(*labels)
+    return made
+
+
+class Metrics:
+    """The hot path's metrics (request and lead counts), through the per-process `TALLY`."""
 
     def lead(self, result: WriteResult) -> None:
-        key = (result.created, result.status)
-        child = self._leads.get(key)
-        if child is None:
-            child = LEADS.labels("created" if result.created else "duplicate", result.status)
-            self._leads[key] = child
-        TALLY.inc(child)
+        TALLY.inc(child(LEADS, "created" if result.created else "duplicate", result.status))
         if result.created:
             for reason in result.reasons:
-                TALLY.inc(LEAD_REASONS.labels(reason))
+                TALLY.inc(child(LEAD_REASONS, reason))
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        children = self._requests.get(key)
-        if children is None:
-            children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route, method))
-            self._requests[key] = children
-        TALLY.inc(children[0])
-        TALLY.observe(children[1], seconds)
+        TALLY.inc(child(REQUESTS, route, method, str(status)))
+        TALLY.observe(child(LATENCY, route, method), seconds)
 
     def exposition(self) -> tuple[bytes, str]:
         TALLY.flush()  # this worker's own counts are exact; the others' at most FLUSH_S late

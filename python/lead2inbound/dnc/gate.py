@@ -26,7 +26,7 @@ import psycopg
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from ..metrics import TALLY
+from ..metrics import TALLY, child
 from ..store.queries import sql
 from .crypto import SecretBox, SecretError, associated_data
 from .providers import DncProvider, ProviderUnavailable, ScrubResult, build_provider
@@ -211,7 +211,7 @@ class DncService:
 
     def after_write(self, lead: PreparedLead, result: WriteResult) -> None:
         if result.created and result.checks.get("dnc") == "not_connected":
-            TALLY.inc(UNSCRUBBED.labels(lead.org_id))
+            TALLY.inc(child(UNSCRUBBED, lead.org_id))
 
 
 def apply_result(lead: PreparedLead, result: ScrubResult) -> None:
