@@ -275,9 +275,11 @@ def wrk(url: str, key: str, phase: str, seconds: float, connections: int = CONNE
 
 def locust(url: str, key: str, phase: str, rate: float, seconds: float, mix: str, out: Path,
            readback: float = 0.1) -> dict:  # fmt: skip
-    # each user posts every users/rate = 0.1 s: locust's own scheduling latency grows with its
-    # users (at 500/s: p50 68 ms with 250 users, 15 ms with 50, against the same service)
-    users = max(20, min(1000, int(rate / 10)))
+    # each user posts every users/rate = 20 ms. Locust's own latency grows with its users at a
+    # fixed total rate: against the no-op ceiling at 500/s, p50 / p99 1.49 / 3.63 ms with 10
+    # users, 3.29 / 8.15 with 50, 8.19 / 23.6 with 100 (oha: 0.37 / 0.82). Fewer users would fall
+    # behind the rate whenever an answer takes longer than the pacing.
+    users = max(10, min(1000, int(rate / 50)))
     env = dict(os.environ, BENCH_KEY=key, BENCH_RATE=str(rate), BENCH_USERS=str(users),
                BENCH_PHASE=phase, BENCH_MIX=mix, BENCH_READBACK=str(readback),
                BENCH_OUT=str(out))  # fmt: skip
@@ -290,6 +292,28 @@ def locust(url: str, key: str, phase: str, rate: float, seconds: float, mix: str
     raw = json.loads(out.read_text())
     raw["cpu_warning"] = "CPU usage above 90%" in proc.stderr
     return raw
+
+
+def generator_floor(ceiling: ServerProcess, rate: float, seconds: float, out: Path,
+                    workdir: Path) -> dict:  # fmt: skip
+    """Locust (and oha) against the no-op ceiling at the scenario's rate: what the load
+    generators themselves add to every latency they report on this machine (the ceiling answers
+    in microseconds, so these percentiles are the generators' own floor)."""
+    raw = locust(ceiling.url, "none", "2", rate, seconds, "unique", out / "floor_raw.json",
+                 readback=0.0)  # fmt: skip
+    res: dict[str, Any] = {
+        "rate": rate,
+        "locust_ms": {p: v * 1000 for p, v in pct(raw["lat"]["new"]).items()},
+        "locust_rate": len(raw["lat"]["new"]) / max(raw["stopped"] - raw["started"], 1e-9),
+    }
+    if find_oha():
+        got = oha(ceiling.url, "none", "2", rate, min(seconds, 10.0), workdir)
+        res["oha_ms"] = got["latency_ms"]
+    lat = res["locust_ms"]
+    print(f"  floor: locust p50 {lat['50']:.2f} ms p99 {lat['99']:.2f} ms"
+          + (f"; oha p50 {res['oha_ms']['50']:.2f} ms p99 {res['oha_ms']['99']:.2f} ms"
+             if "oha_ms" in res else ""), flush=True)  # fmt: skip
+    return res
 
 
 def find_oha() -> str | None:
@@ -881,6 +905,18 @@ def markdown(r: dict) -> str:
                 f"p99 <= 10 ms | {'yes' if cl['99'] <= 10 else 'NO'} |"
             )
         lines += disk_row(sc)
+    fl = r.get("floor")
+    if fl:
+        lat = fl["locust_ms"]
+        oha_ms = fl.get("oha_ms")
+        lines.append(
+            f"| the generators' own floor: the no-op ceiling at {fl['rate']:.0f}/s, "
+            f"p50 / p90 / p99 / p99.9 (ms) | locust {fmt(lat['50'])} / {fmt(lat['90'])} / "
+            f"{fmt(lat['99'])} / {fmt(lat['99.9'])}"
+            + (f"; oha {fmt(oha_ms['50'])} / {fmt(oha_ms['90'])} / {fmt(oha_ms['99'])} / "
+               f"{fmt(oha_ms['99.9'])}" if oha_ms else "")
+            + " | | | (reference) | |"
+        )  # fmt: skip
     so = r.get("scenario_oha")
     if so:
         lat = so["latency_ms"]["all_posts"]
@@ -935,6 +971,9 @@ def plots(r: dict, out: Path) -> list[Path]:
     if r.get("scenario_oha"):
         rows.append((f"service at {r['scenario_oha']['rate']:.0f}/s (oha)",
                      r["scenario_oha"]["latency_ms"]["all_posts"]))  # fmt: skip
+    if r.get("floor"):
+        rows.append((f"no-op ceiling at {r['floor']['rate']:.0f}/s (locust)",
+                     r["floor"]["locust_ms"]))  # fmt: skip
     width = 0.8 / len(rows)
     for i, (name, lat) in enumerate(rows):
         vals = [lat[k] for k in ("50", "90", "99", "99.9")]
@@ -1083,6 +1122,12 @@ def main(argv: list[str] | None = None) -> int:
             with running(ceiling):
                 results["ceiling"] = saturation(stack, ceiling, "ceiling", "2", args.seconds,
                                                 warmup, ceiling=True)  # fmt: skip
+                if "scenario" not in skip:
+                    print(f"generators' own floor: the ceiling at {args.scenario_rate:.0f}/s:",
+                          flush=True)  # fmt: skip
+                    results["floor"] = generator_floor(
+                        ceiling, args.scenario_rate, args.scenario_seconds, args.out, tmp
+                    )
         service = ServerProcess(
             env=service_env(stack, metrics_dir, extra_env), workers=WORKERS,
             log_path=logs / "service.log", extra_args=granian_args,

@@ -38,3 +38,5 @@ def test_bench_smoke_loses_nothing(tmp_path):
     assert scenario["unexpected"] == 0
     assert scenario["claimed"] > 0  # the claimer saw the queued leads
     assert results["ceiling"]["rps"] > 0
+    assert results["floor"]["locust_rate"] > 0  # the generators' floor against the ceiling
+    assert 0 < results["floor"]["locust_ms"]["50"] <= results["floor"]["locust_ms"]["99"]
