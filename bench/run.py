@@ -10,7 +10,8 @@ service with its production settings (`--interface asgi --workers 2 --loop uvloo
 --no-ws`, one worker per core), the ceiling (bench/ceiling_app.py, same Granian settings) and
 the peer (bench/peer/, FastAPI on uvicorn, same worker count). Phases:
 
-1. saturation, 64 connections, wrk with unique phones: ceiling, service, peer;
+1. saturation, 64 connections, wrk with unique phones: ceiling, service, peer; with the ceiling
+   up, locust and oha at the scenario's rate against it (the generators' own latency floor);
 2. latency at a fixed arrival rate of half the service's saturation rate (oha, open loop;
    locust when oha is missing), and the scenario's rate from oha too;
 3. the realistic scenario at 500 leads/s (locust: 5% duplicates, 5% without consent, 1% invalid,
@@ -750,12 +751,14 @@ def at_rate_open(stack: Stack, server: ServerProcess, name: str, phase: str, rat
     org, key = stack.new_org(name)
     stack.analyze()
     pids = server.worker_pids()
+    w0 = writer_stats(server)
     with (
         Sampler(stack.pg.url, org, pids) as sampler,
         CpuSplit(stack, server) as cpu,
         DiskProbe(stack.pg.data_dir) as disk,
     ):
         res = oha(server.url, key, phase, rate, seconds, workdir)
+    res["writer"] = writer_delta(w0, writer_stats(server))
     res["disk_fsync_ms"] = disk.summary()
     res["rate"] = rate
     res["generator"] = "oha (open loop, --latency-correction)"
@@ -771,6 +774,11 @@ def at_rate_open(stack: Stack, server: ServerProcess, name: str, phase: str, rat
     print(f"  {name}: {res['achieved_rate']:.0f} posts/s (open loop), p50 {lat['50']:.2f} ms, "
           f"p99 {lat['99']:.2f} ms, p99.9 {lat['99.9']:.2f} ms; disk fdatasync p99 "
           f"{d['99']:.2f} ms, max {d['max']:.1f} ms", flush=True)  # fmt: skip
+    w = res["writer"]
+    print("  CPU (cores busy): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.cores.items())
+          + (f"; writer: mean batch {w['mean_batch']:.1f} leads, mean write+commit "
+             f"{w['mean_commit_ms']:.2f} ms, mean time in the app {w['mean_in_app_ms']:.2f} ms"
+             if w else ""), flush=True)  # fmt: skip
     del res["raw"]
     return res
 
