@@ -21,7 +21,7 @@ SQL_FILES = sorted(
 
 # text a literal, a quoted identifier or a comment may hold: quotes, dashes, both kinds of
 # comment start, a newline-free mix
-_TEXT = st.text(alphabet="ab -'\"*/;%", max_size=12)
+_TEXT = st.text(alphabet="ab -'\"*/;%$\\", max_size=12)
 
 
 def _literal(s: str) -> str:
@@ -73,6 +73,14 @@ def test_compact_statements_answer_as_the_original(conn, statement):
 def test_comments_and_indentation_go_literals_stay():
     text = "SELECT 'a -- b' AS \"x--y\",  -- it's a comment\n\n    1 -- two\n-- only a comment\n"
     assert compact(text) == "SELECT 'a -- b' AS \"x--y\",\n1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["SELECT $$ -- not a comment\n $$", "SELECT /* -- */ 1", "SELECT E'it\\'s -- not a comment'"],
+)
+def test_texts_a_line_cannot_read_stay_as_they_are(text):
+    assert compact(text) == text
 
 
 @pytest.mark.parametrize("name", SQL_FILES)

@@ -21,7 +21,11 @@ def compact(text: str) -> str:
     Why: psycopg converts a query's `%s` placeholders with a regex over its whole text, and
     caches the conversion only for texts of at most 4,096 bytes. The writer's statement is
     5.3 kB with its comments, so every batch (every lead at low load) paid the regex again.
-    Line breaks stay, so a statement keeps its line structure in Postgres's logs."""
+    Line breaks stay, so a statement keeps its line structure in Postgres's logs. A text with
+    block comments, dollar quoting or backslashes (E'' strings) is returned as it is: a line's
+    quotes alone would not tell where those end."""
+    if "/*" in text or "$" in text or "\\" in text:
+        return text
     out = []
     for line in text.splitlines():
         code = _code_of(line).strip()
