@@ -302,6 +302,8 @@ def generator_floor(ceiling: ServerProcess, rate: float, seconds: float, out: Pa
     in microseconds, so these percentiles are the generators' own floor)."""
     raw = locust(ceiling.url, "none", "2", rate, seconds, "unique", out / "floor_raw.json",
                  readback=0.0)  # fmt: skip
+    if raw["unexpected"] or set(raw["status"]) != {"201"}:  # a fast error would lower the floor
+        raise RuntimeError(f"floor: the ceiling answered {raw['status']} to locust")
     res: dict[str, Any] = {
         "rate": rate,
         "locust_ms": {p: v * 1000 for p, v in pct(raw["lat"]["new"]).items()},
@@ -309,6 +311,8 @@ def generator_floor(ceiling: ServerProcess, rate: float, seconds: float, out: Pa
     }
     if find_oha():
         got = oha(ceiling.url, "none", "2", rate, min(seconds, 10.0), workdir)
+        if got["errors"] or set(got["status"]) != {"201"}:
+            raise RuntimeError(f"floor: the ceiling answered {got['status']} / {got['errors']}")
         res["oha_ms"] = got["latency_ms"]
     lat = res["locust_ms"]
     print(f"  floor: locust p50 {lat['50']:.2f} ms p99 {lat['99']:.2f} ms"
