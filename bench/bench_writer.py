@@ -2,6 +2,7 @@
 concurrent writers, against a durable embedded Postgres with bench/postgres.conf.
 
     .venv/bin/python bench/bench_writer.py [--concurrency 32] [--seconds 5] [--flushers 2]
+                                           [--suppressions N]
 
 CPU time per lead is the noise-robust figure on a shared machine: throughput moves with the
 neighbours' load, the CPU a lead costs much less.
@@ -92,14 +93,21 @@ def main() -> None:
     ap.add_argument("--flushers", type=int, default=2)
     ap.add_argument("--max-batch", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--suppressions", type=int, default=0, help="numbers on the org's suppression list"
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="l2i-bw-"))
     stack = Stack(tmp)
     stack.start()
     try:
         org, _ = stack.new_org("writer-bench")
-        with psycopg.connect(stack.pg.url):
-            pass
+        with psycopg.connect(stack.pg.url, autocommit=True) as conn:
+            if args.suppressions:  # numbers the benchmark never posts (prefix +1555)
+                conn.execute("INSERT INTO suppressions (org_id, phone, reason) SELECT %s, "
+                             "'+1555' || lpad(g::text, 7, '0'), 'bench' "
+                             "FROM generate_series(1, %s) g", (org, args.suppressions))  # fmt: skip
+                conn.execute("ANALYZE suppressions")
         runs = []
         for i in range(args.repeats):
             res = asyncio.run(
