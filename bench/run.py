@@ -468,6 +468,14 @@ def writer_delta(before: dict[str, float], after: dict[str, float]) -> dict[str,
     }
 
 
+def print_cpu(cores: dict[str, float], w: dict[str, float]) -> None:
+    """A phase's CPU split, and the writer's figures from /metrics when it has them."""
+    print("  CPU (cores busy): " + ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
+          + (f"; writer: mean batch {w['mean_batch']:.1f} leads, mean write+commit "
+             f"{w['mean_commit_ms']:.2f} ms, mean time in the app {w['mean_in_app_ms']:.2f} ms"
+             if w else ""), flush=True)  # fmt: skip
+
+
 def tree_cpu(pid: int | None) -> float:
     """CPU seconds (user + system) used so far by a process and its live descendants."""
     if pid is None:
@@ -657,11 +665,7 @@ def saturation(stack: Stack, server: ServerProcess, name: str, phase: str, secon
     res["postgres_cpu_cores"] = cpu.postgres_roles
     print(f"  Postgres CPU by process (cores): {cpu.postgres_roles}", flush=True)
     res["per_cpu_s"] = res["created"] / max(cpu.stack_cpu_s, 1e-9)
-    print("  CPU (cores busy): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.cores.items())
-          + (f"; writer: mean batch {res['writer']['mean_batch']:.1f} leads, mean write+commit "
-             f"{res['writer']['mean_commit_ms']:.2f} ms, mean time in the app "
-             f"{res['writer']['mean_in_app_ms']:.2f} ms" if res["writer"] else ""),
-          flush=True)  # fmt: skip
+    print_cpu(cpu.cores, res["writer"])
     print(
         f"  {name}: {res['created_per_s']:.0f} durable leads/s, p50 "
         f"{res['latency_ms']['50']:.2f} ms, p99 {res['latency_ms']['99']:.2f} ms, "
@@ -778,11 +782,7 @@ def at_rate_open(stack: Stack, server: ServerProcess, name: str, phase: str, rat
     print(f"  {name}: {res['achieved_rate']:.0f} posts/s (open loop), p50 {lat['50']:.2f} ms, "
           f"p99 {lat['99']:.2f} ms, p99.9 {lat['99.9']:.2f} ms; disk fdatasync p99 "
           f"{d['99']:.2f} ms, max {d['max']:.1f} ms", flush=True)  # fmt: skip
-    w = res["writer"]
-    print("  CPU (cores busy): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.cores.items())
-          + (f"; writer: mean batch {w['mean_batch']:.1f} leads, mean write+commit "
-             f"{w['mean_commit_ms']:.2f} ms, mean time in the app {w['mean_in_app_ms']:.2f} ms"
-             if w else ""), flush=True)  # fmt: skip
+    print_cpu(cpu.cores, res["writer"])
     del res["raw"]
     return res
 

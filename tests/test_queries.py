@@ -19,6 +19,12 @@ SQL_FILES = sorted(
     if p.name.endswith(".sql")
 )
 
+
+def _original(name: str) -> str:
+    """A service statement as its file has it, comments and all."""
+    return resources.files("lead2inbound.store.sql").joinpath(f"{name}.sql").read_text()
+
+
 # text a literal, a quoted identifier or a comment may hold: quotes, dashes, both kinds of
 # comment start, a newline-free mix
 _TEXT = st.text(alphabet="ab -'\"*;%", max_size=12)
@@ -92,7 +98,7 @@ def test_texts_a_line_cannot_read_stay_as_they_are(text):
 def test_every_statement_prepares_as_before(conn, name):
     """Each of the service's statements, compacted, is accepted by Postgres with the same
     parameter and result types as its commented original (PREPARE parses and plans it)."""
-    original = resources.files("lead2inbound.store.sql").joinpath(f"{name}.sql").read_text()
+    original = _original(name)
     shapes = []
     for i, text in enumerate((original, sql(name).decode())):
         # psycopg's own placeholder conversion (%s, %(name)s, %b -> $n), as execute() does it
@@ -113,7 +119,7 @@ def test_every_statement_prepares_as_before(conn, name):
 def test_every_code_line_is_kept_whole(name):
     """The service's files keep comments on lines of their own: compacted, every other line
     must be there, whole and in order (a dropped or cut line of code would fail here)."""
-    original = resources.files("lead2inbound.store.sql").joinpath(f"{name}.sql").read_text()
+    original = _original(name)
     code = [ln.strip() for ln in original.splitlines()]
     assert sql(name).decode().split("\n") == [ln for ln in code if ln and not ln.startswith("--")]
 
