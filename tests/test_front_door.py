@@ -319,6 +319,34 @@ def test_rate_limit(server_factory, database_url, redis_url, org):
     assert "3" in body["detail"]
 
 
+def test_rate_limit_comes_before_body_errors_and_scope(
+    server_factory, database_url, redis_url, org
+):
+    """A single POST's charge rides with its write, but the order of answers is unchanged: a
+    bad body or a missing scope is charged first, and over the limit every request is a 429
+    (nothing stored), each answer with the rate-limit headers."""
+    service = server_factory(service_env(database_url, redis_url))
+    key = org.key(rate_limit=3)
+    first = post(service, key, lead("5125550180"))
+    assert first.status_code == 201 and first.headers["X-RateLimit-Remaining"] == "2"
+    bad = post(service, key, {"phone": "abc"})
+    assert_problem(bad, 422, "invalid_phone")
+    assert bad.headers["X-RateLimit-Remaining"] == "1"
+    reader = org.key("read", rate_limit=3)
+    refused_scope = post(service, reader, lead("5125550181"))
+    assert_problem(refused_scope, 403)
+    assert refused_scope.headers["X-RateLimit-Remaining"] == "2"
+    assert post(service, key, lead("5125550182")).headers["X-RateLimit-Remaining"] == "0"
+    for body in ({"phone": "abc"}, lead("5125550183")):
+        over = post(service, key, body)
+        assert_problem(over, 429, "rate_limited")
+        assert (
+            over.headers["X-RateLimit-Remaining"] == "0" and int(over.headers["Retry-After"]) >= 1
+        )
+    phones = {row[0] for row in fetch(database_url, "SELECT phone FROM leads")}
+    assert phones == {"+15125550180", "+15125550182"}
+
+
 def test_unknown_route_and_method_are_problems(service, org):
     assert_problem(httpx.get(f"{service.url}/v1/nope"), 404)
     assert_problem(httpx.put(f"{service.url}/v1/leads", headers=auth(org.key())), 405)

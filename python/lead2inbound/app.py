@@ -32,7 +32,7 @@ from .http import (
     new_request_id,
 )
 from .idempotency import Idempotency
-from .limits import RateLimiter, rate_limit_headers
+from .limits import Decision, RateLimiter, rate_limit_headers
 from .logs import ACCESS_LOG
 from .logs import configure as configure_logging
 from .metrics import TALLY, Metrics
@@ -94,6 +94,7 @@ class Services:
             max_batch=config.writer_max_batch,
             flushers=config.writer_flushers,
             queue_timeout_s=config.write_queue_timeout_s or None,
+            limiter=self.limiter,
         )
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
         self.dnc = DncService(self.pool, config)
@@ -244,13 +245,18 @@ class Services:
         decision = await self.limiter.check(principal.key_id, principal.rate_limit, cost)
         req.context.rate_headers = rate_limit_headers(decision)
         if not decision.allowed:
-            raise ProblemError(
-                "rate_limited",
-                f"This key may send {decision.limit} requests per minute"
-                + (f" (this one costs {cost})" if cost != 1 else "")
-                + f"; retry after {decision.retry_after} s.",
-            )
+            raise self.rate_limited(decision, cost)
         principal.require(scope)
+
+    @staticmethod
+    def rate_limited(decision: Decision, cost: int = 1) -> ProblemError:
+        """The 429 of a refused charge."""
+        return ProblemError(
+            "rate_limited",
+            f"This key may send {decision.limit} requests per minute"
+            + (f" (this one costs {cost})" if cost != 1 else "")
+            + f"; retry after {decision.retry_after} s.",
+        )
 
 
 class RequestContext:

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,6 +210,10 @@ class LocalGCRA:
         self._tat.clear()
 
 
+# Sends a batch of checks' script arguments; answers one reply (or a per-key error) per check.
+_Send = Callable[[list[list[Any]]], Awaitable[list[Any]]]
+
+
 class _RedisUnavailable(Exception):
     pass
 
@@ -262,23 +267,38 @@ class RateLimiter:
 
     async def check(self, key_id: str, limit_per_minute: int, cost: int = 1) -> Decision:
         """Admit (and consume ``cost``) or refuse (consuming nothing) one request of ``key_id``."""
-        if limit_per_minute < 1:
-            raise ValueError("limit_per_minute must be >= 1")
-        if cost < 0:
-            raise ValueError("cost must be >= 0")
+        send = self._send_queued if self._pipelining else self._send_script
+        (decision,) = await self._decide([(key_id, limit_per_minute, cost)], send)
+        return decision
+
+    async def check_many(self, checks: Sequence[tuple[str, int, int]]) -> list[Decision]:
+        """Decide several ``(key_id, limit_per_minute, cost)`` checks in order, in one round trip
+        sent at once (the lead writer's form: a batch's charges, taken just before its write)."""
+        return await self._decide(checks, self._send_now) if checks else []
+
+    async def _decide(self, checks: Sequence[tuple[str, int, int]], send: _Send) -> list[Decision]:
+        for _, limit, cost in checks:
+            if limit < 1:
+                raise ValueError("limit_per_minute must be >= 1")
+            if cost < 0:
+                raise ValueError("cost must be >= 0")
         if not self._degraded:
             try:
-                d = await self._redis_check(key_id, limit_per_minute, cost)
+                decisions = await self._redis_checks(checks, send)
             except _RedisUnavailable:
                 self._enter_degraded()
             except _PoolExhausted:
-                pass  # this one request is decided locally; the limiter stays in Redis mode
+                pass  # these requests are decided locally; the limiter stays in Redis mode
             else:
-                TALLY.inc(child(RATELIMIT_DECISIONS, _outcome(d.allowed), "redis"))
-                return d
-        d = self._fallback.check(key_id, self.fallback_limit(limit_per_minute), cost)
-        TALLY.inc(child(RATELIMIT_DECISIONS, _outcome(d.allowed), "fallback"))
-        return d
+                for d in decisions:
+                    TALLY.inc(child(RATELIMIT_DECISIONS, _outcome(d.allowed), "redis"))
+                return decisions
+        decisions = []
+        for key_id, limit, cost in checks:
+            d = self._fallback.check(key_id, self.fallback_limit(limit), cost)
+            TALLY.inc(child(RATELIMIT_DECISIONS, _outcome(d.allowed), "fallback"))
+            decisions.append(d)
+        return decisions
 
     async def aclose(self) -> None:
         """Stop the background probe and the batcher (the client is the caller's to close)."""
@@ -299,22 +319,41 @@ class RateLimiter:
     def _args(self, key_id: str, limit: int, cost: int) -> list[Any]:
         return [rate_limit_key(key_id), _interval_us(limit, self.period_s), limit, cost]
 
-    async def _redis_check(self, key_id: str, limit: int, cost: int) -> Decision:
-        args = self._args(key_id, limit, cost)
+    async def _redis_checks(
+        self, checks: Sequence[tuple[str, int, int]], send: _Send
+    ) -> list[Decision]:
         try:
-            if self._pipelining:
-                res = await self._enqueue(args)
-            else:
-                async with asyncio.timeout(self._timeout_s):
-                    res = await self._script(keys=args[:1], args=args[1:])
+            replies = await send([self._args(*check) for check in checks])
         except MaxConnectionsError as exc:
             log.warning("rate limiter: connection pool exhausted (%s)", exc)
             raise _PoolExhausted from exc
         except (RedisError, OSError, TimeoutError, _RedisUnavailable) as exc:
             log.warning("rate limiter: Redis unavailable (%s: %s)", type(exc).__name__, exc)
             raise _RedisUnavailable from exc
-        allowed, remaining, retry_us, reset_us, now_us = (int(x) for x in res)
-        return _decision(bool(allowed), limit, remaining, retry_us, reset_us, now_us, False)
+        decisions = []
+        for (_, limit, _), res in zip(checks, replies, strict=True):
+            if isinstance(res, Exception):  # that key's command failed (raise_on_error=False)
+                log.warning("rate limiter: Redis unavailable (%s: %s)", type(res).__name__, res)
+                raise _RedisUnavailable from res
+            allowed, remaining, retry_us, reset_us, now_us = (int(x) for x in res)
+            decisions.append(
+                _decision(bool(allowed), limit, remaining, retry_us, reset_us, now_us, False)
+            )
+        return decisions
+
+    async def _send_queued(self, batch: list[list[Any]]) -> list[Any]:
+        """One check, sent with whatever else this loop turn queues (the micro-batcher)."""
+        return [await self._enqueue(batch[0])]
+
+    async def _send_script(self, batch: list[list[Any]]) -> list[Any]:
+        """One check, alone, through the one-check script."""
+        async with asyncio.timeout(self._timeout_s):
+            return [await self._script(keys=batch[0][:1], args=batch[0][1:])]
+
+    async def _send_now(self, batch: list[list[Any]]) -> list[Any]:
+        """Several checks in one pipeline, sent at once."""
+        async with asyncio.timeout(self._timeout_s):
+            return await self._run_batch(batch)
 
     async def _enqueue(self, args: list[Any]) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -8,6 +8,12 @@ flusher is idle, so a lead is written alone at once; under load leads pile up wh
 transaction runs and share the next one. Nothing is answered before its transaction commits;
 a failed transaction fails every request in it (503), never half of one.
 
+A unit may carry its request's rate-limit charge: the flusher that takes the unit decides it,
+with every other charge of its batch in one Redis round trip, just before the transaction, and
+a refused unit is answered `RateLimited` and not written. The request then waits once (for its
+write) instead of twice (for the limiter, then for the write), and a busy writer's batch is
+also the limiter's batch.
+
 A unit may carry an idempotency claim and a `render` function: the writer renders the unit's
 answer from its results and stores it (`idempotency.store_answers`) in the same transaction as
 the leads, before the commit. So an answer is replayable only if it was committed, and a committed
@@ -31,6 +37,7 @@ from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..idempotency import Answer, Claim, store_answers
+from ..limits import Decision, RateLimiter
 from ..pipeline import PreparedLead, batch_json
 from .queries import sql
 
@@ -74,6 +81,24 @@ class StoreUnavailable(Exception):
     """Postgres could not take the write; nothing of the batch was committed."""
 
 
+class RateLimited(Exception):
+    """The unit's charge was refused: nothing of it was written."""
+
+    def __init__(self, decision: Decision):
+        super().__init__("rate limited")
+        self.decision = decision
+
+
+@dataclass(slots=True)
+class Charge:
+    """A request's rate-limit charge, decided by the flusher that takes its unit."""
+
+    key_id: str
+    limit: int  # per minute
+    cost: int = 1
+    decision: Decision | None = None  # set once decided (allowed or not)
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     """What happened to one lead: created, or a duplicate of an existing lead."""
@@ -99,6 +124,7 @@ class _Pending:
     future: asyncio.Future[list[WriteResult]]
     claim: Claim | None = None
     render: Render | None = None
+    charge: Charge | None = None
     taken: bool = False  # a flusher has put it in a transaction
     deadline: float = 0.0  # loop time after which an untaken unit is shed (queue_timeout_s)
 
@@ -115,8 +141,10 @@ class LeadWriter:
         max_batch: int = 256,
         flushers: int = 2,
         queue_timeout_s: float | None = None,
+        limiter: RateLimiter | None = None,
     ):
         self._pool = pool
+        self._limiter = limiter  # decides the units' charges
         # A lead that no flusher has taken within this many seconds is dropped from the queue
         # and its request answered 503 (nothing stored): overload sheds instead of queueing
         # without bound. A lead already in a transaction is always waited for.
@@ -167,10 +195,16 @@ class LeadWriter:
         self._tasks = []
 
     async def write(
-        self, lead: PreparedLead, *, claim: Claim | None = None, render: Render | None = None
+        self,
+        lead: PreparedLead,
+        *,
+        claim: Claim | None = None,
+        render: Render | None = None,
+        charge: Charge | None = None,
     ) -> WriteResult:
-        """Write one lead; with a claim, its answer (`render`) is stored in the same commit."""
-        (result,) = await self.write_many([lead], claim=claim, render=render)
+        """Write one lead; with a claim, its answer (`render`) is stored in the same commit;
+        with a charge, only if the rate limiter admits it (else `RateLimited`)."""
+        (result,) = await self.write_many([lead], claim=claim, render=render, charge=charge)
         return result
 
     async def write_many(
@@ -179,6 +213,7 @@ class LeadWriter:
         *,
         claim: Claim | None = None,
         render: Render | None = None,
+        charge: Charge | None = None,
     ) -> list[WriteResult]:
         """Write several leads (batch posts, CSV chunks) in one transaction; results in order.
 
@@ -189,9 +224,11 @@ class LeadWriter:
             raise StoreUnavailable("the service is shutting down")
         if claim is not None and render is None:
             raise ValueError("a claim needs a render function for its stored answer")
+        if charge is not None and self._limiter is None:
+            raise ValueError("this writer has no rate limiter to decide a charge")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[WriteResult]] = loop.create_future()
-        pending = _Pending(list(leads), future, claim, render)
+        pending = _Pending(list(leads), future, claim, render, charge)
         self._queue.put_nowait(pending)
         if self._queue_timeout_s is not None:
             pending.deadline = loop.time() + self._queue_timeout_s
@@ -249,11 +286,33 @@ class LeadWriter:
                 live = [item for item in batch if not item.future.done()]  # not given up on
                 for item in live:
                     item.taken = True
+                if any(item.charge is not None for item in live):
+                    live = await self._admit(live)
                 if live:
                     await self._flush(live)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _admit(self, batch: list[_Pending]) -> list[_Pending]:
+        """Decide the batch's charges in one round trip and answer the refused units
+        RateLimited; returns the units to write, in order."""
+        assert self._limiter is not None
+        charged = [(unit, unit.charge) for unit in batch if unit.charge is not None]
+        try:
+            decisions = await self._limiter.check_many(
+                [(charge.key_id, charge.limit, charge.cost) for _, charge in charged]
+            )
+        except Exception as exc:  # Redis failing is decided locally, so this is a bug: 503
+            log.error("rate limiter failed in the writer: %s", exc)
+            decisions = None
+        for i, (unit, charge) in enumerate(charged):
+            charge.decision = decisions[i] if decisions is not None else None
+            if charge.decision is None:
+                unit.future.set_exception(StoreUnavailable("the rate limiter failed"))
+            elif not charge.decision.allowed:
+                unit.future.set_exception(RateLimited(charge.decision))
+        return [unit for unit in batch if not unit.future.done()]
 
     def _untrack(self, unit: _Pending) -> None:
         """A unit leaves the shedder's deque as soon as a flusher takes it: the deque holds only
