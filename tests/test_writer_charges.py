@@ -23,11 +23,28 @@ from .support.queue import phones, prepared
 from .support.stack import fetch, make_org
 
 
+class _HeldLimiter(RateLimiter):
+    """The real limiter, but each batch's decision waits for `release` (a request can go away
+    meanwhile)."""
+
+    def __init__(self, client: Any, config: Config) -> None:
+        super().__init__(client, config)
+        self.deciding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def check_many(self, checks: Any) -> Any:
+        self.deciding.set()
+        await self.release.wait()
+        return await super().check_many(checks)
+
+
 @contextlib.asynccontextmanager
-async def _writer(database_url: str, redis_url: str, config: Config) -> AsyncIterator[Any]:
+async def _writer(
+    database_url: str, redis_url: str, config: Config, limiter_class: type = RateLimiter
+) -> AsyncIterator[Any]:
     """A one-flusher writer with a limiter; yields (writer, limiter, Redis client)."""
     client = aioredis.from_url(redis_url, socket_connect_timeout=0.2)
-    limiter = RateLimiter(client, config)
+    limiter = limiter_class(client, config)
     pool = AsyncConnectionPool(database_url, min_size=1, max_size=2, open=False)
     await pool.open()
     writer = LeadWriter(pool, flushers=1, limiter=limiter)
@@ -96,6 +113,29 @@ async def test_without_redis_the_fallback_decides_and_nothing_is_lost(database_u
         assert all(c.decision is not None and c.decision.degraded for c in charges)
         stored = {row[0] for row in fetch(database_url, "SELECT phone FROM leads")}
         assert stored == {lead.number.e164 for lead in leads[:2]}
+
+
+async def test_a_request_gone_while_its_charge_is_decided_does_not_stop_the_writer(
+    database_url, redis_url
+):
+    org = make_org(database_url)
+    key_id = uuid.uuid4().hex[:12]
+    config = Config(redis_timeout_ms=2000)
+    async with _writer(database_url, redis_url, config, _HeldLimiter) as (writer, limiter, _):
+        first, gone, later = (prepared(org.org_id, p) for p in phones(3, start=200))
+        kept = asyncio.create_task(writer.write(first, charge=Charge(key_id, 1)))
+        refused = asyncio.create_task(writer.write(gone, charge=Charge(key_id, 1)))
+        await limiter.deciding.wait()  # both in one batch, the charges being decided
+        refused.cancel()  # the client hung up; its charge is refused (limit 1)
+        limiter.release.set()
+        assert (await kept).created
+        with pytest.raises(asyncio.CancelledError):
+            await refused
+        # the flusher lives on: the next lead is written
+        again = await asyncio.wait_for(writer.write(later, charge=Charge(key_id + "x", 1)), 10)
+        assert again.created
+        stored = {row[0] for row in fetch(database_url, "SELECT phone FROM leads")}
+        assert stored == {first.number.e164, later.number.e164}
 
 
 async def test_a_charge_needs_a_writer_with_a_limiter(database_url):

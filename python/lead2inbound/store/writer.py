@@ -308,6 +308,8 @@ class LeadWriter:
             decisions = None
         for i, (unit, charge) in enumerate(charged):
             charge.decision = decisions[i] if decisions is not None else None
+            if unit.future.done():  # its request went away while the charges were decided
+                continue
             if charge.decision is None:
                 unit.future.set_exception(StoreUnavailable("the rate limiter failed"))
             elif not charge.decision.allowed:
