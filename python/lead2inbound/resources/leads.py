@@ -161,13 +161,7 @@ class LeadsResource:
         except ProblemError:
             await self.s.charge(req, principal, 1, "write")  # a 429 or 403 comes first
             raise
-        if (
-            key is None
-            and "write" in principal.scopes
-            and await self.s.dnc.connection_for(principal.org_id) is None
-        ):
-            # Nothing has to happen between the charge and the write (no idempotency claim, no
-            # DNC scrub): the writer takes the charge with its batch, one wait instead of two.
+        if await self._charge_rides_with_write(key, principal):
             charge = Charge(principal.key_id, principal.rate_limit)
             try:
                 result = await self.s.writer.write(prepared, charge=charge)
@@ -213,6 +207,17 @@ class LeadsResource:
             claim.answer if claim is not None and claim.answer else lead_answer(result, prepared)
         )
         final.send(resp)
+
+    async def _charge_rides_with_write(self, key: str | None, principal: Any) -> bool:
+        """Whether the writer may take this request's charge with its batch (one wait instead
+        of two): only when nothing has to happen between the charge and the write (no
+        idempotency claim, no DNC scrub) and the scope is there (a 403 comes after the charge)."""
+        if key is not None or "write" not in principal.scopes:
+            return False
+        try:
+            return await self.s.dnc.connection_for(principal.org_id) is None
+        except StoreUnavailable:
+            return False  # charged first; the DNC gate then answers the 503, with the headers
 
     async def on_get(self, req: Any, resp: Any) -> None:
         """GET /v1/leads: the caller's leads, newest first (see resources/read.py)."""
