@@ -243,20 +243,20 @@ class Services:
                 ]
             )
         decision = await self.limiter.check(principal.key_id, principal.rate_limit, cost)
-        req.context.rate_headers = rate_limit_headers(decision)
-        if not decision.allowed:
-            raise self.rate_limited(decision, cost)
+        self.decided(req, decision, cost)
         principal.require(scope)
 
     @staticmethod
-    def rate_limited(decision: Decision, cost: int = 1) -> ProblemError:
-        """The 429 of a refused charge."""
-        return ProblemError(
-            "rate_limited",
-            f"This key may send {decision.limit} requests per minute"
-            + (f" (this one costs {cost})" if cost != 1 else "")
-            + f"; retry after {decision.retry_after} s.",
-        )
+    def decided(req: Any, decision: Decision, cost: int = 1) -> None:
+        """A charge's decision: the answer's rate-limit headers, and the 429 if refused."""
+        req.context.rate_headers = rate_limit_headers(decision)
+        if not decision.allowed:
+            raise ProblemError(
+                "rate_limited",
+                f"This key may send {decision.limit} requests per minute"
+                + (f" (this one costs {cost})" if cost != 1 else "")
+                + f"; retry after {decision.retry_after} s.",
+            )
 
 
 class RequestContext:

@@ -10,7 +10,6 @@ import msgspec
 from ..forms import WireNames, parse_form
 from ..http import FORM, JSON, media_type, problem_body, read_body, send_json
 from ..idempotency import Answer, Claim, Stored, fingerprint, idempotency_key
-from ..limits import rate_limit_headers
 from ..openapi import Op, Resp
 from ..pipeline import OrgPolicy, PreparedLead, prepare
 from ..problems import ProblemError, validation
@@ -161,46 +160,30 @@ class LeadsResource:
         except ProblemError:
             await self.s.charge(req, principal, 1, "write")  # a 429 or 403 comes first
             raise
-        if await self._charge_rides_with_write(key, principal):
-            charge = Charge(principal.key_id, principal.rate_limit)
-            try:
-                result = await self.s.writer.write(prepared, charge=charge)
-            except RateLimited as refused:
-                req.context.rate_headers = rate_limit_headers(refused.decision)
-                raise self.s.rate_limited(refused.decision) from None
-            except StoreUnavailable:  # the 503 has the headers too (shed undecided: a peek)
-                decision = charge.decision or await self.s.limiter.check(
-                    principal.key_id, principal.rate_limit, 0
-                )
-                req.context.rate_headers = rate_limit_headers(decision)
-                raise
-            assert charge.decision is not None
-            req.context.rate_headers = rate_limit_headers(charge.decision)
-            self.s.metrics.lead(result)
-            self.s.dnc.after_write(prepared, result)
-            lead_answer(result, prepared).send(resp)
-            return
-        await self.s.charge(req, principal, 1, "write")
         claim: Claim | None = None
-        if key is not None:
-            got = await self.s.idempotency.begin(
-                principal.org_id, ROUTE_LEADS, key, fingerprint(ROUTE_LEADS, parsed_lead(lead))
-            )
-            if isinstance(got, Stored):
-                got.send(resp)
-                return
-            claim = got
-        try:
-            await self.s.dnc.gate(prepared)  # gate 4: the org's DNC provider, if connected
-            result = await self.s.writer.write(
-                prepared,
-                claim=claim,
-                render=(lambda results: lead_answer(results[0], prepared)) if claim else None,
-            )
-        except BaseException:
-            if claim is not None:
-                await self.s.idempotency.release(claim)
-            raise
+        if await self._charge_rides_with_write(key, principal):
+            result = await self._write_charged(req, principal, prepared)
+        else:
+            await self.s.charge(req, principal, 1, "write")
+            if key is not None:
+                got = await self.s.idempotency.begin(
+                    principal.org_id, ROUTE_LEADS, key, fingerprint(ROUTE_LEADS, parsed_lead(lead))
+                )
+                if isinstance(got, Stored):
+                    got.send(resp)
+                    return
+                claim = got
+            try:
+                await self.s.dnc.gate(prepared)  # gate 4: the org's DNC provider, if connected
+                result = await self.s.writer.write(
+                    prepared,
+                    claim=claim,
+                    render=(lambda results: lead_answer(results[0], prepared)) if claim else None,
+                )
+            except BaseException:
+                if claim is not None:
+                    await self.s.idempotency.release(claim)
+                raise
         self.s.metrics.lead(result)
         self.s.dnc.after_write(prepared, result)
         final = (
@@ -218,6 +201,24 @@ class LeadsResource:
             return await self.s.dnc.connection_for(principal.org_id) is None
         except StoreUnavailable:
             return False  # charged first; the DNC gate then answers the 503, with the headers
+
+    async def _write_charged(self, req: Any, principal: Any, lead: PreparedLead) -> WriteResult:
+        """Write with the request's charge taken by the writer; the decision goes on the answer
+        as for `Services.charge` (a refused one is the 429, nothing written)."""
+        charge = Charge(principal.key_id, principal.rate_limit)
+        try:
+            result = await self.s.writer.write(lead, charge=charge)
+        except (RateLimited, StoreUnavailable):
+            # a 503 has the headers too: a unit shed before its charge was decided, from a peek
+            self.s.decided(
+                req,
+                charge.decision
+                or await self.s.limiter.check(principal.key_id, principal.rate_limit, 0),
+            )
+            raise
+        assert charge.decision is not None
+        self.s.decided(req, charge.decision)
+        return result
 
     async def on_get(self, req: Any, resp: Any) -> None:
         """GET /v1/leads: the caller's leads, newest first (see resources/read.py)."""
