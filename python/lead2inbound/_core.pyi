@@ -67,7 +67,7 @@ def normalize(raw: str, default_region: str = "US") -> PhoneNumber:
 def normalize_many(raws: list[str], default_region: str = "US") -> list[PhoneNumber | InvalidPhone]:
     """Normalize many inputs without the interpreter lock; failures come back as values."""
 
-# --- keys: API keys `l2i_<env>_<key id>_<secret><crc32 base62>` -----------------------------------
+# --- keys: API keys `l2i_[pk_]<env>_<key id>_<secret><crc32 base62>` -----------------------------
 
 @final
 class ParsedKey:
@@ -77,9 +77,13 @@ class ParsedKey:
     def key_id(self) -> str: ...
     @property
     def last4(self) -> str: ...
+    @property
+    def publishable(self) -> bool:
+        """`l2i_pk_...`: a publishable form key."""
 
-def mint_key(env: str) -> tuple[str, str]:
-    """A new key from the OS CSPRNG: `(full_key, key_id)`. `env` is "live" or "test"."""
+def mint_key(env: str, publishable: bool = False) -> tuple[str, str]:
+    """A new key from the OS CSPRNG: `(full_key, key_id)`. `env` is "live" or "test";
+    `publishable` mints an `l2i_pk_<env>_...` form key."""
 
 def parse_key(presented: str) -> ParsedKey | None:
     """Format and checksum check with no store involved; `None` for anything malformed."""

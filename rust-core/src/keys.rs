@@ -1,5 +1,7 @@
-//! API keys: `l2i_<env>_<key_id>_<secret><crc>`.
+//! API keys: `l2i_<env>_<key_id>_<secret><crc>`, and publishable form keys
+//! `l2i_pk_<env>_<key_id>_<secret><crc>` (safe to put in a web page; see docs/web-forms.md).
 //!
+//! * `pk_`    = present only on a publishable key: people and secret scanners tell it apart
 //! * `env`    = `live` | `test`
 //! * `key_id` = 12 base62 characters (public, used for the database look-up)
 //! * `secret` = 32 base62 characters from the OS CSPRNG (~190 bits)
@@ -19,6 +21,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 pub const PREFIX: &str = "l2i_";
+/// What a publishable key adds after [`PREFIX`]; the rest of its layout is a secret key's.
+pub const PUBLISHABLE: &str = "pk_";
 pub const ENV_LEN: usize = 4;
 pub const KEY_ID_LEN: usize = 12;
 pub const SECRET_LEN: usize = 32;
@@ -37,6 +41,9 @@ const CRC_AT: usize = SECRET_AT + SECRET_LEN; // 54
 /// Total length of a key: "l2i_" (4) + "live_" (5) + key id and "_" (13) + secret and crc (38).
 pub const KEY_LEN: usize = PREFIX.len() + (ENV_LEN + 1) + (KEY_ID_LEN + 1) + SECRET_LEN + CRC_LEN;
 const _: () = assert!(KEY_LEN == 60);
+/// Total length of a publishable key: [`KEY_LEN`] plus "pk_".
+pub const PUBLISHABLE_KEY_LEN: usize = KEY_LEN + PUBLISHABLE.len();
+const _: () = assert!(PUBLISHABLE_KEY_LEN == 63);
 const _: () = assert!(CRC_AT + CRC_LEN == KEY_LEN);
 // Every u32 fits in six base62 digits: 62^6 = 56_800_235_584 > u32::MAX.
 const _: () = assert!(62u64.pow(6) > u32::MAX as u64);
@@ -74,6 +81,8 @@ pub struct ParsedKey<'a> {
     pub key_id: &'a str,
     /// The last four characters of the full key, for display.
     pub last4: &'a str,
+    /// `l2i_pk_...`: a publishable form key.
+    pub publishable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,20 +141,30 @@ fn fill_base62(out: &mut [u8]) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// A new key: `(full_key, key_id)`.
+/// A new secret key: `(full_key, key_id)`.
 pub fn mint_key(env: Env) -> Result<(String, String), KeyError> {
-    let mut key = [0u8; KEY_LEN];
+    mint_key_of_kind(env, false)
+}
+
+/// A new key, publishable (`l2i_pk_<env>_...`) or secret: `(full_key, key_id)`.
+pub fn mint_key_of_kind(env: Env, publishable: bool) -> Result<(String, String), KeyError> {
+    // The publishable marker sits between "l2i_" and the env; everything after it is laid out
+    // exactly as in a secret key, `o` bytes further on.
+    let o = if publishable { PUBLISHABLE.len() } else { 0 };
+    let mut key = [0u8; PUBLISHABLE_KEY_LEN];
+    let key = &mut key[..KEY_LEN + o];
     key[..ENV_AT].copy_from_slice(PREFIX.as_bytes());
-    key[ENV_AT..ENV_SEP_AT].copy_from_slice(env.as_str().as_bytes());
-    key[ENV_SEP_AT] = b'_';
-    fill_base62(&mut key[KEY_ID_AT..ID_SEP_AT])?;
-    key[ID_SEP_AT] = b'_';
-    fill_base62(&mut key[SECRET_AT..CRC_AT])?;
-    let crc = checksum(&key[KEY_ID_AT..CRC_AT]);
-    key[CRC_AT..].copy_from_slice(&crc);
+    key[ENV_AT..ENV_AT + o].copy_from_slice(&PUBLISHABLE.as_bytes()[..o]);
+    key[o + ENV_AT..o + ENV_SEP_AT].copy_from_slice(env.as_str().as_bytes());
+    key[o + ENV_SEP_AT] = b'_';
+    fill_base62(&mut key[o + KEY_ID_AT..o + ID_SEP_AT])?;
+    key[o + ID_SEP_AT] = b'_';
+    fill_base62(&mut key[o + SECRET_AT..o + CRC_AT])?;
+    let crc = checksum(&key[o + KEY_ID_AT..o + CRC_AT]);
+    key[o + CRC_AT..].copy_from_slice(&crc);
     // All bytes are ASCII by construction.
     let full = String::from_utf8(key.to_vec()).expect("ASCII key");
-    let key_id = full[KEY_ID_AT..ID_SEP_AT].to_owned();
+    let key_id = full[o + KEY_ID_AT..o + ID_SEP_AT].to_owned();
     key.fill(0);
     Ok((full, key_id))
 }
@@ -154,10 +173,17 @@ pub fn mint_key(env: Env) -> Result<(String, String), KeyError> {
 /// surrounding whitespace, wrong prefix or env, wrong segment lengths, a non-base62 character or a
 /// wrong checksum.
 pub fn parse_key(presented: &str) -> Option<ParsedKey<'_>> {
-    let b = presented.as_bytes();
-    if b.len() != KEY_LEN || !b.starts_with(PREFIX.as_bytes()) {
+    let whole = presented.as_bytes();
+    if !whole.starts_with(PREFIX.as_bytes()) {
         return None;
     }
+    let publishable = whole[ENV_AT..].starts_with(PUBLISHABLE.as_bytes());
+    let o = if publishable { PUBLISHABLE.len() } else { 0 };
+    if whole.len() != KEY_LEN + o {
+        return None;
+    }
+    // From here on `b` is laid out as a secret key's bytes after the prefix (and "pk_").
+    let b = &whole[o..];
     let env = match &b[ENV_AT..ENV_SEP_AT] {
         b"live" => Env::Live,
         b"test" => Env::Test,
@@ -177,8 +203,9 @@ pub fn parse_key(presented: &str) -> Option<ParsedKey<'_>> {
     // Every byte was checked to be ASCII, so these slices are on char boundaries.
     Some(ParsedKey {
         env,
-        key_id: &presented[KEY_ID_AT..ID_SEP_AT],
-        last4: &presented[KEY_LEN - 4..],
+        key_id: &presented[o + KEY_ID_AT..o + ID_SEP_AT],
+        last4: &presented[o + KEY_LEN - 4..],
+        publishable,
     })
 }
 
@@ -220,6 +247,55 @@ mod tests {
         assert_eq!(id.len(), 12);
         let (k, _) = mint_key(Env::Test).unwrap();
         assert_eq!(k.len(), 60);
+    }
+
+    #[test]
+    fn publishable_keys_parse_and_differ_from_secret_ones() {
+        for env in [Env::Live, Env::Test] {
+            for _ in 0..500 {
+                let (k, id) = mint_key_of_kind(env, true).unwrap();
+                assert_eq!(k.len(), PUBLISHABLE_KEY_LEN);
+                assert!(k.starts_with(&format!("l2i_pk_{}_", env.as_str())));
+                let p = parse_key(&k).expect("minted publishable key parses");
+                assert!(p.publishable);
+                assert_eq!(p.env, env);
+                assert_eq!(p.key_id, id);
+                assert_eq!(p.last4, &k[59..]);
+                // The same id, secret and checksum without "pk_" is a well-formed secret key,
+                // which is why the digest covers the whole key (it never verifies as the other).
+                let secret = k.replacen("l2i_pk_", "l2i_", 1);
+                let q = parse_key(&secret).unwrap();
+                assert!(!q.publishable);
+                let d = key_digest(b"p", &k);
+                assert!(!verify_key(b"p", &secret, &d));
+            }
+            let (s, _) = mint_key(env).unwrap();
+            assert!(!parse_key(&s).unwrap().publishable);
+        }
+    }
+
+    #[test]
+    fn publishable_key_typos_are_rejected() {
+        let (k, _) = mint_key_of_kind(Env::Live, true).unwrap();
+        for pos in 7..k.len() {
+            for &c in BASE62.iter().chain(b"_-") {
+                let mut b = k.clone().into_bytes();
+                if b[pos] == c {
+                    continue;
+                }
+                b[pos] = c;
+                let s = String::from_utf8(b).unwrap();
+                assert!(parse_key(&s).is_none(), "accepted {s:?}");
+            }
+        }
+        for bad in [
+            k.replacen("l2i_pk_", "l2i_pK_", 1),
+            k.replacen("l2i_pk_", "l2i_pk", 1),
+            format!("{k}0"),
+            k[..62].to_owned(),
+        ] {
+            assert!(parse_key(&bad).is_none(), "accepted {bad:?}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub struct ParsedKey {
     env: &'static str,
     key_id: String,
     last4: String,
+    publishable: bool,
 }
 
 #[pymethods]
@@ -27,21 +28,31 @@ impl ParsedKey {
     fn last4(&self) -> &str {
         &self.last4
     }
+    /// `l2i_pk_...`: a publishable form key.
+    #[getter]
+    fn publishable(&self) -> bool {
+        self.publishable
+    }
     fn __repr__(&self) -> String {
         format!(
-            "ParsedKey(env={:?}, key_id={:?}, last4={:?})",
-            self.env, self.key_id, self.last4
+            "ParsedKey(env={:?}, key_id={:?}, last4={:?}, publishable={})",
+            self.env,
+            self.key_id,
+            self.last4,
+            if self.publishable { "True" } else { "False" }
         )
     }
 }
 
-/// A new key from the OS CSPRNG: `(full_key, key_id)`. `env` is "live" or "test".
+/// A new key from the OS CSPRNG: `(full_key, key_id)`. `env` is "live" or "test";
+/// `publishable` mints an `l2i_pk_<env>_...` form key.
 #[pyfunction]
-fn mint_key(env: &str) -> PyResult<(String, String)> {
+#[pyo3(signature = (env, publishable = false))]
+fn mint_key(env: &str, publishable: bool) -> PyResult<(String, String)> {
     let env = keys::Env::from_name(env).ok_or_else(|| {
         PyValueError::new_err(format!("env must be 'live' or 'test', got {env:?}"))
     })?;
-    keys::mint_key(env).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    keys::mint_key_of_kind(env, publishable).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// Format and checksum check with no store involved; `None` for anything malformed.
@@ -53,6 +64,7 @@ fn parse_key(presented: &Bound<'_, PyString>) -> Option<ParsedKey> {
         env: p.env.as_str(),
         key_id: p.key_id.to_owned(),
         last4: p.last4.to_owned(),
+        publishable: p.publishable,
     })
 }
 

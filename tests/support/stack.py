@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from lead2inbound.access.keystore import create_key, create_org
+from lead2inbound.access.keystore import create_key, create_org, form_options
 
 PEPPER = "test-pepper-" + secrets.token_hex(8)
 
@@ -24,7 +24,20 @@ class Org:
         rate_limit: int = 100_000,
         test: bool = False,
         name: str = "test key",
+        publishable: bool = False,
+        origins: str | None = None,
+        ip_rate_limit: int | None = None,
+        success_url: str | None = None,
+        error_url: str | None = None,
     ) -> str:
+        form = form_options(
+            publishable=publishable,
+            scopes=scopes.split(","),
+            allowed_origins=origins,
+            ip_rate_limit=ip_rate_limit,
+            success_url=success_url,
+            error_url=error_url,
+        )
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             key, _ = create_key(
                 conn,
@@ -34,8 +47,13 @@ class Org:
                 pepper=PEPPER.encode(),
                 rate_limit=rate_limit,
                 test=test,
+                form=form,
             )
         return key
+
+    def form_key(self, origins: str, **kw: object) -> str:
+        """A publishable `l2i_pk_` key allowed from `origins` (docs/web-forms.md)."""
+        return self.key("write", publishable=True, origins=origins, **kw)  # type: ignore[arg-type]
 
 
 def make_org(database_url: str, name: str = "acme") -> Org:

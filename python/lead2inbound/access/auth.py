@@ -42,10 +42,20 @@ class Principal:
     scopes: frozenset[str]
     rate_limit: int
     require_valid_phone: bool
+    # Browsers (docs/web-forms.md): a publishable `l2i_pk_` key, the origins a page may call
+    # from, the per-client-IP limit and the form endpoint's redirects.
+    publishable: bool = False
+    allowed_origins: frozenset[str] = frozenset()
+    ip_rate_limit: int | None = None
+    success_url: str | None = None
+    error_url: str | None = None
 
     @property
     def sandbox(self) -> bool:
         return self.env == "test"
+
+    def allows_origin(self, origin: str | None) -> bool:
+        return origin is not None and origin in self.allowed_origins
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -112,7 +122,12 @@ class KeyRing:
             entry = await self._load_once(parsed.key_id, now)
         # Verify even for unknown keys (against a dummy digest) so timing tells nothing.
         ok = _core.verify_key(self._pepper, key, entry.digest)
-        if not ok or entry.principal is None or entry.principal.env != parsed.env:
+        if (
+            not ok
+            or entry.principal is None
+            or entry.principal.env != parsed.env
+            or entry.principal.publishable != parsed.publishable
+        ):
             raise unauthorized()
         self._used[parsed.key_id] = time.time()
         return entry.principal
@@ -140,7 +155,8 @@ class KeyRing:
         if row is None:
             entry = _Entry(b"\0" * 32, None, now + self._ttl)
         else:
-            kid, org_id, env, digest, scopes, rate, revoked_at, require_valid, _window = row
+            kid, org_id, env, digest, scopes, rate, revoked_at, require_valid, _window = row[:9]
+            kind, origins, ip_rate, success_url, error_url = row[9:14]
             principal = None
             if revoked_at is None:
                 principal = Principal(
@@ -150,6 +166,11 @@ class KeyRing:
                     scopes=frozenset(scopes),
                     rate_limit=rate,
                     require_valid_phone=require_valid,
+                    publishable=kind == "publishable",
+                    allowed_origins=frozenset(origins or ()),
+                    ip_rate_limit=ip_rate,
+                    success_url=success_url,
+                    error_url=error_url,
                 )
             entry = _Entry(bytes(digest), principal, now + self._ttl)
         self._cache[key_id] = entry

@@ -225,13 +225,58 @@ def keys() -> None:
 @click.option("--scopes", default="write", show_default=True, help="write,read,dial,admin")
 @click.option("--rate-limit", type=int, default=None, help="Requests per minute (default 120).")
 @click.option("--test", "test", is_flag=True, help="A sandbox key (l2i_test_...).")
-def keys_create(org: str, name: str, scopes: str, rate_limit: int | None, test: bool) -> None:
+@click.option(
+    "--publishable",
+    is_flag=True,
+    help="A form key for web pages (l2i_pk_live_...): write scope only, only from "
+    "--allowed-origins, also limited per client address (docs/web-forms.md).",
+)
+@click.option(
+    "--allowed-origins",
+    default=None,
+    help="Comma-separated web origins whose pages may use the key (CORS), e.g. "
+    "https://a.example,https://b.example.",
+)
+@click.option(
+    "--ip-rate-limit",
+    type=int,
+    default=None,
+    help="Publishable keys: requests per minute per client address (default 20).",
+)
+@click.option("--success-url", default=None, help="Publishable keys: the form's thank-you URL.")
+@click.option("--error-url", default=None, help="Publishable keys: the form's error URL.")
+def keys_create(
+    org: str,
+    name: str,
+    scopes: str,
+    rate_limit: int | None,
+    test: bool,
+    publishable: bool,
+    allowed_origins: str | None,
+    ip_rate_limit: int | None,
+    success_url: str | None,
+    error_url: str | None,
+) -> None:
     """Create a key. Prints the key once (and nothing else on stdout)."""
-    from lead2inbound.access.keystore import KeyStoreError, create_key, parse_scopes, resolve_org
+    from lead2inbound.access.keystore import (
+        KeyStoreError,
+        create_key,
+        form_options,
+        parse_scopes,
+        resolve_org,
+    )
 
     cfg = _config()
     pepper = _pepper(cfg)
     try:
+        form = form_options(
+            publishable=publishable,
+            scopes=parse_scopes(scopes),
+            allowed_origins=allowed_origins,
+            ip_rate_limit=ip_rate_limit,
+            success_url=success_url,
+            error_url=error_url,
+        )
         with _connect(cfg) as conn:
             key, info = create_key(
                 conn,
@@ -241,6 +286,7 @@ def keys_create(org: str, name: str, scopes: str, rate_limit: int | None, test: 
                 pepper=pepper.encode(),
                 rate_limit=rate_limit or cfg.default_rate_limit,
                 test=test,
+                form=form,
             )
     except KeyStoreError as exc:
         raise click.ClickException(str(exc)) from None
@@ -266,16 +312,23 @@ def keys_list(org: str, as_json: bool) -> None:
         for info in infos:
             click.echo(json.dumps(info.as_dict()))
         return
+    browsers = any(i.form.publishable or i.form.allowed_origins for i in infos)
     click.echo(
         f"{'KEY ID':<13} {'NAME':<20} {'SCOPES':<22} {'LAST4':<6} {'RATE':>6}  "
         f"{'CREATED':<16}  {'LAST USED':<16}  REVOKED"
+        + ("           KIND         ALLOWED ORIGINS" if browsers else "")
     )
     for i in infos:
+        revoked = f"{i.revoked_at:%Y-%m-%d %H:%M}" if i.revoked_at else "-"
         click.echo(
             f"{i.key_id:<13} {i.name[:20]:<20} {','.join(i.scopes):<22} {i.last4:<6} "
             f"{i.rate_limit:>6}  {i.created_at:%Y-%m-%d %H:%M}  "
             f"{(f'{i.last_used_at:%Y-%m-%d %H:%M}' if i.last_used_at else '-'):<16}  "
-            f"{f'{i.revoked_at:%Y-%m-%d %H:%M}' if i.revoked_at else '-'}"
+            + (
+                f"{revoked:<16}  {i.form.kind:<11}  {','.join(i.form.allowed_origins) or '-'}"
+                if browsers
+                else revoked
+            )
         )
 
 

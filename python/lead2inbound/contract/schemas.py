@@ -432,6 +432,7 @@ DialOutcome = Literal[
     "do_not_call",
 ]  # the same set as store.queue.OUTCOMES (tests/test_openapi.py checks)
 Scope = Literal["write", "read", "dial", "admin"]  # the same set as auth.SCOPES
+KeyKind = Literal["secret", "publishable"]
 
 LEASE_ID = Meta(
     description="The `lease_id` the claim answered for this lead. Without it, the lease must be "
@@ -529,6 +530,59 @@ class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):
         bool,
         Meta(description="`true`: a sandbox key (`l2i_test_...`); its leads are never queued."),
     ] = False
+    kind: Annotated[
+        KeyKind,
+        Meta(
+            description="`publishable`: a form key (`l2i_pk_live_...`) safe to put in a web "
+            'page: scopes exactly `["write"]`, works only from `allowed_origins` (which it '
+            "needs), on the lead and form endpoints only (docs/web-forms.md)."
+        ),
+    ] = "secret"
+    allowed_origins: Annotated[
+        list[Annotated[str, Meta(max_length=300)]],
+        Meta(
+            max_length=50,
+            description="Web origins (`scheme://host[:port]`, exact, no wildcards) whose pages "
+            "may call the lead endpoints with this key (CORS). Empty: server-to-server only.",
+            examples=[["https://www.example.com"]],
+        ),
+    ] = []
+    ip_rate_limit: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                le=1_000_000,
+                description="Publishable keys: requests per minute from one client address "
+                "(besides `rate_limit`); default 20.",
+                examples=[20],
+            ),
+        ]
+        | None
+    ) = None
+    success_url: (
+        Annotated[
+            Annotated[str, Meta(max_length=2000)],
+            Meta(
+                description="Publishable keys: where a plain HTML form lands when its lead was "
+                "taken (`303`); default a small built-in page.",
+                examples=["https://www.example.com/thanks"],
+            ),
+        ]
+        | None
+    ) = None
+    error_url: (
+        Annotated[
+            Annotated[str, Meta(max_length=2000)],
+            Meta(
+                description="Publishable keys: where a plain HTML form lands when the lead was "
+                "refused (`?error=<code>&fields=<names>` added); default a small page naming "
+                "the bad fields.",
+                examples=["https://www.example.com/form-error"],
+            ),
+        ]
+        | None
+    ) = None
 
 
 # --- read-back, dial queue, suppressions, API keys (answers) --------------------------------------
@@ -726,8 +780,10 @@ class SuppressionDeleted(msgspec.Struct):
     deleted: Literal[True]
 
 
-class ApiKey(msgspec.Struct):
-    """An API key as listed (never the key itself, never its digest)."""
+class ApiKey(msgspec.Struct, kw_only=True):
+    """An API key as listed (never the key itself, never its digest). The browser fields
+    (`kind` ... `error_url`) are listed only for keys that have them: a publishable key, or a
+    secret key with allowed origins."""
 
     key_id: Annotated[
         str, Meta(description="The key's public id (12 characters).", examples=["a1b2c3d4e5f6"])
@@ -744,6 +800,21 @@ class ApiKey(msgspec.Struct):
         Timestamp | None, Meta(description="Last use (updated at most once a minute).")
     ]
     revoked_at: Annotated[Timestamp | None, Meta(description="When it was revoked; null if live.")]
+    kind: Annotated[
+        KeyKind, Meta(description="`publishable`: an `l2i_pk_` form key (docs/web-forms.md).")
+    ] = "secret"
+    allowed_origins: Annotated[
+        list[str], Meta(description="Web origins whose pages may use the key (CORS).")
+    ] = []
+    ip_rate_limit: Annotated[
+        int | None, Meta(description="Publishable keys: requests per minute per client address.")
+    ] = None
+    success_url: Annotated[
+        str | None, Meta(description="Publishable keys: the plain form's thank-you URL.")
+    ] = None
+    error_url: Annotated[
+        str | None, Meta(description="Publishable keys: the plain form's error URL.")
+    ] = None
 
 
 class ApiKeyCreated(ApiKey):

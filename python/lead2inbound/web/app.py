@@ -18,6 +18,7 @@ from lead2inbound.contract.problems import ProblemError
 from lead2inbound.ops.config import Config
 from lead2inbound.ops.logs import ACCESS_LOG
 from lead2inbound.ops.logs import configure as configure_logging
+from lead2inbound.web.cors import Cors
 from lead2inbound.web.http import (
     handle_falcon_error,
     handle_problem,
@@ -27,6 +28,7 @@ from lead2inbound.web.http import (
 from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
 from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
+from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
 from lead2inbound.web.resources.imports import LeadsImportResource
 from lead2inbound.web.resources.leads import LeadsBatchResource, LeadsResource
@@ -102,7 +104,7 @@ def create_app(
     config = config or Config.from_env()
     configure_logging(config.log_level)
     services = services or Services(config)
-    app = falcon.asgi.App(middleware=[RequestContext(services)], cors_enable=False)
+    app = falcon.asgi.App(middleware=[RequestContext(services), Cors(services)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/v1/leads", LeadsResource(services))
     app.add_route("/v1/leads/{lead_id}", LeadResource(services))
@@ -115,6 +117,9 @@ def create_app(
     app.add_route("/v1/api-keys/{key_id}", ApiKeyResource(services))
     app.add_route("/v1/leads/batch", LeadsBatchResource(services))
     app.add_route("/v1/leads/import", LeadsImportResource(services))
+    app.add_route("/v1/forms/{form_key}", FormResource(services))
+    app.add_route("/v1/forms.js", FormsScriptResource())
+    app.add_route("/v1/form-sent", FormSentResource())
     app.add_route("/openapi.json", OpenApiResource(app))
     app.add_route("/docs", DocsPageResource())
     app.add_route("/docs/assets/{name}", DocsAssetResource())

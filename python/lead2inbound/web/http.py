@@ -97,6 +97,15 @@ async def handle_falcon_error(req: Any, resp: Any, exc: falcon.HTTPError, params
         resp.set_header(name, value)
 
 
+def outage(exc: BaseException) -> ProblemError | None:
+    """The 503 problem for a store outage (what `handle_unexpected` answers), else None."""
+    if isinstance(exc, _STORE_OUTAGES):
+        return unavailable("The database", retry_after=1)
+    if isinstance(exc, _REDIS_OUTAGES):
+        return unavailable("Redis", retry_after=1)
+    return None
+
+
 async def handle_unexpected(req: Any, resp: Any, exc: Exception, params: Any) -> None:
     """Store outages become 503 + Retry-After; anything else is a bug, logged with its trace
     and answered with a bare problem carrying the request id (never the trace itself)."""

@@ -60,6 +60,7 @@ class Op:
     parameters: tuple[dict[str, Any], ...] = ()  # see query() and path(); path parameters
     # not listed here are documented as plain required strings
     notes: tuple[tuple[int, str], ...] = ()  # (status, text): what that error means here
+    cors: bool = False  # answers browsers: every answer may carry the CORS headers (web/cors.py)
 
 
 def query(
@@ -134,7 +135,38 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "enum": ["true"]},
     },
     "WWW-Authenticate": {"description": "The accepted scheme.", "schema": {"type": "string"}},
+    "Access-Control-Allow-Origin": {
+        "description": "CORS (docs/web-forms.md): the page's `Origin`, echoed when the key that "
+        "made the request allows it (on a preflight, when some live key allows it). Never `*`; "
+        "credentials (cookies) are never allowed.",
+        "schema": {"type": "string"},
+    },
+    "Access-Control-Expose-Headers": {
+        "description": "CORS: the answer's headers a page may read (`X-Request-Id`, `Location`, "
+        "the rate-limit headers, `Retry-After`).",
+        "schema": {"type": "string"},
+    },
+    "Access-Control-Allow-Methods": {
+        "description": "CORS preflight: `POST`.",
+        "schema": {"type": "string"},
+    },
+    "Access-Control-Allow-Headers": {
+        "description": "CORS preflight: `authorization, content-type, idempotency-key, "
+        "x-request-id`.",
+        "schema": {"type": "string"},
+    },
+    "Access-Control-Max-Age": {
+        "description": "CORS preflight: seconds a browser may reuse this preflight.",
+        "schema": {"type": "integer"},
+    },
+    "Vary": {
+        "description": "`Origin` on answers to browsers: caches keep one answer per origin.",
+        "schema": {"type": "string"},
+    },
+    "Allow": {"description": "The methods the path takes.", "schema": {"type": "string"}},
 }
+
+_CORS = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary")
 
 ERROR_TEXT: dict[int, str] = {
     400: "The body (or a header such as Idempotency-Key) could not be parsed.",
@@ -183,12 +215,19 @@ def routed_methods(resource: Any) -> list[str]:
     return [m for m in ("get", "post", "put", "patch", "delete") if hasattr(resource, f"on_{m}")]
 
 
+def documented_methods(resource: Any) -> list[str]:
+    """The routed methods, and `options` where a resource documents its CORS preflight (which
+    web/cors.py answers, not the resource)."""
+    docs = getattr(resource, "openapi", {}) or {}
+    return routed_methods(resource) + (["options"] if "options" in docs else [])
+
+
 def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]:
     types: list[Any] = [Problem, LeadResult]
     ops: list[tuple[str, str, Op]] = []
     for template, resource in routes(app):
         docs: dict[str, Op] = getattr(resource, "openapi", {}) or {}
-        for method in routed_methods(resource):
+        for method in documented_methods(resource):
             op = docs.get(method)
             if op is None:
                 continue  # undocumented: tests/test_openapi.py fails on it
@@ -244,6 +283,11 @@ def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]
             {"name": "dial-queue", "description": "The dialer: claim leads, report outcomes."},
             {"name": "suppressions", "description": "The org's opt-out list."},
             {"name": "api-keys", "description": "Manage the org's API keys."},
+            {
+                "name": "forms",
+                "description": "Web forms straight from the browser: publishable keys, plain "
+                "HTML forms, the consent snippet (docs/web-forms.md).",
+            },
             {"name": "operations", "description": "Health, readiness, metrics, docs."},
         ],
     }
@@ -317,6 +361,8 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
             hdrs.update(_header_refs(list(_RATE), required=True))
         if op.idempotent:
             hdrs.update(_header_refs([REPLAYED], required=False))
+        if op.cors:
+            hdrs.update(_header_refs(list(_CORS), required=False))
         entry["headers"] = hdrs
         if r.schema is not None:
             entry["content"] = {r.media: {"schema": ref_of[r.schema]}}
@@ -338,6 +384,8 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
             hdrs.update(_header_refs(["WWW-Authenticate"], required=True))
         if op.idempotent and status == 422:
             hdrs.update(_header_refs([REPLAYED], required=False))
+        if op.cors:
+            hdrs.update(_header_refs(list(_CORS), required=False))
         text = notes.get(status) or ERROR_TEXT.get(status, "Error.")
         responses[str(status)] = {
             "description": text
@@ -355,3 +403,56 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
 def _operation_id(template: str, method: str) -> str:
     parts = [p.strip("{}").replace("-", "_") for p in template.strip("/").split("/") if p]
     return method + "_" + "_".join(parts or ["root"])
+
+
+def preflight(path_: str) -> Op:
+    """The CORS preflight of a lead endpoint (answered by web/cors.py)."""
+    return Op(
+        summary=f"CORS preflight for POST {path_}",
+        description="What a browser asks before a page on another origin may `POST` here. "
+        "A preflight names no key, so it is answered `204` with the CORS headers when some live "
+        "key of the service allows the `Origin`; otherwise it gets the plain `OPTIONS` answer "
+        "(`200` with `Allow`, no CORS headers) and the browser sends nothing. Whether the "
+        "actual request is then taken is the key's decision: a key that does not allow the "
+        "origin is a `403` (docs/web-forms.md).",
+        parameters=(
+            {
+                "name": "Origin",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "The page's origin, as the browser sends it.",
+            },
+            {
+                "name": "Access-Control-Request-Method",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "`POST`.",
+            },
+            {
+                "name": "Access-Control-Request-Headers",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "E.g. `authorization, content-type`.",
+            },
+        ),
+        responses=(
+            Resp(
+                204,
+                "Preflight from an allowed origin: the browser may send the request.",
+                headers=(
+                    "Access-Control-Allow-Origin",
+                    "Access-Control-Allow-Methods",
+                    "Access-Control-Allow-Headers",
+                    "Access-Control-Max-Age",
+                    "Vary",
+                ),
+            ),
+            Resp(
+                200, "Not a preflight from an allowed origin: no CORS headers.", headers=("Allow",)
+            ),
+        ),
+        tags=("leads", "forms"),
+    )

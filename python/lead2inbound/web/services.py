@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio.cluster import RedisCluster
 
+from lead2inbound import _core
 from lead2inbound.access.auth import (
     REVOCATION_CHANNEL,
     AuthFailureLimiter,
@@ -31,6 +32,7 @@ from lead2inbound.contract.problems import ProblemError, unauthorized, validatio
 from lead2inbound.dialing.queue import Clock, DialQueue, Rescrub, system_clock
 from lead2inbound.dnc.gate import DncService
 from lead2inbound.dnc.rescrub import Rescrubber, rescrub_due
+from lead2inbound.intake.evidence import BrowserEvidence, browser_evidence
 from lead2inbound.intake.idempotency import Idempotency
 from lead2inbound.intake.suppression_hint import SuppressionHint
 from lead2inbound.intake.validation import error
@@ -38,10 +40,14 @@ from lead2inbound.intake.writer import LeadWriter
 from lead2inbound.ops.config import Config, ConfigError
 from lead2inbound.ops.metrics import TALLY, Metrics
 from lead2inbound.store import suppressions
+from lead2inbound.store.queries import sql
 from lead2inbound.web.cursors import CursorSigner
 
 log = logging.getLogger("lead2inbound")
 _KEY_IN_QUERY = re.compile(r"l2i_(live|test)_")
+# Where a publishable key works: POST on the lead endpoints and the plain-form endpoint only.
+PUBLISHABLE_ROUTES = frozenset({"/v1/leads", "/v1/leads/batch", "/v1/forms/{form_key}"})
+_ORIGIN_TTL_S = 30.0
 
 
 class Services:
@@ -109,6 +115,7 @@ class Services:
         self.idempotency = Idempotency(self.pool)
         self._rechecks: set[asyncio.Task[None]] = set()
         self._tally: asyncio.Task[None] | None = None
+        self._origins: dict[str, tuple[bool, float]] = {}
 
     async def start(self) -> None:
         self._tally = asyncio.get_running_loop().create_task(TALLY.flush_forever())
@@ -188,8 +195,12 @@ class Services:
         await self.charge(req, principal, cost, scope)
         return principal
 
-    async def authenticate(self, req: Any) -> Principal:
-        """Who is calling (401 otherwise); nothing is counted yet: call `charge` next."""
+    async def authenticate(self, req: Any, *, form_key: str | None = None) -> Principal:
+        """Who is calling (401 otherwise); nothing is counted yet: call `charge` next.
+
+        `form_key`: the publishable key from the plain-form endpoint's path, used instead of
+        the `Authorization` header; only an `l2i_pk_` key is accepted there (a secret key in a
+        URL is a leaked key: 401)."""
         ip = client_ip(
             req.remote_addr, req.get_header("X-Forwarded-For"), self.config.trusted_proxy_hops
         )
@@ -203,7 +214,13 @@ class Services:
         try:
             if _KEY_IN_QUERY.search(req.query_string or ""):
                 raise unauthorized()  # keys in URLs end up in logs: never accepted there
-            principal = await self.keys.authenticate(req.get_header("Authorization"))
+            if form_key is not None:
+                parsed = _core.parse_key(form_key)
+                if parsed is None or not parsed.publishable:
+                    raise unauthorized()
+                principal = await self.keys.authenticate(f"Bearer {form_key}")
+            else:
+                principal = await self.keys.authenticate(req.get_header("Authorization"))
         except ProblemError as exc:
             if exc.code == "unauthorized":
                 self.auth_failures.failed(ip)
@@ -216,6 +233,8 @@ class Services:
 
         All or nothing: a refused request consumes nothing. A cost above the key's whole
         per-minute limit could never be admitted: that is a 422, not a 429 to wait out.
+        Then the browser rules (`browser_gate`): a page's origin the key does not allow is a
+        403, and a publishable key is also counted per client address.
         """
         if cost > principal.rate_limit:
             decision = await self.limiter.check(principal.key_id, principal.rate_limit, 0)
@@ -232,7 +251,99 @@ class Services:
             )
         decision = await self.limiter.check(principal.key_id, principal.rate_limit, cost)
         self.decided(req, decision, cost)
+        await self.browser_gate(req, principal, cost)
         principal.require(scope)
+
+    async def browser_gate(self, req: Any, principal: Principal, cost: int) -> None:
+        """The rules for keys used from web pages (docs/web-forms.md), after the key's charge.
+
+        * A cross-origin browser request (an `Origin` that is not this service's own) works only
+          from an origin the key allows: 403 otherwise, nothing stored. Server-to-server
+          callers send no `Origin` and see no change.
+        * A publishable key works only from its allowed origins (no `Origin` at all: 403), only
+          on POST to the lead and form endpoints, and within its per-client-IP limit as well
+          as its own (the address as `L2I_TRUSTED_PROXY_HOPS` says).
+        """
+        origin = req.get_header("Origin")
+        if principal.publishable:
+            if req.method != "POST" or req.uri_template not in PUBLISHABLE_ROUTES:
+                raise ProblemError(
+                    "forbidden",
+                    "A publishable key (l2i_pk_) may only send leads: POST /v1/leads, "
+                    "/v1/leads/batch or /v1/forms/{form_key}.",
+                )
+            if not principal.allows_origin(origin):
+                raise ProblemError(
+                    "forbidden",
+                    "A publishable key works only from a web page on one of its allowed "
+                    "origins" + (f"; {origin[:100]!r} is not one." if origin else "; no Origin."),
+                )
+            await self._charge_client_ip(req, principal, cost)
+        elif (
+            origin is not None
+            and not self._same_origin(req, origin)
+            and not principal.allows_origin(origin)
+        ):
+            raise ProblemError(
+                "forbidden",
+                f"This key does not allow requests from web pages on {origin[:100]!r} "
+                "(see the key's allowed origins).",
+            )
+
+    @staticmethod
+    def _same_origin(req: Any, origin: str) -> bool:
+        """Whether a page of this service itself (the /docs page) sent the request."""
+        host = req.get_header("Host") or ""
+        _, _, rest = origin.partition("://")
+        return bool(host) and rest.lower() == host.lower()
+
+    async def _charge_client_ip(self, req: Any, principal: Principal, cost: int) -> None:
+        """A publishable key's second budget: per key and client address."""
+        limit = principal.ip_rate_limit or 1
+        ip = self.client_ip(req)
+        decision = await self.limiter.check(f"ip:{principal.key_id}:{ip}", limit, cost)
+        if not decision.allowed:
+            req.context.rate_headers = rate_limit_headers(decision, policy="client-ip")
+            raise ProblemError(
+                "rate_limited",
+                f"This form key takes {limit} requests per minute from one address; retry "
+                f"after {decision.retry_after} s.",
+            )
+
+    def client_ip(self, req: Any) -> str:
+        return client_ip(
+            req.remote_addr, req.get_header("X-Forwarded-For"), self.config.trusted_proxy_hops
+        )
+
+    def browser_evidence(self, req: Any, *, stamp: bool = False) -> BrowserEvidence:
+        """What the consumer's browser tells about itself (intake/evidence.py)."""
+        return browser_evidence(
+            self.client_ip(req),
+            req.get_header("User-Agent"),
+            req.get_header("Referer"),
+            req.get_header("Origin"),
+            stamp=stamp,
+        )
+
+    async def origin_allowed(self, origin: str) -> bool:
+        """Whether some live key of the service allows `origin` (what a preflight can know:
+        it names no key). Cached per worker for a few seconds; a store error is a no."""
+        now = asyncio.get_running_loop().time()
+        hit = self._origins.get(origin)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(sql("origin_allowed"), (origin,))
+                row = await cur.fetchone()
+            allowed = bool(row and row[0])
+        except Exception as exc:
+            log.warning("origin look-up failed: %s", exc)
+            return False
+        if len(self._origins) > 10_000:
+            self._origins.clear()
+        self._origins[origin] = (allowed, now + _ORIGIN_TTL_S)
+        return allowed
 
     @staticmethod
     def decided(req: Any, decision: Decision, cost: int = 1) -> None:

@@ -21,7 +21,9 @@ class ApiKeysResource:
         "post": Op(
             summary="Create an API key",
             description="A new key for the caller's org. The key is in this answer only; the "
-            "service keeps its digest.",
+            "service keeps its digest. `kind: publishable` makes an `l2i_pk_` form key for web "
+            "pages; `allowed_origins` lets pages on those origins call the lead endpoints "
+            "(docs/web-forms.md).",
             scope="admin",
             body=ApiKeyIn,
             responses=(
@@ -54,6 +56,17 @@ class ApiKeysResource:
             raise bad("name", "name must be 1 to 200 characters")
         if isinstance(body.rate_limit, bool) or not 1 <= body.rate_limit <= 1_000_000:
             raise bad("rate_limit", "rate_limit must be from 1 to 1000000 per minute")
+        try:
+            form = keystore.form_options(
+                publishable=body.kind == "publishable",
+                scopes=scopes,
+                allowed_origins=body.allowed_origins,
+                ip_rate_limit=body.ip_rate_limit,
+                success_url=body.success_url,
+                error_url=body.error_url,
+            )
+        except keystore.KeyStoreError as exc:
+            raise bad(exc.param or "kind", str(exc)) from None
         async with self.s.pool.connection() as conn:
             full, info = await keystore.create_key_async(
                 conn,
@@ -63,6 +76,7 @@ class ApiKeysResource:
                 pepper=self.s.config.key_pepper.encode(),
                 rate_limit=body.rate_limit,
                 test=body.test,
+                form=form,
             )
         send_json(resp, 201, {"key": full, **info.as_dict()})
         resp.set_header("Location", f"/v1/api-keys/{info.key_id}")

@@ -15,6 +15,7 @@ from lead2inbound.contract.schemas import (
     LeadIn,
     LeadResult,
 )
+from lead2inbound.intake.evidence import with_evidence
 from lead2inbound.intake.forms import WireNames, parse_form
 from lead2inbound.intake.idempotency import Answer, Claim, Stored, fingerprint, idempotency_key
 from lead2inbound.intake.pipeline import PreparedLead, prepare
@@ -22,7 +23,7 @@ from lead2inbound.intake.validation import error, parse_json_lead, parse_lead
 from lead2inbound.intake.writer import Charge, RateLimited, WriteResult
 from lead2inbound.store.errors import StoreUnavailable
 from lead2inbound.web.http import FORM, JSON, media_type, problem_body, read_body, send_json
-from lead2inbound.web.openapi import Op, Resp
+from lead2inbound.web.openapi import Op, Resp, preflight
 from lead2inbound.web.resources.common import parsed_lead, policy_of, unsupported
 from lead2inbound.web.resources.read import LIST_LEADS, list_leads
 
@@ -134,8 +135,18 @@ class LeadsResource:
             errors=(400, 409, 413, 415, 422, 503),
             idempotent=True,
             tags=("leads",),
+            cors=True,
+            notes=(
+                (
+                    403,
+                    "The key lacks the `write` scope, or (docs/web-forms.md) the request comes "
+                    "from a web page on an origin the key does not allow, or a publishable key "
+                    "was used with no `Origin`.",
+                ),
+            ),
         ),
         "get": LIST_LEADS,
+        "options": preflight("/v1/leads"),
     }
 
     def __init__(self, services: Services):
@@ -147,12 +158,14 @@ class LeadsResource:
             key = idempotency_key(req)
             body = await read_body(req, self.s.config.max_body_bytes)
             lead, names = decode_lead(req, body)
+            if principal.publishable:  # the consumer's browser: its address, agent and page
+                lead = with_evidence(lead, self.s.browser_evidence(req))
             prepared = prepare_for(self.s, principal, lead, names)
         except ProblemError:
             await self.s.charge(req, principal, 1, "write")  # a 429 or 403 comes first
             raise
         claim: Claim | None = None
-        if await self._charge_rides_with_write(key, principal):
+        if await self._charge_rides_with_write(key, principal, req):
             result = await self._write_charged(req, principal, prepared)
         else:
             await self.s.charge(req, principal, 1, "write")
@@ -182,11 +195,17 @@ class LeadsResource:
         )
         final.send(resp)
 
-    async def _charge_rides_with_write(self, key: str | None, principal: Any) -> bool:
+    async def _charge_rides_with_write(
+        self, key: str | None, principal: Any, req: Any = None
+    ) -> bool:
         """Whether the writer may take this request's charge with its batch (one wait instead
         of two): only when nothing has to happen between the charge and the write (no
-        idempotency claim, no DNC scrub) and the scope is there (a 403 comes after the charge)."""
-        if key is not None or "write" not in principal.scopes:
+        idempotency claim, no DNC scrub) and the scope is there (a 403 comes after the charge).
+        A browser's request (an `Origin`) or a publishable key is charged first: its origin
+        and client-address checks (`Services.browser_gate`) come with the charge."""
+        if key is not None or "write" not in principal.scopes or principal.publishable:
+            return False
+        if req is not None and req.get_header("Origin") is not None:
             return False
         try:
             return await self.s.dnc.connection_for(principal.org_id) is None
@@ -233,7 +252,9 @@ class LeadsBatchResource:
             errors=(400, 409, 413, 415, 422, 503),
             idempotent=True,
             tags=("leads",),
-        )
+            cors=True,
+        ),
+        "options": preflight("/v1/leads/batch"),
     }
 
     def __init__(self, services: Services):
@@ -252,10 +273,13 @@ class LeadsBatchResource:
 
         parsed: list[Any] = []
         outcomes: list[PreparedLead | ProblemError] = []
+        evidence = self.s.browser_evidence(req) if principal.publishable else None
         for i, item in enumerate(items):
             item_names = _sub_names(names, i)
             try:
                 lead, lead_names = parse_lead(item, strict=strict, names=item_names)
+                if evidence is not None:
+                    lead = with_evidence(lead, evidence)
                 parsed.append(parsed_lead(lead))
                 outcomes.append(prepare_for(self.s, principal, lead, lead_names))
             except ProblemError as exc:
