@@ -138,6 +138,19 @@ ENDPOINTS = [
         frozenset({200}),
         route="/docs/assets/{name}",
     ),
+    # Web forms (docs/web-forms.md): the snippet and the thank-you page are public; the plain
+    # form endpoint ignores the Authorization header (its publishable key is in the path), so
+    # an unknown form key is a 401 whatever the caller sends.
+    Endpoint("GET", "/v1/forms.js", None, frozenset({200})),
+    Endpoint("GET", "/v1/form-sent", None, frozenset({200})),
+    Endpoint(
+        "POST",
+        "/v1/forms/l2i_pk_live_nope",
+        None,
+        frozenset({401}),
+        raw=lambda p: (f"phone={p}".encode(), "application/x-www-form-urlencoded"),
+        route="/v1/forms/{form_key}",
+    ),
     Endpoint("GET", "/healthz", None, frozenset({200})),
     Endpoint("GET", "/readyz", None, frozenset({200})),
     Endpoint("GET", "/metrics", None, frozenset({200}), operator=True),

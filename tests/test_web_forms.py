@@ -228,7 +228,11 @@ def test_plain_form_errors_and_refusals(service, org, database_url):
     origin = "https://www.example.com"
     key = org.form_key(origin)
     url = f"{service.url}/v1/forms/{key}"
-    browserish = {"Origin": origin, "User-Agent": "Mozilla/5.0 test"}
+    browserish = {
+        "Origin": origin,
+        "User-Agent": "Mozilla/5.0 test",
+        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    }
 
     # no success_url: the built-in thank-you page
     ok = httpx.post(url, data={"phone": "5125550141"}, headers=browserish)
@@ -243,6 +247,11 @@ def test_plain_form_errors_and_refusals(service, org, database_url):
     bad = httpx.post(url, data={"phone": "12", "emial": "x"}, headers=browserish)
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
     assert "phone" in bad.text and "emial" in bad.text
+    # not a browser (curl, a script): the usual problem body
+    api = httpx.post(url, data={"phone": "12"}, headers={"Origin": origin})
+    assert api.status_code == 422 and api.headers["content-type"] == PROBLEM
+    assert api.json()["errors"][0]["param"] == "phone"
+    assert "X-RateLimit-Remaining" in api.headers
 
     with_error_url = org.form_key(origin, error_url="https://www.example.com/oops?form=1")
     sent = httpx.post(
@@ -257,7 +266,7 @@ def test_plain_form_errors_and_refusals(service, org, database_url):
     secret = org.key("write", origins=origin)
     refused = httpx.post(f"{service.url}/v1/forms/{secret}", data={"phone": "5125550142"},
                          headers=browserish)  # fmt: skip
-    assert refused.status_code == 401
+    assert refused.status_code == 401 and refused.headers["content-type"].startswith("text/html")
     # from another origin, or with no Origin at all (curl): 403
     for headers in ({"Origin": "https://evil.example"}, {}):
         got = httpx.post(url, data={"phone": "5125550143"}, headers=headers)

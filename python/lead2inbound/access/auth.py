@@ -156,7 +156,10 @@ class KeyRing:
             entry = _Entry(b"\0" * 32, None, now + self._ttl)
         else:
             kid, org_id, env, digest, scopes, rate, revoked_at, require_valid, _window = row[:9]
-            kind, origins, ip_rate, success_url, error_url = row[9:14]
+            # the browser columns (migration 0006); a 9-column record is a plain secret key
+            kind, origins, ip_rate, success_url, error_url = (
+                row[9:14] if len(row) >= 14 else ("secret", (), None, None, None)
+            )
             principal = None
             if revoked_at is None:
                 principal = Principal(

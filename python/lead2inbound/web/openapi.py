@@ -61,6 +61,7 @@ class Op:
     # not listed here are documented as plain required strings
     notes: tuple[tuple[int, str], ...] = ()  # (status, text): what that error means here
     cors: bool = False  # answers browsers: every answer may carry the CORS headers (web/cors.py)
+    html_errors: bool = False  # errors may also be small HTML pages (the plain-form endpoint)
 
 
 def query(
@@ -391,7 +392,10 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
             "description": text
             + (f" Codes: {', '.join('`' + c + '`' for c in codes)}." if codes else ""),
             "headers": hdrs,
-            "content": {PROBLEM_JSON: {"schema": ref_of[Problem]}},
+            "content": {
+                PROBLEM_JSON: {"schema": ref_of[Problem]},
+                **({"text/html": {"schema": {"type": "string"}}} if op.html_errors else {}),
+            },
         }
     out["responses"] = responses
     if authed:

@@ -25,7 +25,7 @@ from lead2inbound.contract.problems import ProblemError
 from lead2inbound.intake.evidence import with_evidence
 from lead2inbound.intake.forms import parse_form
 from lead2inbound.intake.validation import parse_lead
-from lead2inbound.web.http import FORM, outage, read_body
+from lead2inbound.web.http import FORM, PROBLEM_JSON, outage, read_body
 from lead2inbound.web.openapi import Op, Resp, path
 from lead2inbound.web.resources.common import unsupported
 from lead2inbound.web.resources.leads import prepare_for
@@ -163,16 +163,16 @@ class FormResource:
                     "go there too (`?error=<code>&fields=<names>`).",
                     headers=("Location",),
                 ),
-                *(
-                    Resp(
-                        status,
-                        "A small page saying what went wrong (the problem of `POST /v1/leads` "
-                        "with this status, as HTML), when the key has no `error_url`.",
-                        media="text/html",
-                        raw_schema=_HTML_SCHEMA,
-                    )
-                    for status in _FORM_STATUSES
-                ),
+            ),
+            errors=_FORM_STATUSES,
+            html_errors=True,
+            notes=tuple(
+                (
+                    status,
+                    "When the key has no `error_url`: a small HTML page saying what went wrong "
+                    "for a browser (`Accept: text/html`), else the problem body.",
+                )
+                for status in _FORM_STATUSES
             ),
             tags=("forms",),
         )
@@ -201,13 +201,13 @@ class FormResource:
             self.s.metrics.lead(result)
             self.s.dnc.after_write(prepared, result)
         except ProblemError as exc:
-            self._failed(resp, exc, principal)
+            self._failed(req, resp, exc, principal)
             return
         except Exception as exc:
             problem = outage(exc)
             if problem is None:
                 raise
-            self._failed(resp, problem, principal)
+            self._failed(req, resp, problem, principal)
             return
         self._sent(resp, principal)
 
@@ -219,15 +219,19 @@ class FormResource:
         _see_other(resp, principal.success_url or SENT_PAGE)
 
     @staticmethod
-    def _failed(resp: Any, exc: ProblemError, principal: Principal | None) -> None:
-        for name, value in exc.headers:
-            resp.set_header(name, value)
-        resp.set_header("Cache-Control", "no-store")
+    def _failed(req: Any, resp: Any, exc: ProblemError, principal: Principal | None) -> None:
+        """To the key's error URL; else a small page for a browser (it asks for `text/html`),
+        and the usual problem body for anything else (curl, scripts, tests)."""
         if principal is not None and principal.error_url:
             fields = ",".join(dict.fromkeys(e.param for e in exc.errors or ()))
             params = {"error": exc.code, **({"fields": fields} if fields else {})}
             _see_other(resp, _with_query(principal.error_url, params))
             return
+        if req.client_prefers((PROBLEM_JSON, "text/html")) != "text/html":
+            raise exc  # the app's problem handler: application/problem+json
+        for name, value in exc.headers:
+            resp.set_header(name, value)
+        resp.set_header("Cache-Control", "no-store")
         resp.status = exc.status
         resp.content_type = HTML
         resp.data = error_page(exc)
