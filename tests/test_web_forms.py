@@ -287,9 +287,10 @@ def documented_example() -> str:
 
 DRIVER = """<!doctype html>
 <html><head><meta charset="utf-8"><title>visitor</title>
-<style>html, body, iframe { margin: 0; border: 0; width: 100%; height: 100%; }</style>
+<style>html, body { margin: 0; height: 100%; overflow: hidden; }
+iframe { display: block; border: 0; width: 100%; height: 100%; }</style>
 </head><body>
-<iframe id="page" src="/example.html"></iframe>
+<iframe id="page" src="/example.html" scrolling="no"></iframe>
 <script>
 // A visitor on the verbatim example page: types, ticks the consent box, clicks the button.
 document.getElementById("page").addEventListener("load", function () {

@@ -328,6 +328,8 @@ class Services:
     async def origin_allowed(self, origin: str) -> bool:
         """Whether some live key of the service allows `origin` (what a preflight can know:
         it names no key). Cached per worker for a few seconds; a store error is a no."""
+        if len(origin) > 300 or "://" not in origin:
+            return False  # no key can list it (keystore.parse_origin): no query for junk
         now = asyncio.get_running_loop().time()
         hit = self._origins.get(origin)
         if hit is not None and hit[1] > now:
