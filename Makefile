@@ -17,7 +17,9 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip 'maturin>=1.16,<2'
 
 # Build the Rust extension (release profile) and install the package with its dev extras.
+# (A _core built per CPython version before the wheel became abi3 would shadow the abi3 one.)
 setup build: $(BIN)/python
+	rm -f python/lead2inbound/_core.cpython-*.so
 	$(BIN)/maturin develop --release --quiet --extras dev,bench
 
 run: build
@@ -107,8 +109,8 @@ base-image: container-deps
 # its own): the image then installs offline (PIP_INSTALL_FLAGS=--no-index). A CA bundle the host's
 # pip is told to trust (PIP_CERT or SSL_CERT_FILE, e.g. a TLS-inspecting proxy's) is lent to it.
 wheelhouse: wheel base-image
-	mkdir -p target/wheelhouse
-	ca="$${PIP_CERT:-$${SSL_CERT_FILE:-}}"; \
+	@mkdir -p target/wheelhouse
+	@ca="$${PIP_CERT:-$${SSL_CERT_FILE:-}}"; \
 	podman $(PODMAN_FLAGS) run --rm --network host $(ULIMITS) \
 		$${ca:+-v "$$ca":/run/host-ca.pem:ro -e PIP_CERT=/run/host-ca.pem} \
 		-v "$(CURDIR)":/src:ro -v "$(CURDIR)/target/wheelhouse":/src/target/wheelhouse \
