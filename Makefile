@@ -29,6 +29,7 @@ lint-rust:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --all-targets --features python -- -D warnings
+	cargo clippy --workspace --all-targets --features abi3 -- -D warnings
 
 lint-python:
 	$(BIN)/ruff check python tests bench tools

