@@ -10,7 +10,7 @@ export PYO3_PYTHON := $(abspath $(BIN)/python)
 
 .PHONY: setup build run test system-deps lint lint-rust lint-python test-rust test-python stubtest \
         bench bench-core differential-full phone-meta fmt clean wheel chaos wheelhouse \
-        container-deps base-image image
+        container-deps base-image image podman-flags
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -100,6 +100,10 @@ container-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
 		echo "could not install$$missing; the container tests will skip and say so"; \
 	fi
+
+# The flags, for running podman by hand on the same storage: podman $$(make -s podman-flags) ...
+podman-flags:
+	@echo $(PODMAN_FLAGS)
 
 # A Debian 12 + CPython 3.11 base image made from Debian's packages (no registry needed).
 base-image: container-deps
