@@ -59,7 +59,8 @@ system-deps:
 		echo "could not install$$missing; the tests that need them will skip and say so"; \
 	fi
 
-test: build lint test-rust stubtest wheel system-deps image test-python
+# (tests/test_container.py runs `make image` itself: cached, about 20 s when nothing changed.)
+test: build lint test-rust stubtest wheel system-deps container-deps test-python
 
 # The binary wheel operators install (target/wheels/, the only lead2inbound wheel there): abi3
 # (one file for CPython 3.11 and later) and manylinux_2_17 (zig links against glibc 2.17's
