@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: setup build run test system-deps lint lint-rust lint-python test-rust test-python stubtest \
+.PHONY: setup build run test system-deps lint lint-rust lint-python lint-imports test-rust test-python stubtest \
         bench bench-core differential-full phone-meta fmt clean wheel chaos wheelhouse \
         container-deps base-image image podman-flags
 
@@ -35,7 +35,11 @@ lint-python:
 	$(BIN)/ruff check python tests bench tools
 	$(BIN)/ruff format --check python tests bench tools
 
-lint: lint-rust lint-python
+# The package's layers (pyproject.toml [tool.importlinter]; docs/architecture.md).
+lint-imports:
+	$(BIN)/lint-imports --no-cache
+
+lint: lint-rust lint-python lint-imports
 
 stubtest:
 	$(BIN)/python -m mypy.stubtest lead2inbound._core

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
-from lead2inbound.embedded import EmbeddedStack  # noqa: E402
-from lead2inbound.keystore import create_key, create_org  # noqa: E402
+from lead2inbound.access.keystore import create_key, create_org  # noqa: E402
+from lead2inbound.ops.embedded import EmbeddedStack  # noqa: E402
 from lead2inbound.store.migrate import migrate  # noqa: E402
 
 PEPPER = "bench-pepper"

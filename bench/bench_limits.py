@@ -17,8 +17,8 @@ import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from lead2inbound.config import Config
-from lead2inbound.limits import RateLimiter
+from lead2inbound.access.limits import RateLimiter
+from lead2inbound.ops.config import Config
 from limits_support import RedisServer
 
 

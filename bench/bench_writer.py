@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.run import Stack
 
-from lead2inbound.pipeline import OrgPolicy, prepare
-from lead2inbound.store.writer import LeadWriter
-from lead2inbound.validation import lead_from_json
+from lead2inbound.intake.pipeline import OrgPolicy, prepare
+from lead2inbound.intake.validation import lead_from_json
+from lead2inbound.intake.writer import LeadWriter
 
 
 def pg_cpu(pg_pid: int) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from lead2inbound.validation import lead_from_json
+from lead2inbound.intake.validation import lead_from_json
 
 _ANSWER = (
     b'{"outcome":"created","lead_id":"0190f5e8-0000-7000-8000-000000000000","status":"new",'

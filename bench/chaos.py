@@ -33,7 +33,7 @@ from tests.support.server import ServerProcess  # noqa: E402
 from tests.support.stack import make_org, service_env  # noqa: E402
 from tests.support.stores import PostgresHandle, RedisHandle  # noqa: E402
 
-from lead2inbound.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from lead2inbound.ops.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 from lead2inbound.store.migrate import migrate  # noqa: E402
 
 FAULTS = {

@@ -28,7 +28,7 @@ import redis
 from hypothesis import HealthCheck, settings
 from psycopg import sql
 
-from lead2inbound.embedded import EmbeddedPostgres, EmbeddedRedis
+from lead2inbound.ops.embedded import EmbeddedPostgres, EmbeddedRedis
 from lead2inbound.store.migrate import migrate
 from tests.support import server as server_mod
 from tests.support.server import DEFAULT_APP, ServerProcess

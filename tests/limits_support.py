@@ -7,7 +7,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from lead2inbound.embedded import EmbeddedRedis, free_port
+from lead2inbound.ops.embedded import EmbeddedRedis, free_port
 
 
 class RedisServer:

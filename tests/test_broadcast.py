@@ -8,7 +8,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from lead2inbound.broadcast import Broadcast
+from lead2inbound.access.broadcast import Broadcast
 from tests.limits_support import RedisServer
 
 CHANNEL = "l2i:revocations"

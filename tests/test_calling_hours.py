@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from lead2inbound import calling_hours
-from lead2inbound.store.queue import DialQueue
+from lead2inbound.dialing import calling_hours
+from lead2inbound.dialing.queue import DialQueue
 from tests.support.queue import bulk_insert
 from tests.support.stack import fetch, make_org
 
@@ -31,7 +31,7 @@ def test_locate_state_then_area_code():
 
 
 def test_every_zone_is_known():
-    from lead2inbound.area_codes import AREA_CODES
+    from lead2inbound.dialing.area_codes import AREA_CODES
 
     zones = {z for zs in calling_hours.STATE_ZONES.values() for z in zs}
     zones |= {z for zs, _ in AREA_CODES.values() for z in zs} | set(calling_hours.ANY_US)

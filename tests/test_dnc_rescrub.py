@@ -9,10 +9,10 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from lead2inbound.config import Config
 from lead2inbound.dnc import DncService, Rescrubber, rescrub_due
 from lead2inbound.dnc.crypto import SecretBox
 from lead2inbound.dnc.store import connect, rekey
+from lead2inbound.ops.config import Config
 from tests.fakes import tcpa
 from tests.fakes.tcpa import TcpaFake
 from tests.support.stack import fetch, make_org

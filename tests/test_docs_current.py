@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from lead2inbound.config import Config
+from lead2inbound.ops.config import Config
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

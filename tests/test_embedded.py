@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import redis
 
-from lead2inbound.embedded import (
+from lead2inbound.ops.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
     EmbeddedServerError,

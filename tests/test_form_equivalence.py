@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lead2inbound.forms import parse_form, unflatten
-from lead2inbound.pipeline import OrgPolicy, prepare
-from lead2inbound.problems import ProblemError
-from lead2inbound.resources.leads import decode_lead
+from lead2inbound.contract.problems import ProblemError
+from lead2inbound.intake.forms import parse_form, unflatten
+from lead2inbound.intake.pipeline import OrgPolicy, prepare
+from lead2inbound.web.resources.leads import decode_lead
 
 ORG = "0196f000-0000-7000-8000-000000000001"
 

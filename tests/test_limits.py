@@ -12,15 +12,15 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
-from lead2inbound.config import Config
-from lead2inbound.limits import (
+from lead2inbound.access.limits import (
     Decision,
     LocalGCRA,
     RateLimiter,
     rate_limit_headers,
     rate_limit_key,
 )
-from lead2inbound.metrics import TALLY
+from lead2inbound.ops.config import Config
+from lead2inbound.ops.metrics import TALLY
 from tests.limits_support import RedisServer
 
 # Generous Redis budget where exactness is tested: 2 shared cores must not trip the fallback.

@@ -9,7 +9,7 @@ import json
 import logging
 import re
 
-from lead2inbound.logs import ACCESS, ACCESS_LOG, configure
+from lead2inbound.ops.logs import ACCESS, ACCESS_LOG, configure
 
 FIELDS = {
     "request_id": "req_1",

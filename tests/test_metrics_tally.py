@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from lead2inbound.metrics import LATENCY, Tally
+from lead2inbound.ops.metrics import LATENCY, Tally
 
 
 def _samples(registry: CollectorRegistry, name: str) -> dict[tuple, float]:

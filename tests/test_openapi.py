@@ -16,12 +16,12 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from lead2inbound import openapi
-from lead2inbound.app import create_app
-from lead2inbound.auth import SCOPES
-from lead2inbound.config import Config
-from lead2inbound.schemas import DialOutcome, Scope
-from lead2inbound.store.queue import OUTCOMES
+from lead2inbound.access.auth import SCOPES
+from lead2inbound.contract.schemas import DialOutcome, Scope
+from lead2inbound.dialing.queue import OUTCOMES
+from lead2inbound.ops.config import Config
+from lead2inbound.web import openapi
+from lead2inbound.web.app import create_app
 from tests.support.stack import QUICKSTART, auth, lead, make_org, service_env
 
 JSON = "application/json"

@@ -445,7 +445,7 @@ def test_api_keys(server_factory, database_url, redis_url, org, other):
 async def test_last_used_at_at_most_once_a_minute(database_url, org):
     from psycopg_pool import AsyncConnectionPool
 
-    from lead2inbound.auth import KeyRing
+    from lead2inbound.access.auth import KeyRing
     from tests.support.stack import PEPPER
 
     key = org.key("read")

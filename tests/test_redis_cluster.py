@@ -10,9 +10,9 @@ import pytest
 import redis
 from redis.asyncio.cluster import RedisCluster
 
-from lead2inbound.broadcast import Broadcast
-from lead2inbound.config import Config
-from lead2inbound.limits import RateLimiter, rate_limit_key
+from lead2inbound.access.broadcast import Broadcast
+from lead2inbound.access.limits import RateLimiter, rate_limit_key
+from lead2inbound.ops.config import Config
 from tests.support.cluster import RedisClusterProcess
 from tests.support.stack import auth, lead, make_org, service_env
 

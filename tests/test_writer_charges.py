@@ -15,9 +15,9 @@ import pytest
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
-from lead2inbound.config import Config
-from lead2inbound.limits import RateLimiter
-from lead2inbound.store.writer import Charge, LeadWriter, RateLimited
+from lead2inbound.access.limits import RateLimiter
+from lead2inbound.intake.writer import Charge, LeadWriter, RateLimited
+from lead2inbound.ops.config import Config
 
 from .support.queue import phones, prepared
 from .support.stack import fetch, make_org

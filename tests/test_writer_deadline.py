@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lead2inbound.store.writer import LeadWriter, StoreUnavailable
+from lead2inbound.intake.writer import LeadWriter, StoreUnavailable
 
 
 class _BlockingPool:

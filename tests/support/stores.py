@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from lead2inbound.embedded import EmbeddedPostgres, EmbeddedRedis
+from lead2inbound.ops.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
 class NotControllable(RuntimeError):

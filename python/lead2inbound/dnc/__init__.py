@@ -3,9 +3,9 @@
 See docs/dnc.md.
 """
 
-from .gate import DncService
-from .providers import DncProvider, ProviderUnavailable, ScrubResult
-from .rescrub import Rescrubber, rescrub_due
+from lead2inbound.dnc.gate import DncService
+from lead2inbound.dnc.providers import DncProvider, ProviderUnavailable, ScrubResult
+from lead2inbound.dnc.rescrub import Rescrubber, rescrub_due
 
 __all__ = [
     "DncProvider",

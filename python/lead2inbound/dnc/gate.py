@@ -26,15 +26,15 @@ import psycopg
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from ..metrics import TALLY, child
-from ..store.queries import sql
-from .crypto import SecretBox, SecretError, associated_data
-from .providers import DncProvider, ProviderUnavailable, ScrubResult, build_provider
+from lead2inbound.dnc.crypto import SecretBox, SecretError, associated_data
+from lead2inbound.dnc.providers import DncProvider, ProviderUnavailable, ScrubResult, build_provider
+from lead2inbound.ops.metrics import TALLY, child
+from lead2inbound.store.queries import sql
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..pipeline import PreparedLead
-    from ..store.writer import WriteResult
+    from lead2inbound.intake.pipeline import PreparedLead
+    from lead2inbound.intake.writer import WriteResult
+    from lead2inbound.ops.config import Config
 
 log = logging.getLogger("lead2inbound.dnc")
 
@@ -112,7 +112,7 @@ class DncService:
                     cur = await conn.execute(sql("dnc_connection"), (org_id,))
                     row = await cur.fetchone()
             except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
-                from ..store.writer import StoreUnavailable
+                from lead2inbound.store.errors import StoreUnavailable
 
                 raise StoreUnavailable(str(exc)) from exc
             old = hit[1] if hit is not None else None
@@ -181,7 +181,7 @@ class DncService:
                 )
                 row = await cur.fetchone()
         except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
-            from ..store.writer import StoreUnavailable
+            from lead2inbound.store.errors import StoreUnavailable
 
             raise StoreUnavailable(str(exc)) from exc
         return bool(row and row[0])

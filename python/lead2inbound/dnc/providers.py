@@ -268,7 +268,7 @@ class RegistryList:
         self._checked = 0.0
 
     def _current(self) -> Any:
-        from .._core import Registry
+        from lead2inbound._core import Registry
 
         now = time.monotonic()
         if self._reg is None or now - self._checked >= 1.0:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .._core import RegistryBuilder
+from lead2inbound._core import RegistryBuilder
 
 CHUNK = 8 << 20
 

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from ..store.queries import sql
-from .providers import ProviderUnavailable, ScrubResult
+from lead2inbound.dnc.providers import ProviderUnavailable, ScrubResult
+from lead2inbound.store.queries import sql
 
 if TYPE_CHECKING:
-    from .gate import DncService
+    from lead2inbound.dnc.gate import DncService
 
 log = logging.getLogger("lead2inbound.dnc.rescrub")
 

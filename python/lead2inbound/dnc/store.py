@@ -11,9 +11,9 @@ from typing import Any
 
 import psycopg
 
-from ..store.queries import sql
-from .crypto import SecretBox, associated_data
-from .providers import PROVIDERS
+from lead2inbound.dnc.crypto import SecretBox, associated_data
+from lead2inbound.dnc.providers import PROVIDERS
+from lead2inbound.store.queries import sql
 
 NEEDS = {"tcpa-litigator-list": ("username", "password"), "dncscrub": ("login_id",), "registry": ()}
 

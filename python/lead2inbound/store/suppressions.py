@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, Connection
 
-from .queries import sql
+from lead2inbound.store.queries import sql
 
 CHANNEL = "l2i:suppressions"  # broadcast: "<org_id> <phone> <phone> ..." or "<org_id> *"
 

@@ -1,0 +1,151 @@
+"""HTTP plumbing shared by the resources: request ids, problem answers, bodies, rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+import falcon
+import falcon.asgi
+import msgspec
+import psycopg
+import redis.exceptions
+from psycopg_pool import PoolTimeout
+
+from lead2inbound.contract.problems import ProblemError, unavailable
+from lead2inbound.contract.schemas import Problem
+from lead2inbound.store.errors import StoreUnavailable
+
+_STORE_OUTAGES = (StoreUnavailable, psycopg.OperationalError, PoolTimeout)
+_REDIS_OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+log = logging.getLogger("lead2inbound.http")
+
+_encode = msgspec.json.Encoder().encode
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+PROBLEM_JSON = "application/problem+json"
+
+_FALCON_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    431: "header_too_large",
+    503: "service_unavailable",
+}
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def send_json(resp: falcon.asgi.Response, status: int, body: Any) -> None:
+    resp.status = status
+    resp.content_type = JSON
+    resp.data = _encode(body)
+
+
+def problem_of(exc: ProblemError, request_id: str, instance: str | None) -> Problem:
+    return Problem(
+        type=exc.type_uri,
+        title=exc.title,
+        status=exc.status,
+        detail=exc.detail,
+        code=exc.code,
+        request_id=request_id,
+        errors=exc.errors,
+        instance=instance,
+    )
+
+
+def problem_body(exc: ProblemError, request_id: str, instance: str | None) -> Any:
+    """A problem as plain data (for answers that embed problems: batch items, CSV rows)."""
+    return msgspec.to_builtins(problem_of(exc, request_id, instance))
+
+
+def send_problem(req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: ProblemError) -> None:
+    problem = problem_of(exc, req.context.get("request_id") or new_request_id(), req.path)
+    resp.status = exc.status
+    resp.content_type = PROBLEM_JSON
+    resp.data = _encode(problem)
+    for name, value in exc.headers:
+        resp.set_header(name, value)
+
+
+async def handle_problem(req: Any, resp: Any, exc: ProblemError, params: Any) -> None:
+    send_problem(req, resp, exc)
+
+
+async def handle_falcon_error(req: Any, resp: Any, exc: falcon.HTTPError, params: Any) -> None:
+    """Falcon's own errors (unknown route, wrong method, ...) as problems too."""
+    code = _FALCON_CODES.get(exc.status_code, "bad_request")
+    detail = exc.description or exc.title or "The request could not be handled."
+    problem = ProblemError(code, str(detail))
+    problem.status = exc.status_code
+    problem.title = str(exc.title or problem.title)
+    send_problem(req, resp, problem)
+    for name, value in (exc.headers or {}).items():
+        resp.set_header(name, value)
+
+
+async def handle_unexpected(req: Any, resp: Any, exc: Exception, params: Any) -> None:
+    """Store outages become 503 + Retry-After; anything else is a bug, logged with its trace
+    and answered with a bare problem carrying the request id (never the trace itself)."""
+    if isinstance(exc, _STORE_OUTAGES):
+        log.warning("database unavailable on %s %s: %s", req.method, req.path, exc)
+        send_problem(req, resp, unavailable("The database", retry_after=1))
+        return
+    if isinstance(exc, _REDIS_OUTAGES):
+        log.warning("redis unavailable on %s %s: %s", req.method, req.path, exc)
+        send_problem(req, resp, unavailable("Redis", retry_after=1))
+        return
+    log.exception("unexpected error on %s %s", req.method, req.path)
+    problem = ProblemError("service_unavailable", "Internal error; nothing was stored.")
+    problem.status, problem.title, problem.code = 500, "Internal error", "internal_error"
+    send_problem(req, resp, problem)
+
+
+DEFAULT_BODY_TIMEOUT_S = 30.0
+
+
+async def read_body(req: falcon.asgi.Request, limit: int) -> bytes:
+    """The whole body, refusing (413) anything over `limit`, also when it is chunked, and (408)
+    a body that does not arrive within `req.context.body_timeout_s` (a stalled or trickling
+    client must not hold a request open forever)."""
+    length = req.content_length
+    if length is not None and length > limit:
+        raise ProblemError("payload_too_large", f"The body may be at most {limit} bytes.")
+    timeout_s = req.context.get("body_timeout_s") or DEFAULT_BODY_TIMEOUT_S
+    try:
+        async with asyncio.timeout(timeout_s):
+            data = await req.stream.read(limit + 1)
+    except TimeoutError:
+        raise ProblemError(
+            "request_timeout",
+            f"The request body did not arrive within {timeout_s:g} s.",
+            headers=[("Connection", "close")],
+        ) from None
+    if len(data) > limit:
+        raise ProblemError("payload_too_large", f"The body may be at most {limit} bytes.")
+    return data
+
+
+def media_type(req: falcon.asgi.Request) -> tuple[str, dict[str, str]]:
+    """(`type/subtype` lower-cased, parameters) of the Content-Type header."""
+    raw = req.content_type or ""
+    main, *params = raw.split(";")
+    parsed = {}
+    for p in params:
+        k, _, v = p.strip().partition("=")
+        if k:
+            parsed[k.strip().lower()] = v.strip().strip('"')
+    return main.strip().lower(), parsed

@@ -1,0 +1,111 @@
+"""Key management by API (`admin` scope): create (the key is shown once), list, revoke."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from lead2inbound.access import keystore
+from lead2inbound.access.auth import REVOCATION_CHANNEL
+from lead2inbound.contract.problems import not_found
+from lead2inbound.contract.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyList, ApiKeyRevoked
+from lead2inbound.web.http import send_json
+from lead2inbound.web.openapi import Op, Resp, path
+from lead2inbound.web.resources.common import bad, decode_body
+
+if TYPE_CHECKING:
+    from lead2inbound.web.services import Services
+
+
+class ApiKeysResource:
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Create an API key",
+            description="A new key for the caller's org. The key is in this answer only; the "
+            "service keeps its digest.",
+            scope="admin",
+            body=ApiKeyIn,
+            responses=(
+                Resp(201, "The new key (shown this once).", ApiKeyCreated, headers=("Location",)),
+            ),
+            errors=(400, 413, 415, 422),
+            notes=((422, "Validation failed: `errors` names every bad field."),),
+            tags=("api-keys",),
+        ),
+        "get": Op(
+            summary="List API keys",
+            description="Every key of the caller's org, revoked ones too, oldest first.",
+            scope="admin",
+            responses=(Resp(200, "The keys.", ApiKeyList),),
+            tags=("api-keys",),
+        ),
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_post(self, req: Any, resp: Any) -> None:
+        principal = await self.s.authorize(req, "admin")
+        body = await decode_body(req, ApiKeyIn, 16_384)
+        try:
+            scopes = keystore.parse_scopes(body.scopes)
+        except keystore.KeyStoreError as exc:
+            raise bad("scopes", str(exc)) from None
+        if not 1 <= len(body.name) <= 200 or "\x00" in body.name:
+            raise bad("name", "name must be 1 to 200 characters")
+        if isinstance(body.rate_limit, bool) or not 1 <= body.rate_limit <= 1_000_000:
+            raise bad("rate_limit", "rate_limit must be from 1 to 1000000 per minute")
+        async with self.s.pool.connection() as conn:
+            full, info = await keystore.create_key_async(
+                conn,
+                org_id=principal.org_id,
+                name=body.name,
+                scopes=scopes,
+                pepper=self.s.config.key_pepper.encode(),
+                rate_limit=body.rate_limit,
+                test=body.test,
+            )
+        send_json(resp, 201, {"key": full, **info.as_dict()})
+        resp.set_header("Location", f"/v1/api-keys/{info.key_id}")
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        principal = await self.s.authorize(req, "admin")
+        async with self.s.pool.connection() as conn:
+            keys = await keystore.list_keys_async(conn, principal.org_id)
+        send_json(resp, 200, {"data": [k.as_dict() for k in keys]})
+
+
+class ApiKeyResource:
+    openapi: ClassVar[dict[str, Op]] = {
+        "delete": Op(
+            summary="Revoke an API key",
+            description="Committed, then broadcast: every node refuses the key within a second. "
+            "Revoking a revoked key answers its revocation time again.",
+            scope="admin",
+            parameters=(
+                path(
+                    "key_id",
+                    "The key's id (12 letters and digits, as listed).",
+                ),
+            ),
+            responses=(Resp(200, "Revoked.", ApiKeyRevoked),),
+            errors=(404,),
+            notes=((404, "No such key in the caller's org."),),
+            tags=("api-keys",),
+        ),
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_delete(self, req: Any, resp: Any, key_id: str) -> None:
+        principal = await self.s.authorize(req, "admin")
+        if len(key_id) != 12 or not key_id.isalnum() or not key_id.isascii():
+            raise not_found("API key")
+        async with self.s.pool.connection() as conn:
+            row = await keystore.revoke_key_async(conn, key_id, principal.org_id)
+        if row is None:
+            raise not_found("API key")
+        # Committed (autocommit statement): now tell every worker on every node.
+        self.s.keys.forget(key_id)
+        await self.s.publish(REVOCATION_CHANNEL, key_id)
+        send_json(resp, 200, {"key_id": key_id, "revoked_at": row[2].isoformat()})
