@@ -93,17 +93,17 @@ ULIMITS = --ulimit nofile=$(NOFILE):$(NOFILE) --ulimit nproc=4096:4096
 IMAGE ?= localhost/lead2inbound:dev
 BASE_IMAGE ?= localhost/l2i-base:bookworm
 
-# podman, runc, mmdebstrap (the base image) and podman-compose (compose.yaml's check), from
-# Debian's packages when missing and we may (root with apt-get); otherwise the container tests
-# skip and say why.
+# podman, runc and mmdebstrap (the base image), from Debian's packages when missing and we may
+# (root with apt-get); otherwise the container tests skip and say why. (podman-compose comes with
+# the dev extras: Debian's 1.0.3 has no `config`.)
 container-deps:
-	@missing=""; for t in podman:podman runc:runc mmdebstrap:mmdebstrap podman-compose:podman-compose; do \
-		command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	@missing=""; for t in podman runc mmdebstrap; do \
+		command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing$$missing"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
-		echo "could not install$$missing; the container tests will skip and say so"; \
+		echo "could not install$$missing; without podman the container tests skip and say so"; \
 	fi
 
 # The flags, for running podman by hand on the same storage: podman $$(make -s podman-flags) ...
@@ -133,6 +133,7 @@ image: wheelhouse base-image
 	podman $(PODMAN_FLAGS) build --quiet --format docker --network host $(ULIMITS) \
 		--build-arg BASE=$(BASE_IMAGE) --build-arg WHEELS=wheel-context \
 		--build-arg PIP_INSTALL_FLAGS=--no-index -t $(IMAGE) . >/dev/null; \
+	podman $(PODMAN_FLAGS) image prune --force >/dev/null; \
 	echo "built $(IMAGE) in $$(($$(date +%s) - start)) s: $$(podman $(PODMAN_FLAGS) image inspect --format '{{.Size}}' $(IMAGE)) bytes"
 
 # The fault suite's long mode (a few hundred leads/s through each fault; see docs/operations.md).
