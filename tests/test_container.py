@@ -284,9 +284,14 @@ def test_sigterm_under_a_stream_of_posts_loses_no_lead_and_drops_no_request(
     image, start, database_url, redis_url
 ):
     """`podman stop` (SIGTERM, then SIGKILL after 40 s) while 4 clients post back to back, each
-    request on a connection of its own. Every request either is refused at connect (the
-    listener is closed: not accepted, a load balancer retries it elsewhere) or gets an answer;
-    every 201 is a row in Postgres and every row was answered 201."""
+    request on a connection of its own. Every request is refused at connect (the listener is
+    closed: not accepted, a load balancer retries it elsewhere), or answered 201, or closed with
+    not one byte of answer and not stored: at SIGTERM Granian closes a connection it has accepted
+    but whose request it has not begun to handle (0 to 2 of some 700 posts per run here; a poster
+    retries it, safely with an Idempotency-Key). Nothing else: no timeout, no cut-off answer, no
+    5xx.
+    Every 201 is a row in Postgres, and every row was answered 201 (so no request was taken in
+    and then left without its answer)."""
     env = service_env(database_url, redis_url, L2I_WORKERS="2", L2I_SHUTDOWN_TIMEOUT_S="30")
     box = start(env)
     box.wait_ready()
@@ -298,6 +303,7 @@ def test_sigterm_under_a_stream_of_posts_loses_no_lead_and_drops_no_request(
     created: list[str] = []
     after_stop: Counter[str] = Counter()
     failures: list[str] = []
+    unanswered: list[str] = []  # phones of the posts closed without an answer
 
     def client(i: int) -> None:
         limits = httpx.Limits(max_keepalive_connections=0)
@@ -306,14 +312,20 @@ def test_sigterm_under_a_stream_of_posts_loses_no_lead_and_drops_no_request(
                 if finished.is_set():
                     return
                 stopping = stop_at.is_set()
+                phone = f"5125{i}{n:05d}"
                 try:
-                    resp = http.post(f"{box.url}/v1/leads", json=lead(f"5125{i}{n:05d}"))
+                    resp = http.post(f"{box.url}/v1/leads", json=lead(phone))
                 except httpx.ConnectError:
                     with lock:
                         outcomes["refused"] += 1
                     time.sleep(0.01)
                     continue
                 except httpx.HTTPError as exc:
+                    if "without sending a response" in str(exc):  # not one byte of an answer
+                        with lock:
+                            outcomes["closed unread"] += 1
+                            unanswered.append(f"+1{phone}")
+                        continue
                     with lock:
                         outcomes[type(exc).__name__] += 1
                         failures.append(f"{type(exc).__name__}: {exc}")
@@ -352,9 +364,11 @@ def test_sigterm_under_a_stream_of_posts_loses_no_lead_and_drops_no_request(
     )
     assert exit_code == "0", box.logs()[-3000:]
     assert outcomes["201"] >= 200 and outcomes["refused"] > 0, outcomes  # stopped under load
-    assert set(outcomes) <= {"201", "refused"}, (outcomes, failures)
+    assert set(outcomes) <= {"201", "refused", "closed unread"}, (outcomes, failures)
     assert len(created) == len(set(created)) == outcomes["201"]
     assert rows == set(created), (len(rows), len(created))
+    stored = fetch(database_url, "SELECT count(*) FROM leads WHERE phone = ANY(%s)", unanswered)
+    assert stored == [(0,)], unanswered
 
 
 def test_two_containers_share_one_budget_and_one_duplicate_check(
