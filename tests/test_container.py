@@ -433,6 +433,15 @@ def test_embedded_default_with_a_volume_for_the_data_dir(image, start):
     assert got.json()["phone"] == "+15551234567", got.json()
 
 
+def test_embedded_default_without_a_volume_refuses_clearly(image):
+    """No URLs and no volume on a read-only root: one line saying what to do, no traceback."""
+    done = one_shot(image, {"L2I_WORKERS": "1"}, "serve")
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "L2I_DATA_DIR /var/lib/l2i is not writable" in done.stderr, done.stderr[-3000:]
+    assert "Mount a volume" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+
+
 # --- compose.yaml --------------------------------------------------------------------------------
 COMPOSE_SPEC_WHEEL = "docker-compose==1.29.2"  # the last release shipping compose_spec.json
 
