@@ -1,4 +1,4 @@
-"""Helpers for the lead-source tests: fixtures on disk, sources made through the API, stored leads."""
+"""Helpers for the lead-source tests: fixtures on disk, sources made by API, stored leads."""
 
 from __future__ import annotations
 
