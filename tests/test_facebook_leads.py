@@ -11,7 +11,9 @@ import time
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from lead2inbound.cli import main
 from tests.fakes.graph import PAGE_TOKEN, GraphFake
 from tests.support.sources import SECRET_KEY, create_source, fixture, stored_leads
 from tests.support.stack import auth, fetch, make_org, service_env
@@ -175,7 +177,7 @@ def test_a_failed_fetch_is_kept_and_retried_until_it_works(
     )
     assert resp.status_code == 200
     tried = wait_for(lambda: [r for r in rows(database_url) if r[2] >= 2])
-    leadgen_id, status, _, error, lead_id = tried[0]
+    _, status, _, error, lead_id = tried[0]
     assert status == "pending" and lead_id is None and error
     if failure == "expired":
         assert "access token is expired" in error and "190" in error
@@ -190,6 +192,34 @@ def test_a_failed_fetch_is_kept_and_retried_until_it_works(
     wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
     [lead] = stored_leads(database_url, org.org_id)
     assert lead["external_id"] == LEADGEN_ID and lead["phone"] == "+15125550171"
+
+
+def test_an_expired_token_recovers_with_a_new_one_from_the_cli(service, database_url, org, graph):
+    source = facebook_source(service, org, graph)
+    graph.token = "EAAGnewPageToken" + "n" * 30  # the stored one has expired
+    httpx.post(
+        f"{service.url}{source['ingest_url']}", content=NOTIFICATION, headers=signed(NOTIFICATION)
+    )
+    wait_for(lambda: [r for r in rows(database_url) if r[3] and "190" in r[3]])
+    env = {"L2I_DATABASE_URL": database_url, "L2I_SECRET_KEY": SECRET_KEY}
+    result = CliRunner().invoke(
+        main,
+        [
+            "sources",
+            "secrets",
+            "--org",
+            org.org_id,
+            source["source_id"],
+            "--page-token",
+            graph.token,
+        ],
+        env=env,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert graph.token not in result.output
+    wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
+    assert len(stored_leads(database_url, org.org_id)) == 1
 
 
 def test_a_lead_fetched_twice_is_one_lead(service, database_url, org, graph):

@@ -32,7 +32,7 @@ from lead2inbound.intake.pipeline import OrgPolicy, prepare
 from lead2inbound.intake.validation import parse_lead
 from lead2inbound.intake.writer import LeadWriter, WriteResult
 from lead2inbound.ops.config import Config
-from lead2inbound.sources.mapping import apply
+from lead2inbound.sources.preview import mapped_lead
 from lead2inbound.sources.store import Source, get_async
 from lead2inbound.store.queries import sql
 
@@ -125,16 +125,15 @@ def _graph_error(status: int, body: Any) -> str:
     if code == 190:
         return (
             f"the page access token is expired or invalid ({kind} 190): give the source a new "
-            "one (l2i sources create --replace ... or POST /v1/sources again)"
+            "one (l2i sources secrets --page-token)"
         )
     return f"Graph API HTTP {status}: {kind} {code}: {str(err.get('message') or '')[:200]}"
 
 
-def facebook_lead(source: Source, doc: dict[str, Any], key_id: str | None = None) -> Any:
+def facebook_lead(source: Source, doc: dict[str, Any]) -> Any:
     """The LeadIn and wire names a fetched Graph lead makes under the source's mapping."""
-    mapped = apply(doc, source.mapping, source.options)
-    mapped.data["source"] = source.name
-    return parse_lead(mapped.data, strict=False, names=mapped.names)
+    data, names, _ = mapped_lead(source, doc)
+    return parse_lead(data, strict=False, names=names)
 
 
 class FacebookRetrier:

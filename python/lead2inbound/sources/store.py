@@ -252,3 +252,26 @@ def secret_names(source: Source, box: SecretBox) -> list[str]:
         return sorted(source.secrets(box))
     except SecretError:
         return ["(sealed under another key)"]
+
+
+def replace_secrets(
+    conn: psycopg.Connection, box: SecretBox, source: Source, new: dict[str, str | None]
+) -> list[str]:
+    """Replace some of a source's secrets (a new page token, a rotated signing secret), sealed
+    under the current key; returns the names it now holds."""
+    given = {k: v for k, v in new.items() if v}
+    unknown = set(given) - set(SECRET_NAMES)
+    if unknown:
+        raise SourceError("secrets", f"unknown secret(s): {', '.join(sorted(unknown))}")
+    try:
+        merged = {**source.secrets(box), **given}
+        sealed, key_id = box.seal(
+            json.dumps(merged).encode(), _aad(source.org_id, source.source_id)
+        )
+    except SecretError as exc:
+        raise SourceError("secrets", str(exc)) from None
+    conn.execute(
+        "UPDATE lead_sources SET secrets = %s, key_id = %s WHERE org_id = %s AND source_id = %s",
+        (sealed, key_id, source.org_id, source.source_id),
+    )
+    return sorted(merged)

@@ -12,12 +12,9 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import msgspec
-
 from lead2inbound.access.auth import client_ip
 from lead2inbound.contract.problems import ProblemError, not_found, unauthorized, validation
 from lead2inbound.contract.schemas import (
-    ErrorItem,
     LeadIn,
     SourceDeleted,
     SourceIn,
@@ -27,11 +24,11 @@ from lead2inbound.contract.schemas import (
 )
 from lead2inbound.dnc.crypto import SecretError
 from lead2inbound.intake.forms import WireNames
-from lead2inbound.intake.pipeline import OrgPolicy, prepare
 from lead2inbound.intake.validation import error, parse_lead
 from lead2inbound.sources import store
 from lead2inbound.sources.facebook import keep, leadgen_notices, principal_of
-from lead2inbound.sources.mapping import apply, decode
+from lead2inbound.sources.mapping import decode
+from lead2inbound.sources.preview import mapped_lead, preview
 from lead2inbound.sources.signatures import REPLAY_WINDOW_S, BadSignature, verify
 from lead2inbound.web.http import read_body, send_json
 from lead2inbound.web.openapi import Op, Resp, path, query
@@ -174,12 +171,6 @@ class SourceResource:
         send_json(resp, 200, {"source_id": sid, "deleted": True})
 
 
-def mapped_lead(source: store.Source, doc: Any) -> tuple[dict[str, Any], WireNames, list[str]]:
-    mapped = apply(doc, source.mapping, source.options)
-    mapped.data["source"] = source.name
-    return mapped.data, mapped.names, mapped.warnings
-
-
 class SourcePreviewResource:
     openapi: ClassVar[dict[str, Op]] = {
         "post": Op(
@@ -208,52 +199,15 @@ class SourcePreviewResource:
         if source is None:
             raise not_found("source")
         body = await read_body(req, self.s.config.max_body_bytes)
-        out: dict[str, Any] = {
-            "valid": False,
-            "stored": False,
-            "lead": None,
-            "sources": {},
-            "problems": [],
-            "warnings": [],
-            "phone": None,
-            "eligible": None,
-            "reasons": [],
-            "checks": {},
-        }
-        try:
-            fmt = "json" if source.format == "facebook" else source.format
-            doc = decode(body, req.content_type or "", fmt, source.json_field)
-            data, names, out["warnings"] = mapped_lead(source, doc)
-            out["lead"] = data
-            out["sources"] = {"#/" + "/".join(k): v for k, v in names.items()}
-            lead, wire = parse_lead(data, strict=False, names=names)
-            prepared = prepare(
-                lead,
-                policy=OrgPolicy(principal.org_id, principal.require_valid_phone),
-                key_id=principal.key_id,
-                sandbox=principal.sandbox,
-                consent_skew_s=self.s.config.consent_clock_skew_s,
-                names=wire,
-            )
-        except ProblemError as exc:
-            items = exc.errors or [
-                ErrorItem(pointer="#", param="(body)", code=exc.code, detail=exc.detail)
-            ]
-            out["problems"] = [msgspec.to_builtins(e) for e in items]
-            send_json(resp, 200, out)
-            return
-        out.update(
-            valid=True,
-            phone=prepared.number.e164,
-            eligible=prepared.eligible,
-            reasons=prepared_reasons(prepared),
-            checks={k: str(v) for k, v in prepared.checks.items()},
+        out = preview(
+            source,
+            body,
+            req.content_type or "",
+            key_id=principal.key_id,
+            sandbox=principal.sandbox,
+            consent_skew_s=self.s.config.consent_clock_skew_s,
         )
         send_json(resp, 200, out)
-
-
-def prepared_reasons(prepared: Any) -> list[str]:
-    return [*prepared.pre_reasons, *prepared.post_reasons]
 
 
 class SourceLeadsResource:
