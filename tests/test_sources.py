@@ -4,6 +4,7 @@ the same 422s and rate limits, preview, tenant isolation. Real Granian, Postgres
 from __future__ import annotations
 
 import httpx
+import jsonschema
 import pytest
 
 from tests.support.sources import SECRET_KEY, create_source, stored_leads, the_lead
@@ -180,8 +181,10 @@ def test_preview_shows_the_lead_and_every_problem_and_stores_nothing(service, da
 
     unreadable = httpx.post(
         url, content=b"{", headers={**auth(admin), "Content-Type": "application/json"}
-    ).json()
-    assert unreadable["valid"] is False and unreadable["problems"][0]["code"] == "bad_request"
+    )
+    assert unreadable.status_code == 400 and unreadable.json()["code"] == "bad_request"
+    assert httpx.post(url, headers=auth(admin)).status_code == 400  # no payload at all
+    assert httpx.post(url, json=[1], headers=auth(admin)).status_code == 400
     assert stored_leads(database_url, org.org_id) == []
     assert fetch(database_url, "SELECT count(*) FROM leads")[0][0] == 0
 
@@ -294,3 +297,56 @@ def test_form_sources_and_unmapped_bounds(service, database_url, org):
         f"{service.url}{made['ingest_url']}", json={"Phone": "1"}, headers=auth(writer)
     )
     assert wrong.status_code == 415
+
+
+def test_live_answers_match_the_openapi_document(service, database_url, org):
+    doc = httpx.get(f"{service.url}/openapi.json").json()
+    admin, writer = org.key("admin"), org.key("write")
+    u = service.url
+
+    def check(method, template, resp):
+        entry = doc["paths"][template][method]["responses"]
+        assert str(resp.status_code) in entry, (method, template, resp.status_code)
+        media = resp.headers["content-type"].split(";")[0]
+        content = entry[str(resp.status_code)].get("content", {})
+        if media in content:
+            schema = {**content[media]["schema"], "components": doc["components"]}
+            jsonschema.validate(resp.json(), schema)
+
+    made = httpx.post(
+        f"{u}/v1/sources", json={"name": "crm", "mapping": MAPPING}, headers=auth(admin)
+    )
+    check("post", "/v1/sources", made)
+    sid = made.json()["source_id"]
+    one = "/v1/sources/{source_id}"
+    check(
+        "post", "/v1/sources", httpx.post(f"{u}/v1/sources", json={"name": ""}, headers=auth(admin))
+    )
+    check("get", "/v1/sources", httpx.get(f"{u}/v1/sources", headers=auth(admin)))
+    check("get", one, httpx.get(f"{u}/v1/sources/{sid}", headers=auth(admin)))
+    leads = "/v1/sources/{source_id}/leads"
+    check(
+        "post",
+        leads,
+        httpx.post(f"{u}/v1/sources/{sid}/leads", json=payload(), headers=auth(writer)),
+    )
+    check(
+        "post",
+        leads,
+        httpx.post(f"{u}/v1/sources/{sid}/leads", json=payload(), headers=auth(writer)),
+    )
+    check(
+        "post",
+        leads,
+        httpx.post(f"{u}/v1/sources/{sid}/leads", json=payload("1"), headers=auth(writer)),
+    )
+    check("post", leads, httpx.post(f"{u}/v1/sources/{sid}/leads", json=payload()))
+    check("get", leads, httpx.get(f"{u}/v1/sources/{sid}/leads"))
+    preview = "/v1/sources/{source_id}/preview"
+    check(
+        "post",
+        preview,
+        httpx.post(f"{u}/v1/sources/{sid}/preview", json=payload(), headers=auth(admin)),
+    )
+    check("delete", one, httpx.delete(f"{u}/v1/sources/{sid}", headers=auth(admin)))
+    check("delete", one, httpx.delete(f"{u}/v1/sources/{sid}", headers=auth(admin)))

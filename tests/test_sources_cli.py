@@ -93,3 +93,30 @@ def test_bad_source_is_refused_with_the_reason(database_url, org):
         code=1,
     )  # fmt: skip
     assert "phone" in result.output
+
+
+def test_rekey_reseals_source_secrets(database_url, org):
+    from lead2inbound.dnc.crypto import SecretBox
+    from lead2inbound.sources.store import get
+
+    made = json.loads(
+        cli(
+            database_url, "sources", "create", "--org", "cli-org", "--name", "tf",
+            "--preset", "typeform", "--secret", "the-signing-secret",
+        ).stdout
+    )  # fmt: skip
+    new_key = "a-brand-new-secret-key-" + "n" * 20
+    env = {
+        "L2I_DATABASE_URL": database_url,
+        "L2I_SECRET_KEY": new_key,
+        "L2I_SECRET_KEY_OLD": SECRET_KEY,
+    }
+    result = CliRunner().invoke(main, ["dnc", "rekey"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "re-sealed 1 lead source secret(s)" in result.output
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        source = get(conn, made["source_id"], org.org_id)
+    assert source is not None
+    assert source.secrets(SecretBox(new_key)) == {"secret": "the-signing-secret"}

@@ -224,14 +224,19 @@ def sources_test(org: str, content_type: str | None, source_id: str, file: Path)
     ctype = content_type or _TYPES.get(source.format)
     if ctype is None:
         raise click.ClickException("--content-type is needed (with its boundary) for multipart")
-    out = preview(
-        source,
-        file.read_bytes(),
-        ctype,
-        key_id="cli",
-        sandbox=source.sandbox,
-        consent_skew_s=cfg.consent_clock_skew_s,
-    )
+    from lead2inbound.contract.problems import ProblemError
+
+    try:
+        out = preview(
+            source,
+            file.read_bytes(),
+            ctype,
+            key_id="cli",
+            sandbox=source.sandbox,
+            consent_skew_s=cfg.consent_clock_skew_s,
+        )
+    except ProblemError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.detail}") from None
     click.echo(json.dumps(out, indent=2))
     if not out["valid"]:
         raise SystemExit(1)

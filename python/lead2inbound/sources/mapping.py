@@ -81,7 +81,10 @@ def decode(body: bytes, content_type: str, fmt: str, json_field: str | None = No
     if fmt in ("json", "facebook"):
         if main != "application/json" and not main.endswith("+json"):
             raise _unsupported(main, "application/json")
-        return _decode_json(body, "body")
+        doc = _decode_json(body, "The body")
+        if not isinstance(doc, dict):
+            raise ProblemError("bad_request", "The body must be a JSON object.")
+        return doc
     if fmt in ("form", "form_json"):
         if main == "multipart/form-data":
             doc = _multipart(body, content_type)

@@ -37,6 +37,8 @@ def preview(
     sandbox: bool,
     consent_skew_s: int,
 ) -> dict[str, Any]:
+    """The preview's answer (SourcePreview). A payload that cannot be read at all (empty, not
+    the source's format) raises its ProblemError (400, 415) instead."""
     out: dict[str, Any] = {
         "valid": False,
         "stored": False,
@@ -49,9 +51,11 @@ def preview(
         "reasons": [],
         "checks": {},
     }
+    fmt = "json" if source.format == "facebook" else source.format  # a Graph API lead
+    if not body.strip():
+        raise ProblemError("bad_request", "A payload to preview is required.")
+    doc = decode(body, content_type, fmt, source.json_field)  # unreadable: the 400 or 415 itself
     try:
-        fmt = "json" if source.format == "facebook" else source.format  # a Graph API lead
-        doc = decode(body, content_type, fmt, source.json_field)
         data, names, out["warnings"] = mapped_lead(source, doc)
         out["lead"] = data
         out["sources"] = {"#/" + "/".join(k): v for k, v in names.items()}

@@ -275,3 +275,27 @@ def replace_secrets(
         (sealed, key_id, source.org_id, source.source_id),
     )
     return sorted(merged)
+
+
+def rekey(conn: psycopg.Connection, box: SecretBox) -> tuple[int, int]:
+    """Re-seal every source's secrets under the current key (`l2i dnc rekey` runs it with the
+    DNC credentials'); `(resealed, already current)`."""
+    resealed = current = 0
+    with conn.transaction():
+        rows = conn.execute(
+            "SELECT org_id, source_id, secrets, key_id FROM lead_sources "
+            "WHERE secrets IS NOT NULL FOR UPDATE"
+        ).fetchall()
+        for org_id, source_id, sealed, key_id in rows:
+            if key_id == box.current_id:
+                current += 1
+                continue
+            aad = _aad(str(org_id), str(source_id))
+            new, new_id = box.seal(box.open(bytes(sealed), key_id, aad), aad)
+            conn.execute(
+                "UPDATE lead_sources SET secrets = %s, key_id = %s "
+                "WHERE org_id = %s AND source_id = %s",
+                (new, new_id, org_id, source_id),
+            )
+            resealed += 1
+    return resealed, current

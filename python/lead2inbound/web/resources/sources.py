@@ -183,7 +183,11 @@ class SourcePreviewResource:
             parameters=(SOURCE_ID,),
             raw_body=("application/json", {"type": "object", **_ANY_BODY}),
             responses=(Resp(200, "What the payload would make.", SourcePreview),),
-            errors=(404, 413),
+            errors=(400, 404, 413, 415),
+            notes=(
+                (400, "The payload cannot be read at all (empty, not JSON, not a form)."),
+                (415, "The payload is not of the source's format."),
+            ),
             tags=("sources",),
         ),
     }
