@@ -290,7 +290,7 @@ class SourceLeadsResource:
         except SecretError:
             expected = ""
         ok = hmac.compare_digest(token.encode(), expected.encode()) and bool(expected)
-        if mode != "subscribe" or not ok or not challenge:
+        if mode != "subscribe" or not ok or not challenge or len(challenge) > 256:
             raise ProblemError("forbidden", "The verify token does not match this source's.")
         resp.status = 200
         resp.content_type = "text/plain"
