@@ -505,8 +505,10 @@ def _dnc_secret_key(cfg: Config, embedded: bool) -> None:
 
 
 from lead2inbound.cli.dnc import dnc as _dnc_commands  # noqa: E402
+from lead2inbound.cli.sources import sources as _sources_commands  # noqa: E402
 
 main.add_command(_dnc_commands)
+main.add_command(_sources_commands)
 
 
 if __name__ == "__main__":  # pragma: no cover
