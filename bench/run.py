@@ -22,8 +22,10 @@ the peer (bench/peer/, FastAPI on uvicorn, same worker count). Phases:
 After every phase that posts leads, the number of 201 answers must equal the number of new rows
 in `leads` (each phase posts as its own org): a run that loses a lead fails loudly (exit 1).
 Results: bench/out/results.json (+ raw files), bench/out/*.png, and a markdown table printed and
-written to bench/out/results.md; `--update-results` also replaces the suite's section of
-bench/RESULTS.md and copies the plots to bench/plots/.
+written to bench/out/results.md; `--update-results` also records the run's figures in
+bench/results-latest.json and regenerates the summary at the top of bench/RESULTS.md from it
+(`--summary` regenerates it alone), and after a run of every phase replaces the suite's detailed
+section of bench/RESULTS.md and copies the plots to bench/plots/.
 """
 
 from __future__ import annotations
@@ -200,7 +202,7 @@ class Stack:
         new database the first minute runs on empty-table statistics, and Postgres's FK check
         from dial_queue to leads may then pick leads_org_phone (org_id prefix only) instead of
         the primary key: cost per lead grows with the org's leads until autovacuum's first
-        ANALYZE (see bench/RESULTS.md). The benchmark measures the steady state."""
+        ANALYZE (see bench/HISTORY.md). The benchmark measures the steady state."""
         with psycopg.connect(self.peer_url if peer else self.pg.url, autocommit=True) as conn:
             conn.execute("ANALYZE")
 
@@ -1034,6 +1036,348 @@ def update_results_md(section: str) -> None:
     path.write_text(text)
 
 
+# --- the summary: today's figures against the targets -----------------------------------------
+#
+# bench/results-latest.json holds the figures of the last runs recorded with --update-results (a
+# few numbers, committed); the table at the top of bench/RESULTS.md is generated from it alone
+# (`bench/run.py --summary`), and tests/test_bench_summary.py checks the two agree. A run of every
+# phase replaces "suite"; a run with the ceiling and the service but not every phase (e.g. `--skip
+# peer,half,scenario`) is kept beside it as another saturation run; a --big run replaces "big"
+# and keeps the one before it. Where a row has more than one run, "met" is judged on the median.
+
+LATEST = BENCH / "results-latest.json"
+SUMMARY_BEGIN, SUMMARY_END = "<!-- bench:summary:begin -->", "<!-- bench:summary:end -->"
+FULL_RUN = ("ceiling", "service", "peer", "half_rate", "scenario")
+OTHER_RUNS_KEPT = 2  # of each kind
+ABOUT = (
+    "written by bench/run.py --update-results; the summary at the top of bench/RESULTS.md "
+    "is generated from this file (bench/run.py --summary)"
+)
+
+
+def is_full_run(r: dict) -> bool:
+    return all(k in r for k in FULL_RUN)
+
+
+def run_info(r: dict) -> dict:
+    m = r["machine"]
+    return {
+        "date": r["date"],
+        "command": r["command"],
+        "machine": f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Python {m['python']}",
+        "load_avg_at_start": [round(x, 1) for x in m["load_avg_at_start"]],
+    }
+
+
+def latest_figures(r: dict) -> dict:
+    """The figures of one run (a results.json) that the summary reads: "suite" for a run of every
+    phase, "saturation" for one with the ceiling and the service but not every phase, "big" for a
+    --big run (a run may give "big" and one of the others)."""
+    out: dict[str, dict] = {}
+    s, c, p = r.get("service"), r.get("ceiling"), r.get("peer")
+    if s and c:
+        sat = {
+            **run_info(r),
+            "ceiling_answers_per_s": round(c["rps"], 1),
+            "service_leads_per_s": round(s["created_per_s"], 1),
+            "service_leads_per_cpu_s": round(s["per_cpu_s"], 1) if "per_cpu_s" in s else None,
+            "service_vs_ceiling": round(s["created_per_s"] / c["rps"], 4),
+        }
+        if p:
+            sat["peer_leads_per_s"] = round(p["created_per_s"], 1)
+            sat["service_vs_peer"] = round(s["created_per_s"] / p["created_per_s"], 3)
+        if is_full_run(r):
+            h, sc = r["half_rate"]["latency_ms"]["all_posts"], r["scenario"]
+            sat["half_rate"] = {
+                "offered_per_s": round(r["half_rate"]["rate"]),
+                "generator": r["half_rate"].get("generator", "locust"),
+                "p50_ms": round(h["50"], 2),
+                "p99_ms": round(h["99"], 2),
+            }
+            sat["scenario"] = {
+                "rate_per_s": round(sc["rate"]),
+                "p50_ms": round(sc["latency_ms"]["all_posts"]["50"], 2),
+                "p99_ms": round(sc["latency_ms"]["all_posts"]["99"], 2),
+                "claimable_p99_ms": (
+                    round(sc["claimable_ms"]["99"], 2) if sc.get("claimable_ms") else None
+                ),
+            }
+            if r.get("scenario_oha"):
+                so = r["scenario_oha"]["latency_ms"]["all_posts"]
+                sat["scenario_oha"] = {
+                    "rate_per_s": round(r["scenario_oha"]["rate"]),
+                    "p50_ms": round(so["50"], 2),
+                    "p99_ms": round(so["99"], 2),
+                }
+            if r.get("memory"):
+                sat["rss_mb"] = max(r["memory"]["rss_mb"])
+                sat["rss_leads"] = r["memory"]["leads_stored"]
+            sat["verified"] = all(v == "ok" for v in r["verified"].values())
+            out["suite"] = sat
+        else:
+            out["saturation"] = sat
+    big = r.get("big")
+    if big and s:
+        out["big"] = {
+            **run_info(r),
+            "rows": big["preload"]["rows"],
+            "empty_leads_per_s": round(s["created_per_s"], 1),
+            "stored_leads_per_s": round(big["full"]["created_per_s"], 1),
+            "ratio": round(big["ratio"], 4),
+            "empty_leads_per_cpu_s": round(s["per_cpu_s"], 1) if "per_cpu_s" in s else None,
+            "stored_leads_per_cpu_s": (
+                round(big["full"]["per_cpu_s"], 1) if "per_cpu_s" in big["full"] else None
+            ),
+            "rss_mb": max(r["memory"]["rss_mb"]) if r.get("memory") else None,
+            "rss_leads": r["memory"]["leads_stored"] if r.get("memory") else None,
+        }
+    return out
+
+
+def merge_latest(old: dict, r: dict) -> dict:
+    """bench/results-latest.json after recording the run `r` (see the comment above LATEST)."""
+    new = latest_figures(r)
+    recorded = [old.get("suite"), old.get("big"), *old.get("other_runs", [])]
+    if any(o and (o["date"], o["command"]) == (r["date"], r["command"]) for o in recorded):
+        new = {k: v for k, v in new.items() if k == "suite"}  # recorded before: no second copy
+    merged = {
+        "about": ABOUT,
+        "suite": old.get("suite"),
+        "big": old.get("big"),
+        "other_runs": list(old.get("other_runs", [])),
+    }
+    if "suite" in new:
+        merged["suite"] = new["suite"]
+        # saturation runs recorded beside the old suite belong to its code, not this one's
+        merged["other_runs"] = [o for o in merged["other_runs"] if o["kind"] != "saturation"]
+    if "saturation" in new and merged["suite"]:
+        merged["other_runs"].append({"kind": "saturation", **new["saturation"]})
+    if "big" in new:
+        if merged["big"]:
+            merged["other_runs"].append({"kind": "big", **merged["big"]})
+        merged["big"] = new["big"]
+    kept = []
+    for kind in ("saturation", "big"):
+        kept += [o for o in merged["other_runs"] if o["kind"] == kind][-OTHER_RUNS_KEPT:]
+    merged["other_runs"] = kept
+    return merged
+
+
+def median(values: list[float]) -> float:
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def yes_no(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def spread(today: float, others: list[float], show: Any, ok: Any) -> tuple[str, str]:
+    """A figure and its "met": one run as it is; several runs listed, judged on their median."""
+    if not others:
+        return show(today), yes_no(ok(today))
+    runs = [today, *others]
+    m = median(runs)
+    return (
+        f"{show(today)} ({len(runs)} runs: {', '.join(show(x) for x in runs)}; median {show(m)})",
+        f"{yes_no(ok(m))} (median)",
+    )
+
+
+def summary_markdown(latest: dict) -> str:
+    """The short table at the top of bench/RESULTS.md, from bench/results-latest.json alone."""
+    s, big = latest["suite"], latest.get("big")
+    sat = [o for o in latest.get("other_runs", []) if o["kind"] == "saturation"]
+    bigs = [o for o in latest.get("other_runs", []) if o["kind"] == "big"]
+    lines = [
+        f"Suite run {s['date']} (`{s['command']}`) on {s['machine']}, load average at start "
+        f"{', '.join(f'{x:.1f}' for x in s['load_avg_at_start'])}"
+        + (
+            f"; the `--big` rows: {big['date']} (`{big['command']}`)"
+            + ("" if big["machine"] == s["machine"] else f" on {big['machine']}")
+            if big
+            else ""
+        )
+        + ". Generated from `bench/results-latest.json` (`bench/run.py --summary`).",
+        "",
+        "| measurement | today | target | met |",
+        "|---|---|---|:-:|",
+    ]
+
+    def row(what: str, today: str, target: str, met: str) -> None:
+        lines.append(f"| {what} | {today} | {target} | {met} |")
+
+    def n0(v: float) -> str:
+        return f"{v:,.0f}"
+
+    row(
+        "durable leads/s at saturation (service; 64 connections, wrk)",
+        n0(s["service_leads_per_s"]),
+        "(headline)",
+        "",
+    )
+    if s.get("service_leads_per_cpu_s") is not None:
+        per_cpu = n0(s["service_leads_per_cpu_s"])
+    elif big and big.get("empty_leads_per_cpu_s") is not None:
+        per_cpu = (
+            f"not in the suite run's record; the `--big` run: "
+            f"{n0(big['empty_leads_per_cpu_s'])} (empty database)"
+        )
+    else:
+        per_cpu = "not recorded"
+    row(
+        "leads per CPU-second of service + Postgres + Redis, at saturation",
+        per_cpu,
+        "(headline)",
+        "",
+    )
+    fig, met = spread(
+        s["service_vs_ceiling"],
+        [o["service_vs_ceiling"] for o in sat],
+        lambda x: f"{x:.1%}",
+        lambda x: x >= 0.25,
+    )
+    row(
+        f"saturation vs the ceiling ({n0(s['ceiling_answers_per_s'])} answers/s)",
+        fig,
+        ">= 25%",
+        met,
+    )
+    if s.get("service_vs_peer") is not None:
+        fig, met = spread(
+            s["service_vs_peer"],
+            [o["service_vs_peer"] for o in sat if o.get("service_vs_peer")],
+            lambda x: f"{x:.1f}x",
+            lambda x: x >= 6,
+        )
+        row(
+            f"saturation vs the peer ({n0(s['peer_leads_per_s'])} durable leads/s)",
+            fig,
+            ">= 6x",
+            met,
+        )
+    h = s["half_rate"]
+    row(
+        f"p99 at half saturation ({n0(h['offered_per_s'])}/s offered; {h['generator']})",
+        f"{h['p99_ms']:.2f} ms (p50 {h['p50_ms']:.2f})",
+        "<= 10 ms",
+        yes_no(h["p99_ms"] <= 10),
+    )
+    sc = s["scenario"]
+    row(
+        f"scenario at {sc['rate_per_s']} leads/s (locust): POST p50 / p99",
+        f"{sc['p50_ms']:.2f} / {sc['p99_ms']:.2f} ms",
+        "p50 <= 2 ms, p99 <= 5 ms",
+        yes_no(sc["p50_ms"] <= 2 and sc["p99_ms"] <= 5),
+    )
+    cl = sc.get("claimable_p99_ms")
+    row(
+        "scenario: POST-to-claimable p99",
+        "not measured" if cl is None else f"{cl:.2f} ms",
+        "<= 10 ms",
+        "" if cl is None else yes_no(cl <= 10),
+    )
+    if big and big.get("rss_mb") is not None and big["rss_leads"] >= 1_000_000:
+        fig, met = spread(
+            big["rss_mb"],
+            [o["rss_mb"] for o in bigs if o.get("rss_mb")],
+            lambda x: f"{x:.1f} MB",
+            lambda x: x <= 150,
+        )
+        row(
+            f"RSS per worker after {n0(big['rss_leads'])} leads (`--big`, max over workers)",
+            fig,
+            "<= 150 MB after 1 M",
+            met,
+        )
+    else:
+        row(
+            f"RSS per worker after {n0(s['rss_leads'])} leads (max over workers)",
+            f"{s['rss_mb']:.1f} MB",
+            "<= 150 MB after 1 M",
+            "not run",
+        )
+    if big:
+        fig, met = spread(
+            big["ratio"], [o["ratio"] for o in bigs], lambda x: f"{x - 1:+.1%}", lambda x: x >= 0.9
+        )
+        fig += (
+            f"; {n0(big['stored_leads_per_s'])} vs {n0(big['empty_leads_per_s'])} durable leads/s"
+        )
+        if big.get("stored_leads_per_cpu_s") is not None:
+            fig += (
+                f", {n0(big['stored_leads_per_cpu_s'])} vs "
+                f"{n0(big['empty_leads_per_cpu_s'])} per CPU-second"
+            )
+        row(
+            f"saturation with {n0(big['rows'])} leads stored vs empty (`--big`)",
+            fig,
+            "within 10% of empty",
+            met,
+        )
+    else:
+        row(
+            "saturation with 10 M leads stored vs empty (`--big`)",
+            "not run",
+            "within 10% of empty",
+            "not run",
+        )
+    so = s.get("scenario_oha")
+    if so:
+        row(
+            f"same rate as the scenario, unique leads, open loop (oha, {so['rate_per_s']}/s): "
+            "POST p50 / p99",
+            f"{so['p50_ms']:.2f} / {so['p99_ms']:.2f} ms",
+            "(reference)",
+            "",
+        )
+    notes = [
+        "Every phase of the suite run verified (201 answers = new rows in `leads`): "
+        + yes_no(s["verified"])
+        + "."
+    ]
+    others: dict[str, list[str]] = {}
+    for o in sat + bigs:
+        others.setdefault(o["command"], []).append(o["date"])
+    if others:
+        notes.append(
+            "A cell listing several runs adds "
+            + "; ".join(f"`{cmd}` ({', '.join(dates)})" for cmd, dates in others.items())
+            + ', and its "met" is judged on their median.'
+        )
+    notes.append(
+        "The load generators share the 2-core machine with the service: read the "
+        "ratios, treat absolute figures as indicative."
+    )
+    lines += ["", " ".join(notes)]
+    return "\n".join(lines) + "\n"
+
+
+def replace_block(text: str, begin: str, end: str, body: str) -> str:
+    block = f"{begin}\n{body}{end}"
+    return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _m: block, text, flags=re.S)
+
+
+def update_summary_md(latest: dict) -> None:
+    path = BENCH / "RESULTS.md"
+    text = path.read_text()
+    if SUMMARY_BEGIN not in text:  # right under the title
+        title, _, rest = text.partition("\n")
+        text = f"{title}\n\n{SUMMARY_BEGIN}\n{SUMMARY_END}\n{rest}"
+    path.write_text(replace_block(text, SUMMARY_BEGIN, SUMMARY_END, summary_markdown(latest)))
+
+
+def record_latest(r: dict) -> None:
+    """--update-results: the run's figures into bench/results-latest.json, and the summary."""
+    old = json.loads(LATEST.read_text()) if LATEST.exists() else {}
+    latest = merge_latest(old, r)
+    LATEST.write_text(json.dumps(latest, indent=1) + "\n")
+    if latest["suite"] is None:
+        print("no run of every phase recorded yet: the summary in bench/RESULTS.md not written")
+        return
+    update_summary_md(latest)
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -1052,7 +1396,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--update-results",
         action="store_true",
-        help="write the table into bench/RESULTS.md and the plots to bench/plots/",
+        help="record the run's figures in bench/results-latest.json and regenerate the summary\n"
+        "at the top of bench/RESULTS.md from it; a run of every phase also writes its detailed\n"
+        "table into bench/RESULTS.md and the plots to bench/plots/",
+    )
+    ap.add_argument(
+        "--summary",
+        action="store_true",
+        help="only regenerate the summary at the top of bench/RESULTS.md from\n"
+        "bench/results-latest.json (no run)",
     )
     ap.add_argument(
         "--service-env",
@@ -1070,7 +1422,8 @@ def main(argv: list[str] | None = None) -> int:
         "--report",
         type=Path,
         default=None,
-        help="only rebuild the table, plots and RESULTS.md section from a results.json",
+        help="only rebuild the table and plots from a results.json; with --update-results,\n"
+        "record it as --update-results records a run",
     )
     ap.add_argument(
         "--pg-stats",
@@ -1081,16 +1434,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         global PROFILE_DIR
         PROFILE_DIR = args.out
+    if args.summary:
+        latest = json.loads(LATEST.read_text())
+        print(summary_markdown(latest))
+        update_summary_md(latest)
+        return 0
     if args.report is not None:
         results = json.loads(args.report.read_text())
         md = markdown(results)
         print(md)
         made = plots(results, args.report.parent)
         if args.update_results:
-            (BENCH / "plots").mkdir(exist_ok=True)
-            for p in made:
-                shutil.copy(p, BENCH / "plots" / p.name)
-            update_results_md(md)
+            if is_full_run(results):
+                (BENCH / "plots").mkdir(exist_ok=True)
+                for p in made:
+                    shutil.copy(p, BENCH / "plots" / p.name)
+                update_results_md(md)
+            record_latest(results)
         return 0
     skip = set(filter(None, args.skip.split(",")))
     if args.smoke:
@@ -1249,11 +1609,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + md)
         if not args.smoke:
             made = plots(results, args.out)
-            if args.update_results:
+            if args.update_results and is_full_run(results):
                 (BENCH / "plots").mkdir(exist_ok=True)
                 for p in made:
                     shutil.copy(p, BENCH / "plots" / p.name)
                 update_results_md(md)
+    if args.update_results and not args.smoke:
+        record_latest(results)
     return 0
 
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -49,8 +51,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 TEMPLATE_DB = "l2i_template"
 
 
+_OWN_BASETEMP = pytest.StashKey[Path]()
+
+
 # --- process hygiene --------------------------------------------------------------------------
 def pytest_configure(config: pytest.Config) -> None:
+    # A temp dir of this run's own (unless --basetemp is given): pytest's shared
+    # /tmp/pytest-of-<user> is pruned and reset to 0700 by every new run, which takes the
+    # search bit from a concurrent run's embedded Postgres (it runs as another user) and kills it.
+    if config.option.basetemp is None:
+        own = Path(tempfile.gettempdir()) / f"l2i-pytest-{os.getpid()}"
+        config.option.basetemp = str(own)
+        config.stash[_OWN_BASETEMP] = own
     # A SIGTERM to the test run unwinds like Ctrl-C, so fixture teardown stops the servers.
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
 
@@ -88,6 +100,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[N
             with contextlib.suppress(psutil.Error):
                 p.kill()
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    own = session.config.stash.get(_OWN_BASETEMP, None)
+    if own is not None and session.exitstatus == pytest.ExitCode.OK:
+        shutil.rmtree(own, ignore_errors=True)  # a failed run's files stay for a look
     return result
 
 

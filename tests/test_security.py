@@ -154,7 +154,41 @@ ENDPOINTS = [
     Endpoint("GET", "/healthz", None, frozenset({200})),
     Endpoint("GET", "/readyz", None, frozenset({200})),
     Endpoint("GET", "/metrics", None, frozenset({200}), operator=True),
+    # lead sources: `{source_id}` is a source of the owning org (MATRIX_SOURCE's mapping)
+    Endpoint(
+        "POST",
+        "/v1/sources",
+        "admin",
+        frozenset({201}),
+        body=lambda p: {"name": "matrix", "mapping": {"phone": "/phone"}},
+    ),
+    Endpoint("GET", "/v1/sources", "admin", frozenset({200})),
+    Endpoint("GET", "/v1/sources/{source_id}", "admin", frozenset({200}), owned=True),
+    Endpoint(
+        "POST",
+        "/v1/sources/{source_id}/preview",
+        "admin",
+        frozenset({200}),
+        body=lambda p: lead(p),
+        owned=True,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/sources/{source_id}/leads",
+        "write",
+        frozenset({201, 200}),
+        body=lambda p: lead(p),
+        owned=True,
+    ),
+    # the Facebook handshake, public: not a facebook source, so not found for everyone
+    Endpoint("GET", "/v1/sources/{source_id}/leads", None, frozenset({404})),
+    # last: the first caller allowed to delete it does, the later ones find it gone
+    Endpoint("DELETE", "/v1/sources/{source_id}", "admin", frozenset({200, 404}), owned=True),
 ]
+MATRIX_SOURCE = {
+    "name": "matrix-source",
+    "mapping": {"phone": "/phone", "consent.consent_timestamp": "/consent/consent_timestamp"},
+}
 
 # Points of view: how the caller authenticates. Each yields request headers and an optional
 # query string, given the keys made for the test.
@@ -257,13 +291,16 @@ def test_tenant_and_scope_matrix(matrix_service, database_url):
     own_lead = httpx.post(f"{base}/v1/leads", json=lead("5125557000"), headers=bearer(keys.own))
     assert own_lead.status_code == 201
     own_lead_id = own_lead.json()["lead_id"]
+    source = httpx.post(f"{base}/v1/sources", json=MATRIX_SOURCE, headers=bearer(keys.own))
+    assert source.status_code == 201, source.text
+    own_source_id = source.json()["source_id"]
     cells = 0
     failures = []
     for n, ep in enumerate(ENDPOINTS):
         for m, view in enumerate(VIEWS):
             headers, query = view_request(view, keys)
             phone = f"51255571{n:01d}{m:01d}"[-10:] if m < 10 else f"512555{7200 + n * 20 + m}"
-            url = base + ep.path.format(lead_id=own_lead_id) + query
+            url = base + ep.path.format(lead_id=own_lead_id, source_id=own_source_id) + query
             kw: dict[str, Any] = {"headers": headers, "timeout": 10}
             if ep.body is not None:
                 kw["json"] = ep.body(phone)

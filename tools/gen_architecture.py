@@ -95,16 +95,18 @@ def cycles(deps: dict[str, set[str]]) -> list[list[str]]:
 
 
 def longest_chain(deps: dict[str, set[str]]) -> list[str]:
-    """The longest import chain (a imports b imports c ...); the graph must have no cycle."""
+    """The longest import chain (a imports b imports c ...); the graph must have no cycle.
+    Among chains of one length, the first in name order: the same text on every run (sets
+    iterate in a per-process order)."""
     best: dict[str, list[str]] = {}
 
     def chain(v: str) -> list[str]:
         if v not in best:
-            tails = [chain(w) for w in deps.get(v, ()) if w != v]
+            tails = [chain(w) for w in sorted(deps.get(v, ())) if w != v]
             best[v] = [v, *max(tails, key=len, default=[])]
         return best[v]
 
-    return max((chain(v) for v in deps), key=len, default=[])
+    return max((chain(v) for v in sorted(deps)), key=len, default=[])
 
 
 def short(module: str) -> str:

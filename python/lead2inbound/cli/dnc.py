@@ -245,17 +245,24 @@ def dnc_import(files: tuple[Path, ...], org: str, replace_all: bool) -> None:
 
 @dnc.command("rekey")
 def dnc_rekey() -> None:
-    """Re-seal every stored credential under L2I_SECRET_KEY (rotation: the previous key in
-    L2I_SECRET_KEY_OLD)."""
+    """Re-seal every stored credential (and lead sources' secrets) under L2I_SECRET_KEY
+    (rotation: the previous key in L2I_SECRET_KEY_OLD)."""
     from lead2inbound.dnc.crypto import SecretError
     from lead2inbound.dnc.store import rekey
+    from lead2inbound.sources.store import rekey as rekey_sources
 
     cfg = _config()
     try:
         with _connect(cfg) as conn:
             resealed, current = rekey(conn, _box(cfg))
+            sources_resealed, sources_current = rekey_sources(conn, _box(cfg))
     except SecretError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"re-sealed {resealed} credential(s); {current} already under the current key", err=True
+    )
+    click.echo(
+        f"re-sealed {sources_resealed} lead source secret(s); {sources_current} already under "
+        "the current key",
+        err=True,
     )

@@ -64,7 +64,15 @@ def _start_embedded(cfg: Config, stack: contextlib.ExitStack) -> Config:
     from lead2inbound.ops.embedded import EmbeddedPostgres, EmbeddedRedis
 
     data = cfg.data_dir.resolve()
-    data.mkdir(parents=True, exist_ok=True)
+    try:  # refuse in one line, not a traceback (e.g. a container's read-only root, no volume)
+        data.mkdir(parents=True, exist_ok=True)
+        tempfile.NamedTemporaryFile(dir=data).close()
+    except OSError as exc:
+        raise click.ClickException(
+            f"L2I_DATA_DIR {data} is not writable ({exc.strerror}): the embedded Postgres and "
+            "Redis keep their data there. Mount a volume on it, or set L2I_DATABASE_URL and "
+            "L2I_REDIS_URL to servers of your own."
+        ) from exc
     if not cfg.database_url:
         click.echo(f"Starting embedded Postgres in {data / 'postgres'} ...", err=True)
         pg = EmbeddedPostgres(data / "postgres")
@@ -550,8 +558,10 @@ def _dnc_secret_key(cfg: Config, embedded: bool) -> None:
 
 
 from lead2inbound.cli.dnc import dnc as _dnc_commands  # noqa: E402
+from lead2inbound.cli.sources import sources as _sources_commands  # noqa: E402
 
 main.add_command(_dnc_commands)
+main.add_command(_sources_commands)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -842,6 +842,176 @@ class ApiKeyRevoked(msgspec.Struct):
     revoked_at: Annotated[Timestamp, Meta(description="When it was revoked.")]
 
 
+# --- lead sources (docs/lead-sources.md, "Sources") ----------------------------------------------
+
+SourceFormat = Literal["json", "form", "multipart", "form_json", "facebook"]
+SignatureScheme = Literal["none", "facebook", "typeform", "hubspot-v1", "hubspot-v3", "hmac-sha256"]
+PresetName = Literal["hubspot", "unbounce", "gravity-forms", "typeform", "facebook", "zapier"]
+
+
+class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/sources: a new source for the caller's org."""
+
+    name: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=200,
+            description="The source's name: every lead it makes carries it as `source`.",
+            examples=["hubspot-workflow"],
+        ),
+    ]
+    preset: Annotated[
+        PresetName | None,
+        Meta(description="Start from a vendor preset (its format, signature and mapping)."),
+    ] = None
+    format: Annotated[
+        SourceFormat | None,
+        Meta(
+            description="The body it receives: `json`, `form` (urlencoded or multipart), "
+            "`multipart`, `form_json` (a form with the fields as JSON in one field, as "
+            "Unbounce sends), `facebook` (Lead Ads notifications). Default: the preset's, "
+            "else `json`."
+        ),
+    ] = None
+    json_field: (
+        Annotated[
+            str,
+            Meta(
+                max_length=200,
+                description="`form_json`: the field holding the JSON.",
+                examples=["data.json"],
+            ),
+        ]
+        | None
+    ) = None
+    mapping: Annotated[
+        dict[str, Any] | None,
+        Meta(
+            description='Lead field -> rule (docs/lead-sources.md, "Mappings"). Required '
+            "without a preset; replaces the preset's whole.",
+            examples=[
+                {"phone": "/properties/phone/value", "first_name": "/properties/firstname/value"}
+            ],
+        ),
+    ] = None
+    options: Annotated[
+        dict[str, Any] | None,
+        Meta(description="`unmapped`, `unmapped_from`, `ignore`, ... (docs/lead-sources.md)."),
+    ] = None
+    signature: Annotated[
+        SignatureScheme | None,
+        Meta(
+            description="The signature checked on posts without an API key. Default: the "
+            "preset's, else `none`."
+        ),
+    ] = None
+    secret: (
+        Annotated[
+            str,
+            Meta(
+                max_length=1000,
+                description="The shared signing secret (Facebook: the app secret). Sealed; "
+                "never shown.",
+            ),
+        ]
+        | None
+    ) = None
+    verify_token: (
+        Annotated[
+            str,
+            Meta(max_length=1000, description="`facebook`: the webhook's verify token. Sealed."),
+        ]
+        | None
+    ) = None
+    page_token: (
+        Annotated[
+            str,
+            Meta(
+                max_length=4000,
+                description="`facebook`: the page access token for the Graph API. Sealed.",
+            ),
+        ]
+        | None
+    ) = None
+    sandbox: Annotated[
+        bool, Meta(description="Signed posts act as a test key: leads stored, never queued.")
+    ] = False
+    rate_limit: Annotated[
+        int, Meta(ge=1, le=1_000_000, description="Signed posts per minute.", examples=[120])
+    ] = 120
+
+
+class SourceOut(msgspec.Struct):
+    """A lead source as shown (which secrets it has, never their values)."""
+
+    source_id: Annotated[str, Meta(description="Its id (a UUID).")]
+    name: Annotated[str, Meta(description="Its name: the `source` of its leads.")]
+    preset: Annotated[str | None, Meta(description="The preset it started from.")]
+    format: Annotated[str, Meta(description="The body format it receives.")]
+    json_field: Annotated[str | None, Meta(description="`form_json`: the JSON field.")]
+    mapping: Annotated[dict[str, Any], Meta(description="Lead field -> rule.")]
+    options: Annotated[dict[str, Any], Meta(description="Mapping options.")]
+    signature: Annotated[str, Meta(description="The signature scheme (`none`: API keys only).")]
+    secrets: Annotated[list[str], Meta(description="The names of the secrets it holds.")]
+    sandbox: Annotated[bool, Meta(description="Signed posts act as a test key.")]
+    rate_limit: Annotated[int, Meta(description="Signed posts per minute.")]
+    ingest_url: Annotated[
+        str, Meta(description="Where the vendor posts.", examples=["/v1/sources/0190.../leads"])
+    ]
+    created_at: Annotated[Timestamp, Meta(description="When it was made.")]
+
+
+class SourceList(msgspec.Struct):
+    """GET /v1/sources: the org's sources, oldest first."""
+
+    data: list[SourceOut]
+
+
+class SourceDeleted(msgspec.Struct):
+    """DELETE /v1/sources/{source_id}."""
+
+    source_id: Annotated[str, Meta(description="The deleted source's id.")]
+    deleted: Literal[True]
+
+
+class SourcePreview(msgspec.Struct):
+    """POST /v1/sources/{source_id}/preview: what the payload would make; nothing is stored."""
+
+    valid: Annotated[bool, Meta(description="`true`: the payload makes a lead (201 or 200).")]
+    stored: Annotated[Literal[False], Meta(description="Always `false`: a preview stores nothing.")]
+    lead: Annotated[
+        dict[str, Any] | None,
+        Meta(
+            description="The lead the mapping makes (before validation), as POST /v1/leads "
+            "would take it."
+        ),
+    ]
+    sources: Annotated[
+        dict[str, str],
+        Meta(description="Lead field (JSON Pointer) -> the payload path its value came from."),
+    ]
+    problems: Annotated[
+        list[ErrorItem], Meta(description="Every reason the payload would be refused (a 4xx).")
+    ]
+    warnings: Annotated[
+        list[str], Meta(description="Paths with no value, unmapped fields left out.")
+    ]
+    phone: Annotated[str | None, Meta(description="The E.164 phone, when it is possible.")]
+    eligible: Annotated[
+        bool | None, Meta(description="Before the store's gates (duplicates, suppressions, DNC).")
+    ]
+    reasons: Annotated[list[str], Meta(description="Reasons known before the store's gates.")]
+    checks: Annotated[dict[str, str], Meta(description="The checks known before the store.")]
+
+
+class FacebookReceived(msgspec.Struct):
+    """A Facebook Lead Ads notification, kept: its leads are fetched in the background."""
+
+    received: Annotated[int, Meta(ge=0, description="Leadgen changes in the notification.")]
+    kept: Annotated[int, Meta(ge=0, description="Of those, new (not seen before).")]
+
+
 # Where msgspec's types say less than the answers do (a union of untagged Structs), the OpenAPI
 # document is told more: schema name -> property -> schema (openapi.build applies these).
 SCHEMA_PATCHES: dict[str, dict[str, Any]] = {

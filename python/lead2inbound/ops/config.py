@@ -61,6 +61,11 @@ class Config:
     dnc_rescrub_interval_s: float = 2.0  # L2I_DNC_RESCRUB_INTERVAL_S: re-scrubber poll when idle
     dnc_rescrub_batch: int = 20  # L2I_DNC_RESCRUB_BATCH: pending leads per re-scrubber round
     dnc_rescrub_max_backoff_s: float = 300.0  # L2I_DNC_RESCRUB_MAX_BACKOFF_S
+    # --- lead sources (docs/lead-sources.md, "Facebook Lead Ads") ------------------------------
+    facebook_graph_url: str = "https://graph.facebook.com/v21.0"  # L2I_FACEBOOK_GRAPH_URL
+    facebook_timeout_ms: int = 5000  # L2I_FACEBOOK_TIMEOUT_MS: one Graph API lead fetch
+    facebook_retry_interval_s: float = 2.0  # L2I_FACEBOOK_RETRY_INTERVAL_S: retrier poll when idle
+    facebook_retry_max_backoff_s: float = 900.0  # L2I_FACEBOOK_RETRY_MAX_BACKOFF_S
     batch_max_body_bytes: int = 16_777_216  # L2I_BATCH_MAX_BODY_BYTES: POST /v1/leads/batch
     csv_max_rows: int = 1_000_000  # L2I_CSV_MAX_ROWS: rows one POST /v1/leads/import may hold
     csv_chunk_rows: int = 500  # L2I_CSV_CHUNK_ROWS: rows per writer transaction on import
@@ -125,6 +130,10 @@ class Config:
             raise ConfigError("L2I_SECRET_KEY must be at least 32 characters")
         if self.dnc_rescrub_batch < 1 or self.dnc_rescrub_interval_s <= 0:
             raise ConfigError("L2I_DNC_RESCRUB_BATCH and L2I_DNC_RESCRUB_INTERVAL_S must be > 0")
+        if self.facebook_retry_interval_s <= 0 or self.facebook_timeout_ms < 50:
+            raise ConfigError(
+                "L2I_FACEBOOK_RETRY_INTERVAL_S must be > 0 and L2I_FACEBOOK_TIMEOUT_MS >= 50"
+            )
         if self.csv_max_rows < 1 or self.csv_chunk_rows < 1:
             raise ConfigError("L2I_CSV_MAX_ROWS and L2I_CSV_CHUNK_ROWS must be at least 1")
         if self.auth_failures_per_minute < 0 or self.trusted_proxy_hops < 0:

@@ -33,6 +33,12 @@ from lead2inbound.web.resources.health import HealthResource, MetricsResource, R
 from lead2inbound.web.resources.imports import LeadsImportResource
 from lead2inbound.web.resources.leads import LeadsBatchResource, LeadsResource
 from lead2inbound.web.resources.read import LeadResource
+from lead2inbound.web.resources.sources import (
+    SourceLeadsResource,
+    SourcePreviewResource,
+    SourceResource,
+    SourcesResource,
+)
 from lead2inbound.web.resources.suppressions import SuppressionResource, SuppressionsResource
 from lead2inbound.web.services import Services
 
@@ -117,6 +123,10 @@ def create_app(
     app.add_route("/v1/api-keys/{key_id}", ApiKeyResource(services))
     app.add_route("/v1/leads/batch", LeadsBatchResource(services))
     app.add_route("/v1/leads/import", LeadsImportResource(services))
+    app.add_route("/v1/sources", SourcesResource(services))
+    app.add_route("/v1/sources/{source_id}", SourceResource(services))
+    app.add_route("/v1/sources/{source_id}/leads", SourceLeadsResource(services))
+    app.add_route("/v1/sources/{source_id}/preview", SourcePreviewResource(services))
     app.add_route("/v1/forms/{form_key}", FormResource(services))
     app.add_route("/v1/forms.js", FormsScriptResource())
     app.add_route("/v1/form-sent", FormSentResource())

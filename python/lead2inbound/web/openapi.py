@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from lead2inbound.contract.problems import PROBLEMS
-from lead2inbound.contract.schemas import SCHEMA_PATCHES, LeadResult, Problem
+from lead2inbound.contract.schemas import SCHEMA_PATCHES, FacebookReceived, LeadResult, Problem
 from lead2inbound.intake.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lead2inbound.intake.idempotency import MAX_KEY_LENGTH, REPLAYED
 
@@ -224,7 +224,7 @@ def documented_methods(resource: Any) -> list[str]:
 
 
 def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]:
-    types: list[Any] = [Problem, LeadResult]
+    types: list[Any] = [Problem, LeadResult, FacebookReceived]
     ops: list[tuple[str, str, Op]] = []
     for template, resource in routes(app):
         docs: dict[str, Op] = getattr(resource, "openapi", {}) or {}
@@ -284,6 +284,11 @@ def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]
             {"name": "dial-queue", "description": "The dialer: claim leads, report outcomes."},
             {"name": "suppressions", "description": "The org's opt-out list."},
             {"name": "api-keys", "description": "Manage the org's API keys."},
+            {
+                "name": "sources",
+                "description": "Lead sources: vendors' own webhook payloads, mapped into leads "
+                "(docs/lead-sources.md).",
+            },
             {
                 "name": "forms",
                 "description": "Web forms straight from the browser: publishable keys, plain "

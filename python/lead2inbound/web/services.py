@@ -30,6 +30,7 @@ from lead2inbound.access.broadcast import Broadcast
 from lead2inbound.access.limits import Decision, RateLimiter, rate_limit_headers
 from lead2inbound.contract.problems import ProblemError, unauthorized, validation
 from lead2inbound.dialing.queue import Clock, DialQueue, Rescrub, system_clock
+from lead2inbound.dnc.crypto import SecretBox
 from lead2inbound.dnc.gate import DncService
 from lead2inbound.dnc.rescrub import Rescrubber, rescrub_due
 from lead2inbound.intake.evidence import BrowserEvidence, browser_evidence
@@ -39,6 +40,7 @@ from lead2inbound.intake.validation import error
 from lead2inbound.intake.writer import LeadWriter
 from lead2inbound.ops.config import Config, ConfigError
 from lead2inbound.ops.metrics import TALLY, Metrics
+from lead2inbound.sources.facebook import FacebookRetrier
 from lead2inbound.store import suppressions
 from lead2inbound.store.queries import sql
 from lead2inbound.web.cursors import CursorSigner
@@ -113,6 +115,16 @@ class Services:
         self.suppression_hint = SuppressionHint(self.pool)
         self.broadcast.add_reconnect_hook(self._on_broadcast_gap)
         self.idempotency = Idempotency(self.pool)
+        # Lead sources: their secrets' box, and the Facebook Lead Ads fetcher (docs/lead-sources.md)
+        self.sources_box = SecretBox(config.secret_key, config.secret_key_old)
+        self.facebook = FacebookRetrier(
+            self.pool,
+            config,
+            writer=self.writer,
+            dnc=self.dnc,
+            box=self.sources_box,
+            on_written=self.metrics.lead,
+        )
         self._rechecks: set[asyncio.Task[None]] = set()
         self._tally: asyncio.Task[None] | None = None
         self._origins: dict[str, tuple[bool, float]] = {}
@@ -128,6 +140,7 @@ class Services:
         self.rescrubber.start()
         self.suppression_hint.schedule_rebuild()  # in the background: "maybe" until done
         self.idempotency.start()
+        self.facebook.start()
         # Everything built so far (modules, the app, pools) lives as long as the worker: move it
         # out of the collector's sight so a full collection does not walk it (tens of ms under
         # load, every second or so: the p99 of every request caught behind it).
@@ -138,6 +151,7 @@ class Services:
         for task in list(self._rechecks):  # a recheck pending at shutdown is skipped
             task.cancel()
         await self.idempotency.stop()
+        await self.facebook.stop()
         await self.writer.stop()
         await self.rescrubber.stop()
         await self.dnc.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
@@ -107,6 +108,90 @@ def prepare_for(s: Services, principal: Any, lead: LeadIn, names: WireNames) -> 
     )
 
 
+async def submit(
+    s: Services,
+    req: Any,
+    resp: Any,
+    principal: Any,
+    parse: Callable[[], Awaitable[tuple[LeadIn, WireNames]]],
+    route: str,
+) -> None:
+    """One lead from its parsing to its answer: the path every single-lead way in shares
+    (`POST /v1/leads`, a source's `POST /v1/sources/{id}/leads`): the charge, Idempotency-Key,
+    the DNC gate, the writer, metrics and the answer. `route` names the fingerprint's route."""
+    try:
+        key = idempotency_key(req)
+        lead, names = await parse()
+        prepared = prepare_for(s, principal, lead, names)
+    except ProblemError:
+        await s.charge(req, principal, 1, "write")  # a 429 or 403 comes first
+        raise
+    claim: Claim | None = None
+    if await _charge_rides_with_write(s, key, principal, req):
+        result = await _write_charged(s, req, principal, prepared)
+    else:
+        await s.charge(req, principal, 1, "write")
+        if key is not None:
+            got = await s.idempotency.begin(
+                principal.org_id, route, key, fingerprint(route, parsed_lead(lead))
+            )
+            if isinstance(got, Stored):
+                got.send(resp)
+                return
+            claim = got
+        try:
+            await s.dnc.gate(prepared)  # gate 4: the org's DNC provider, if connected
+            result = await s.writer.write(
+                prepared,
+                claim=claim,
+                render=(lambda results: lead_answer(results[0], prepared)) if claim else None,
+            )
+        except BaseException:
+            if claim is not None:
+                await s.idempotency.release(claim)
+            raise
+    s.metrics.lead(result)
+    s.dnc.after_write(prepared, result)
+    final = claim.answer if claim is not None and claim.answer else lead_answer(result, prepared)
+    final.send(resp)
+
+
+async def _charge_rides_with_write(
+    s: Services, key: str | None, principal: Any, req: Any = None
+) -> bool:
+    """Whether the writer may take this request's charge with its batch (one wait instead
+    of two): only when nothing has to happen between the charge and the write (no
+    idempotency claim, no DNC scrub) and the scope is there (a 403 comes after the charge).
+    A browser's request (an `Origin`) or a publishable key is charged first: its origin
+    and client-address checks (`Services.browser_gate`) come with the charge."""
+    if key is not None or "write" not in principal.scopes or principal.publishable:
+        return False
+    if req is not None and req.get_header("Origin") is not None:
+        return False
+    try:
+        return await s.dnc.connection_for(principal.org_id) is None
+    except StoreUnavailable:
+        return False  # charged first; the DNC gate then answers the 503, with the headers
+
+
+async def _write_charged(s: Services, req: Any, principal: Any, lead: PreparedLead) -> WriteResult:
+    """Write with the request's charge taken by the writer; the decision goes on the answer
+    as for `Services.charge` (a refused one is the 429, nothing written)."""
+    charge = Charge(principal.key_id, principal.rate_limit)
+    try:
+        result = await s.writer.write(lead, charge=charge)
+    except (RateLimited, StoreUnavailable):
+        # a 503 has the headers too: a unit shed before its charge was decided, from a peek
+        s.decided(
+            req,
+            charge.decision or await s.limiter.check(principal.key_id, principal.rate_limit, 0),
+        )
+        raise
+    assert charge.decision is not None
+    s.decided(req, charge.decision)
+    return result
+
+
 # --- documentation (openapi.py reads these next to the resources) ------------------------------
 
 LEAD_RESPONSES = (
@@ -154,81 +239,15 @@ class LeadsResource:
 
     async def on_post(self, req: Any, resp: Any) -> None:
         principal = await self.s.authenticate(req)
-        try:
-            key = idempotency_key(req)
+
+        async def parse() -> tuple[LeadIn, WireNames]:
             body = await read_body(req, self.s.config.max_body_bytes)
             lead, names = decode_lead(req, body)
             if principal.publishable:  # the consumer's browser: its address, agent and page
                 lead = with_evidence(lead, self.s.browser_evidence(req))
-            prepared = prepare_for(self.s, principal, lead, names)
-        except ProblemError:
-            await self.s.charge(req, principal, 1, "write")  # a 429 or 403 comes first
-            raise
-        claim: Claim | None = None
-        if await self._charge_rides_with_write(key, principal, req):
-            result = await self._write_charged(req, principal, prepared)
-        else:
-            await self.s.charge(req, principal, 1, "write")
-            if key is not None:
-                got = await self.s.idempotency.begin(
-                    principal.org_id, ROUTE_LEADS, key, fingerprint(ROUTE_LEADS, parsed_lead(lead))
-                )
-                if isinstance(got, Stored):
-                    got.send(resp)
-                    return
-                claim = got
-            try:
-                await self.s.dnc.gate(prepared)  # gate 4: the org's DNC provider, if connected
-                result = await self.s.writer.write(
-                    prepared,
-                    claim=claim,
-                    render=(lambda results: lead_answer(results[0], prepared)) if claim else None,
-                )
-            except BaseException:
-                if claim is not None:
-                    await self.s.idempotency.release(claim)
-                raise
-        self.s.metrics.lead(result)
-        self.s.dnc.after_write(prepared, result)
-        final = (
-            claim.answer if claim is not None and claim.answer else lead_answer(result, prepared)
-        )
-        final.send(resp)
+            return lead, names
 
-    async def _charge_rides_with_write(
-        self, key: str | None, principal: Any, req: Any = None
-    ) -> bool:
-        """Whether the writer may take this request's charge with its batch (one wait instead
-        of two): only when nothing has to happen between the charge and the write (no
-        idempotency claim, no DNC scrub) and the scope is there (a 403 comes after the charge).
-        A browser's request (an `Origin`) or a publishable key is charged first: its origin
-        and client-address checks (`Services.browser_gate`) come with the charge."""
-        if key is not None or "write" not in principal.scopes or principal.publishable:
-            return False
-        if req is not None and req.get_header("Origin") is not None:
-            return False
-        try:
-            return await self.s.dnc.connection_for(principal.org_id) is None
-        except StoreUnavailable:
-            return False  # charged first; the DNC gate then answers the 503, with the headers
-
-    async def _write_charged(self, req: Any, principal: Any, lead: PreparedLead) -> WriteResult:
-        """Write with the request's charge taken by the writer; the decision goes on the answer
-        as for `Services.charge` (a refused one is the 429, nothing written)."""
-        charge = Charge(principal.key_id, principal.rate_limit)
-        try:
-            result = await self.s.writer.write(lead, charge=charge)
-        except (RateLimited, StoreUnavailable):
-            # a 503 has the headers too: a unit shed before its charge was decided, from a peek
-            self.s.decided(
-                req,
-                charge.decision
-                or await self.s.limiter.check(principal.key_id, principal.rate_limit, 0),
-            )
-            raise
-        assert charge.decision is not None
-        self.s.decided(req, charge.decision)
-        return result
+        await submit(self.s, req, resp, principal, parse, ROUTE_LEADS)
 
     async def on_get(self, req: Any, resp: Any) -> None:
         """GET /v1/leads: the caller's leads, newest first (see resources/read.py)."""

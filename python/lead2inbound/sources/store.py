@@ -1,0 +1,301 @@
+"""Lead sources in Postgres: create, list, get, delete, with their secrets sealed.
+
+Secrets (a signing secret, Facebook's verify token and page access token) are sealed with
+dnc/crypto.py's `SecretBox` under `L2I_SECRET_KEY`, with the org id and `source:<id>` as the
+associated data, and never leave this module except to the signature check and the Graph client:
+what is shown says only which secrets a source has.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import uuid_utils
+
+from lead2inbound.dnc.crypto import SecretBox, SecretError, associated_data
+from lead2inbound.sources.mapping import FORMATS, MappingError, check_mapping, check_options
+from lead2inbound.sources.presets import PRESETS
+from lead2inbound.sources.signatures import SCHEMES
+from lead2inbound.store.queries import sql
+
+SECRET_NAMES = ("secret", "verify_token", "page_token")
+
+
+class SourceError(ValueError):
+    """A source that cannot be made: (field, what is wrong)."""
+
+    def __init__(self, where: str, detail: str):
+        super().__init__(f"{where}: {detail}")
+        self.where = where
+        self.detail = detail
+
+
+@dataclass
+class Source:
+    org_id: str
+    source_id: str
+    name: str
+    preset: str | None
+    format: str
+    json_field: str | None
+    mapping: dict[str, Any]
+    options: dict[str, Any]
+    signature: str
+    sealed: bytes | None
+    key_id: str | None
+    sandbox: bool
+    rate_limit: int
+    created_at: datetime
+    require_valid_phone: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"/v1/sources/{self.source_id}/leads"
+
+    def secrets(self, box: SecretBox) -> dict[str, str]:
+        """The opened secrets ({} when none); SecretError when they do not open."""
+        if self.sealed is None:
+            return {}
+        plain = box.open(self.sealed, self.key_id, _aad(self.org_id, self.source_id))
+        return dict(json.loads(plain))
+
+    def as_dict(self, secret_names: list[str] | None = None) -> dict[str, Any]:
+        return {
+            "source_id": self.source_id,
+            "name": self.name,
+            "preset": self.preset,
+            "format": self.format,
+            "json_field": self.json_field,
+            "mapping": self.mapping,
+            "options": self.options,
+            "signature": self.signature,
+            "secrets": secret_names or [],
+            "sandbox": self.sandbox,
+            "rate_limit": self.rate_limit,
+            "ingest_url": self.path,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def _aad(org_id: str, source_id: str) -> bytes:
+    return associated_data(str(org_id), f"source:{source_id}")
+
+
+def _row(row: Any) -> Source:
+    return Source(
+        org_id=str(row[0]),
+        source_id=str(row[1]),
+        name=row[2],
+        preset=row[3],
+        format=row[4],
+        json_field=row[5],
+        mapping=row[6],
+        options=row[7] or {},
+        signature=row[8],
+        sealed=bytes(row[9]) if row[9] is not None else None,
+        key_id=row[10],
+        sandbox=row[11],
+        rate_limit=row[12],
+        created_at=row[13],
+        require_valid_phone=bool(row[14]),
+    )
+
+
+def plan(
+    *,
+    name: str,
+    preset: str | None = None,
+    format: str | None = None,
+    json_field: str | None = None,
+    mapping: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    signature: str | None = None,
+    secrets: dict[str, str | None] | None = None,
+    sandbox: bool = False,
+    rate_limit: int = 120,
+) -> dict[str, Any]:
+    """A new source's row (without ids and sealing), checked; SourceError names the bad field."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 200 or "\x00" in name:
+        raise SourceError("name", "must be 1 to 200 characters")
+    base: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise SourceError("preset", f"unknown preset (one of {', '.join(PRESETS)})")
+        base = PRESETS[preset].as_dict()
+    fmt = format or base.get("format") or "json"
+    if fmt not in FORMATS:
+        raise SourceError("format", f"one of {', '.join(FORMATS)}")
+    scheme = signature or base.get("signature") or "none"
+    if scheme not in SCHEMES:
+        raise SourceError("signature", f"one of {', '.join(SCHEMES)}")
+    mapping = mapping if mapping is not None else base.get("mapping")
+    options = options if options is not None else base.get("options", {})
+    json_field = json_field or base.get("json_field")
+    if fmt == "form_json" and not json_field:
+        json_field = "data.json"
+    try:
+        check_mapping(mapping)
+        check_options(options)
+    except MappingError as exc:
+        where = exc.where
+        if not where.startswith(("options", "mapping")):
+            where = f"mapping.{where}"
+        raise SourceError(where, exc.detail) from None
+    given = {k: v for k, v in (secrets or {}).items() if v}
+    unknown = set(given) - set(SECRET_NAMES)
+    if unknown:
+        raise SourceError("secrets", f"unknown secret(s): {', '.join(sorted(unknown))}")
+    if scheme != "none" and not given.get("secret"):
+        raise SourceError("secret", f"the {scheme} signature needs the shared secret")
+    if fmt == "facebook":
+        if scheme != "facebook":
+            raise SourceError("signature", "a facebook source checks Facebook's signature")
+        for needed in ("verify_token", "page_token"):
+            if not given.get(needed):
+                raise SourceError(needed, "a facebook source needs it")
+    if isinstance(rate_limit, bool) or not 1 <= rate_limit <= 1_000_000:
+        raise SourceError("rate_limit", "must be from 1 to 1000000 per minute")
+    return {
+        "name": name,
+        "preset": preset,
+        "format": fmt,
+        "json_field": json_field if fmt == "form_json" else None,
+        "mapping": mapping,
+        "options": options,
+        "signature": scheme,
+        "secrets": given,
+        "sandbox": bool(sandbox),
+        "rate_limit": rate_limit,
+    }
+
+
+def _params(org_id: str, planned: dict[str, Any], box: SecretBox) -> dict[str, Any]:
+    source_id = str(uuid_utils.uuid7())
+    sealed, key_id = None, None
+    if planned["secrets"]:
+        try:
+            sealed, key_id = box.seal(
+                json.dumps(planned["secrets"]).encode(), _aad(org_id, source_id)
+            )
+        except SecretError as exc:
+            raise SourceError("secrets", str(exc)) from None
+    return {
+        **planned,
+        "org_id": org_id,
+        "source_id": source_id,
+        "mapping": json.dumps(planned["mapping"]),
+        "options": json.dumps(planned["options"]),
+        "secrets": sealed,
+        "key_id": key_id,
+    }
+
+
+def create(
+    conn: psycopg.Connection, box: SecretBox, org_id: str, planned: dict[str, Any]
+) -> Source:
+    params = _params(org_id, planned, box)
+    conn.execute(sql("source_insert"), params)
+    found = get(conn, params["source_id"], org_id)
+    assert found is not None
+    return found
+
+
+async def create_async(
+    conn: psycopg.AsyncConnection, box: SecretBox, org_id: str, planned: dict[str, Any]
+) -> Source:
+    params = _params(org_id, planned, box)
+    await conn.execute(sql("source_insert"), params)
+    found = await get_async(conn, params["source_id"], org_id)
+    assert found is not None
+    return found
+
+
+def get(conn: psycopg.Connection, source_id: str, org_id: str | None) -> Source | None:
+    row = conn.execute(sql("source_get"), {"source_id": source_id, "org_id": org_id}).fetchone()
+    return _row(row) if row else None
+
+
+async def get_async(
+    conn: psycopg.AsyncConnection, source_id: str, org_id: str | None
+) -> Source | None:
+    cur = await conn.execute(sql("source_get"), {"source_id": source_id, "org_id": org_id})
+    row = await cur.fetchone()
+    return _row(row) if row else None
+
+
+def list_sources(conn: psycopg.Connection, org_id: str) -> list[Source]:
+    return [_row(r) for r in conn.execute(sql("sources_list"), {"org_id": org_id}).fetchall()]
+
+
+async def list_async(conn: psycopg.AsyncConnection, org_id: str) -> list[Source]:
+    cur = await conn.execute(sql("sources_list"), {"org_id": org_id})
+    return [_row(r) for r in await cur.fetchall()]
+
+
+def delete(conn: psycopg.Connection, source_id: str, org_id: str) -> bool:
+    cur = conn.execute(sql("source_delete"), {"org_id": org_id, "source_id": source_id})
+    return cur.fetchone() is not None
+
+
+async def delete_async(conn: psycopg.AsyncConnection, source_id: str, org_id: str) -> bool:
+    cur = await conn.execute(sql("source_delete"), {"org_id": org_id, "source_id": source_id})
+    return await cur.fetchone() is not None
+
+
+def secret_names(source: Source, box: SecretBox) -> list[str]:
+    """Which secrets a source has (never their values); [] when they cannot be opened."""
+    try:
+        return sorted(source.secrets(box))
+    except SecretError:
+        return ["(sealed under another key)"]
+
+
+def replace_secrets(
+    conn: psycopg.Connection, box: SecretBox, source: Source, new: dict[str, str | None]
+) -> list[str]:
+    """Replace some of a source's secrets (a new page token, a rotated signing secret), sealed
+    under the current key; returns the names it now holds."""
+    given = {k: v for k, v in new.items() if v}
+    unknown = set(given) - set(SECRET_NAMES)
+    if unknown:
+        raise SourceError("secrets", f"unknown secret(s): {', '.join(sorted(unknown))}")
+    try:
+        merged = {**source.secrets(box), **given}
+        sealed, key_id = box.seal(
+            json.dumps(merged).encode(), _aad(source.org_id, source.source_id)
+        )
+    except SecretError as exc:
+        raise SourceError("secrets", str(exc)) from None
+    conn.execute(
+        "UPDATE lead_sources SET secrets = %s, key_id = %s WHERE org_id = %s AND source_id = %s",
+        (sealed, key_id, source.org_id, source.source_id),
+    )
+    return sorted(merged)
+
+
+def rekey(conn: psycopg.Connection, box: SecretBox) -> tuple[int, int]:
+    """Re-seal every source's secrets under the current key (`l2i dnc rekey` runs it with the
+    DNC credentials'); `(resealed, already current)`."""
+    resealed = current = 0
+    with conn.transaction():
+        rows = conn.execute(
+            "SELECT org_id, source_id, secrets, key_id FROM lead_sources "
+            "WHERE secrets IS NOT NULL FOR UPDATE"
+        ).fetchall()
+        for org_id, source_id, sealed, key_id in rows:
+            if key_id == box.current_id:
+                current += 1
+                continue
+            aad = _aad(str(org_id), str(source_id))
+            new, new_id = box.seal(box.open(bytes(sealed), key_id, aad), aad)
+            conn.execute(
+                "UPDATE lead_sources SET secrets = %s, key_id = %s "
+                "WHERE org_id = %s AND source_id = %s",
+                (new, new_id, org_id, source_id),
+            )
+            resealed += 1
+    return resealed, current
