@@ -457,7 +457,7 @@ def test_cors_headers_on_preflights_and_answers(service, org, database_url):
 def test_publishable_key_per_client_ip_limit(server_factory, database_url, redis_url, org):
     service = server_factory(service_env(database_url, redis_url, L2I_TRUSTED_PROXY_HOPS="1"))
     origin = "https://www.example.com"
-    key = org.form_key(origin, ip_rate_limit=2)
+    key = org.form_key(origin, ip_rate_limit=2, rate_limit=10)  # one unit back every 6 s
 
     def send(phone: str, ip: str) -> httpx.Response:
         headers = {**auth(key), "Origin": origin, "X-Forwarded-For": ip}
@@ -470,10 +470,20 @@ def test_publishable_key_per_client_ip_limit(server_factory, database_url, redis
     assert int(limited.headers["Retry-After"]) >= 1
     assert limited.headers["X-RateLimit-Limit"] == "2"
     assert limited.headers["Access-Control-Allow-Origin"] == origin
-    # another visitor of the same form is not held back
-    assert send("5125550194", "198.51.100.9").status_code == 201
+    # another visitor of the same form is not held back, and the refused request did not
+    # touch the key's own budget (the address is charged first)
+    other = send("5125550194", "198.51.100.9")
+    assert other.status_code == 201
+    assert other.headers["X-RateLimit-Remaining"] == "7"
+    # requests the key refuses (no Origin) count against their address too, so one address
+    # cannot drain the key's budget with them
+    for expect in (403, 403, 429):
+        headers = {**auth(key), "X-Forwarded-For": "192.0.2.1"}
+        got = httpx.post(f"{service.url}/v1/leads", json=lead("5125550195"), headers=headers)
+        assert got.status_code == expect, got.text
+    assert send("5125550196", "198.51.100.9").headers["X-RateLimit-Remaining"] == "4"
     rows = leads_of(database_url, org.org_id)
-    assert [r[0] for r in rows] == ["+15125550191", "+15125550192", "+15125550194"]
+    assert [r[0] for r in rows] == ["+15125550191", "+15125550192", "+15125550194", "+15125550196"]
     assert rows[0][1]["ip_address"] == "203.0.113.7"
 
 

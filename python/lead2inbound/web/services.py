@@ -247,8 +247,8 @@ class Services:
 
         All or nothing: a refused request consumes nothing. A cost above the key's whole
         per-minute limit could never be admitted: that is a 422, not a 429 to wait out.
-        Then the browser rules (`browser_gate`): a page's origin the key does not allow is a
-        403, and a publishable key is also counted per client address.
+        A publishable key is counted per client address first. Then the browser rules
+        (`browser_gate`): a page's origin the key does not allow is a 403.
         """
         if cost > principal.rate_limit:
             decision = await self.limiter.check(principal.key_id, principal.rate_limit, 0)
@@ -263,20 +263,24 @@ class Services:
                     )
                 ]
             )
+        if principal.publishable:
+            # The address's budget first: one address cannot drain a public key's budget, not
+            # even with requests the key then refuses (no Origin, another endpoint).
+            await self._charge_client_ip(req, principal, cost)
         decision = await self.limiter.check(principal.key_id, principal.rate_limit, cost)
         self.decided(req, decision, cost)
-        await self.browser_gate(req, principal, cost)
+        await self.browser_gate(req, principal)
         principal.require(scope)
 
-    async def browser_gate(self, req: Any, principal: Principal, cost: int) -> None:
+    async def browser_gate(self, req: Any, principal: Principal) -> None:
         """The rules for keys used from web pages (docs/web-forms.md), after the key's charge.
 
         * A cross-origin browser request (an `Origin` that is not this service's own) works only
           from an origin the key allows: 403 otherwise, nothing stored. Server-to-server
           callers send no `Origin` and see no change.
-        * A publishable key works only from its allowed origins (no `Origin` at all: 403), only
-          on POST to the lead and form endpoints, and within its per-client-IP limit as well
-          as its own (the address as `L2I_TRUSTED_PROXY_HOPS` says).
+        * A publishable key works only from its allowed origins (no `Origin` at all: 403) and
+          only on POST to the lead and form endpoints (its per-client-IP limit was charged
+          before the key's own, in `charge`).
         """
         origin = req.get_header("Origin")
         if principal.publishable:
@@ -292,7 +296,6 @@ class Services:
                     "A publishable key works only from a web page on one of its allowed "
                     "origins" + (f"; {origin[:100]!r} is not one." if origin else "; no Origin."),
                 )
-            await self._charge_client_ip(req, principal, cost)
         elif (
             origin is not None
             and not self._same_origin(req, origin)
@@ -312,7 +315,8 @@ class Services:
         return bool(host) and rest.lower() == host.lower()
 
     async def _charge_client_ip(self, req: Any, principal: Principal, cost: int) -> None:
-        """A publishable key's second budget: per key and client address."""
+        """A publishable key's second budget: per key and client address (the address as
+        `L2I_TRUSTED_PROXY_HOPS` says). Refused: the 429 with this budget's headers."""
         limit = principal.ip_rate_limit or 1
         ip = self.client_ip(req)
         decision = await self.limiter.check(f"ip:{principal.key_id}:{ip}", limit, cost)
