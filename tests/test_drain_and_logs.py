@@ -152,6 +152,20 @@ def test_json_access_log_with_request_id_and_no_secrets(server_factory, database
     assert "api_key=" not in text and "Bearer" not in text
 
 
+def test_access_log_keeps_only_the_id_of_a_key_in_the_path(server_factory, database_url, redis_url):
+    """The form endpoint carries a key in its path: a secret key posted there by mistake (401)
+    and a publishable one both leave only their public id in the log."""
+    service = server_factory(service_env(database_url, redis_url, L2I_LOG_LEVEL="info"))
+    key = make_org(database_url).key()
+    r = httpx.post(f"{service.url}/v1/forms/{key}", data={"phone": "5125559210"})
+    assert r.status_code == 401
+    service.stop()
+    text = service.log_text()
+    secret = key.split("_", 3)[3]
+    assert secret[:24] not in text
+    assert f"/v1/forms/{key.rsplit('_', 1)[0]}_…" in text
+
+
 def test_log_level_warning_silences_the_access_log(server_factory, database_url, redis_url):
     service = server_factory(service_env(database_url, redis_url, L2I_LOG_LEVEL="warning"))
     httpx.get(f"{service.url}/healthz")

@@ -43,6 +43,8 @@ from lead2inbound.web.resources.suppressions import SuppressionResource, Suppres
 from lead2inbound.web.services import Services
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A key's secret part after its public id (`l2i_[pk_]<env>_<key id>_<secret>`): never logged.
+_KEY_SECRET_IN_PATH = re.compile(r"(l2i_(?:pk_)?[a-z]+_[A-Za-z0-9]+)_[^/]+")
 
 
 class RequestContext:
@@ -88,12 +90,15 @@ class RequestContext:
             self.s.metrics.request(route, req.method, status, elapsed)
             if ACCESS_LOG.enabled():
                 principal = req.context.get("principal")
+                path = req.path
+                if "l2i_" in path:  # a key in the path (form endpoints): keep its id only
+                    path = _KEY_SECRET_IN_PATH.sub(r"\1_…", path)
                 ACCESS_LOG.write(
-                    f"{req.method} {req.path} {status}",
+                    f"{req.method} {path} {status}",
                     {
                         "request_id": req.context.get("request_id"),
                         "method": req.method,
-                        "path": req.path[:256],
+                        "path": path[:256],
                         "route": route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 3),
