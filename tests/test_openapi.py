@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from lead2inbound.dialing.queue import OUTCOMES
 from lead2inbound.ops.config import Config
 from lead2inbound.web import openapi
 from lead2inbound.web.app import create_app
+from tests.support.browser import chromium, run_chromium
 from tests.support.stack import QUICKSTART, auth, lead, make_org, service_env
 
 JSON = "application/json"
@@ -325,61 +325,23 @@ def test_schemathesis_all_checks(service, database_url):
 # --- /docs in a real headless Chromium --------------------------------------------------------
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update"], capture_output=True, env=env, timeout=300)
-        subprocess.run(
-            ["apt-get", "install", "-y", "chromium"], capture_output=True, env=env, timeout=600
-        )
-        return shutil.which("chromium")
-    return None
-
-
-def _run_chromium(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
-    with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run(
-            [
-                browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--virtual-time-budget=15000",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-
 def test_docs_page_renders_offline(service):
-    browser = _chromium()
+    browser = chromium()
     if browser is None:
         pytest.skip("Chromium is not installed and cannot be installed here (needs root+apt)")
     html = httpx.get(f"{service.url}/docs").text
     assert "http://" not in html and "https://" not in html, "the page loads nothing from outside"
-    dom = _run_chromium(browser, "--dump-dom", f"{service.url}/docs#/leads/post_v1_leads")
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    text = dom.stdout
+    text = run_chromium(
+        browser, "--dump-dom", f"{service.url}/docs#/leads/post_v1_leads", budget_ms=15_000
+    )
     Path(tempfile.gettempdir(), "l2i-docs-dom.html").write_text(text)
     assert "opblock-summary-path" in text and "/v1/leads" in text, text[-3000:]
     assert "LeadIn" in text and "consent_timestamp" in text
     if os.environ.get("L2I_DOCS_SCREENSHOT"):
-        shot = _run_chromium(
+        run_chromium(
             browser,
             f"--screenshot={ROOT / 'docs' / 'api-docs.png'}",
             "--window-size=1280,1600",
             f"{service.url}/docs#/leads/post_v1_leads",
+            budget_ms=15_000,
         )
-        assert shot.returncode == 0, shot.stderr[-2000:]
