@@ -23,6 +23,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from lead2inbound.dnc.providers import ProviderUnavailable, ScrubResult
+from lead2inbound.ops.background import BackgroundTask
 from lead2inbound.store.queries import sql
 
 if TYPE_CHECKING:
@@ -33,7 +34,9 @@ log = logging.getLogger("lead2inbound.dnc.rescrub")
 RESCRUB_AFTER_DAYS = 31  # TSR: the registry must be checked no more than 31 days before a call
 
 
-class Rescrubber:
+class Rescrubber(BackgroundTask):
+    TASK_NAME = "l2i-dnc-rescrub"
+
     def __init__(
         self,
         pool: AsyncConnectionPool,
@@ -48,17 +51,6 @@ class Rescrubber:
         self._interval_s = interval_s
         self._batch = batch
         self._max_backoff_s = max_backoff_s
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="l2i-dnc-rescrub")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:

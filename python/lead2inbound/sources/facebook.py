@@ -31,6 +31,7 @@ from lead2inbound.dnc.gate import DncService
 from lead2inbound.intake.pipeline import OrgPolicy, prepare
 from lead2inbound.intake.validation import parse_lead
 from lead2inbound.intake.writer import LeadWriter, WriteResult
+from lead2inbound.ops.background import BackgroundTask
 from lead2inbound.ops.config import Config
 from lead2inbound.sources.preview import mapped_lead
 from lead2inbound.sources.store import Source, get_async
@@ -136,9 +137,11 @@ def facebook_lead(source: Source, doc: dict[str, Any]) -> Any:
     return parse_lead(data, strict=False, names=names)
 
 
-class FacebookRetrier:
+class FacebookRetrier(BackgroundTask):
     """Fetches kept notifications' leads, in the background of every worker (rows are claimed
     with SKIP LOCKED and a lease, so workers and nodes share the work without doing it twice)."""
+
+    TASK_NAME = "l2i-facebook-retrier"
 
     def __init__(
         self,
@@ -160,17 +163,9 @@ class FacebookRetrier:
         self._batch = batch
         self.graph = GraphClient(config)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="l2i-facebook-retrier")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         await self.graph.aclose()
 
     def kick(self) -> None:

@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lead2inbound.access.auth import client_ip
+from lead2inbound.access.auth import Principal, client_ip
 from lead2inbound.contract.problems import ProblemError, not_found, unauthorized, validation
 from lead2inbound.contract.schemas import (
     LeadIn,
@@ -61,6 +61,17 @@ def source_uuid(raw: str) -> str:
 
 def _show(s: Services, source: store.Source) -> dict[str, Any]:
     return source.as_dict(store.secret_names(source, s.sources_box))
+
+
+async def _admin_source(s: Services, req: Any, source_id: str) -> tuple[Principal, store.Source]:
+    """An admin caller and one of its org's sources (404 for another org's or an unknown id)."""
+    principal = await s.authorize(req, "admin")
+    sid = source_uuid(source_id)
+    async with s.pool.connection() as conn:
+        source = await store.get_async(conn, sid, principal.org_id)
+    if source is None:
+        raise not_found("source")
+    return principal, source
 
 
 class SourcesResource:
@@ -153,12 +164,7 @@ class SourceResource:
         self.s = services
 
     async def on_get(self, req: Any, resp: Any, source_id: str) -> None:
-        principal = await self.s.authorize(req, "admin")
-        sid = source_uuid(source_id)
-        async with self.s.pool.connection() as conn:
-            source = await store.get_async(conn, sid, principal.org_id)
-        if source is None:
-            raise not_found("source")
+        _, source = await _admin_source(self.s, req, source_id)
         send_json(resp, 200, _show(self.s, source))
 
     async def on_delete(self, req: Any, resp: Any, source_id: str) -> None:
@@ -196,12 +202,7 @@ class SourcePreviewResource:
         self.s = services
 
     async def on_post(self, req: Any, resp: Any, source_id: str) -> None:
-        principal = await self.s.authorize(req, "admin")
-        sid = source_uuid(source_id)
-        async with self.s.pool.connection() as conn:
-            source = await store.get_async(conn, sid, principal.org_id)
-        if source is None:
-            raise not_found("source")
+        principal, source = await _admin_source(self.s, req, source_id)
         body = await read_body(req, self.s.config.max_body_bytes)
         out = preview(
             source,
