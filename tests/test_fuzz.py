@@ -26,6 +26,7 @@ from tests.support.stack import auth, fetch, lead, make_org, service_env
 
 ANSWER_TIMEOUT_S = 15.0
 BODY_TIMEOUT_S = 2
+BODY_READ_TIMEOUT_S = 2
 LEAKS = (b"Traceback", b"psycopg", b"SELECT ", b"INSERT ", b'File "', b"redis.exceptions")
 COUNTS = {"requests": 0}
 
@@ -41,6 +42,7 @@ def fuzz_stack(tmp_path_factory, pg_server, pg_template, redis_server):
         redis_server.url,
         L2I_AUTH_FAILURES_PER_MINUTE="0",
         L2I_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
+        L2I_BODY_READ_TIMEOUT_S=str(BODY_READ_TIMEOUT_S),
         L2I_MAX_BODY_BYTES="65536",
     )
     srv = ServerProcess(
@@ -386,14 +388,12 @@ POST = b"POST /v1/leads HTTP/1.1\r\nHost: x\r\n"
         b"GARBAGE\r\n\r\n",
         b"POST /v1/leads HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
         POST + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
-        pytest.param(
-            POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Granian 2.8 answers a malformed chunk size with its own bare 500 "
-                "(no X-Request-Id, the app never sees the request); see docs/operations.md",
-            ),
-        ),
+        # malformed chunked bodies: Granian reports them to the app as a disconnect; the body
+        # guard (web/http.py, BodyReads) answers 400 (Granian alone answered a bare 500)
+        POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        POST + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+        POST + b"Transfer-Encoding: chunked\r\n\r\n5" + b";e=x" * 5000 + b"\r\nhello\r\n0\r\n\r\n",
+        POST + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\nzz\r\nhello\r\n0\r\n\r\n",
         POST + b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
         b"POST /v1/leads HTTP/9.9\r\nHost: x\r\n\r\n",
         b"POST /v1/le\x00ads HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -409,3 +409,43 @@ def test_malformed_framing(fuzz_stack, raw):
     if status is not None and headers.get("content-type", "").startswith("application/"):
         check_answer(status, headers, body, raw)
     assert httpx.get(f"{srv.url}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        b"zz\r\nhello\r\n0\r\n\r\n",  # bad chunk size
+        b"ffffffffffffffffffff\r\nhello\r\n0\r\n\r\n",  # chunk size overflows
+        b"5" + b";e=x" * 5000 + b"\r\nhello\r\n0\r\n\r\n",  # chunk-extension flood
+        b"2\r\n{}\r\nzz\r\n0\r\n\r\n",  # a good first chunk, then a bad one
+    ],
+)
+def test_malformed_chunked_body_is_a_400_problem(fuzz_stack, chunks):
+    """Issue 21: Granian answered these with its own bare 500 (it tells the app a disconnect,
+    and Falcon returns without answering). The body guard answers a 400 problem, and a body cut
+    after a good chunk (`{}`) is never taken as whole."""
+    srv, key, _ = fuzz_stack
+    head = (
+        f"POST /v1/leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    status, headers, body = exchange(srv.port, head + chunks)
+    assert status == 400, (status, body[:300])
+    check_answer(status, headers, body, head + chunks)
+    assert json.loads(body)["code"] == "bad_request"
+    assert httpx.get(f"{srv.url}/healthz").status_code == 200
+
+
+def test_a_body_that_never_starts_is_answered_408(fuzz_stack):
+    """Headers complete, not one byte of the body: Falcon waits for the first body event before
+    any of our code runs, so only the body guard's read timeout can answer (408)."""
+    srv, key, _ = fuzz_stack
+    head = (
+        f"POST /v1/leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    t0 = time.monotonic()
+    status, headers, body = exchange(srv.port, head)
+    assert status == 408, (status, body[:300])
+    assert time.monotonic() - t0 < BODY_READ_TIMEOUT_S + 3
+    check_answer(status, headers, body, head)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -137,39 +138,49 @@ def _bootstrap(cfg: Config, pepper: str) -> None:
 
 def _run_granian(cfg: Config, pepper: str) -> None:
     from granian import Granian
-    from granian.constants import HTTPModes, Interfaces, Loops
-    from granian.http import HTTP1Settings
+
+    from lead2inbound.ops.serving import granian_options, raise_nofile
 
     assert cfg.database_url and cfg.redis_url
     os.environ["L2I_DATABASE_URL"] = cfg.database_url
     os.environ["L2I_REDIS_URL"] = cfg.redis_url
     os.environ["L2I_KEY_PEPPER"] = pepper
-    if cfg.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    # the separate metrics listener sums what the workers write there, even with one worker
+    if (cfg.workers > 1 or cfg.metrics_addr) and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="l2i-metrics-")
+    options = granian_options(cfg, raise_nofile())
     click.echo(
-        f"Serving on http://{cfg.host}:{cfg.port} with {cfg.workers} worker(s); Ctrl-C stops.",
+        f"Serving on http://{cfg.host}:{cfg.port} with {cfg.workers} worker(s), up to "
+        f"{options['backpressure']} connections each; Ctrl-C stops.",
         err=True,
     )
-    Granian(
-        "lead2inbound.asgi:app",
-        address=cfg.host,
-        port=cfg.port,
-        interface=Interfaces.ASGI,
-        workers=cfg.workers,
-        loop=Loops.uvloop,
-        http=HTTPModes.http1,
-        # a stalled header section is dropped after L2I_BODY_TIMEOUT_S (as a stalled body is
-        # answered 408 by the app); Granian's read buffer caps a header section at 64 KB (the
-        # app answers 431 above L2I_MAX_HEADER_BYTES, 16 KB by default)
-        http1_settings=HTTP1Settings(
-            header_read_timeout=int(min(max(cfg.body_timeout_s, 1.0), 60.0) * 1000),
-            max_buffer_size=max(65_536, cfg.max_header_bytes * 2),
-        ),
-        websockets=False,
-        log_level=cfg.log_level,
-        workers_kill_timeout=int(cfg.shutdown_timeout_s),
-        respawn_failed_workers=True,
-    ).serve()
+    with contextlib.ExitStack() as stack:
+        if cfg.metrics_addr:
+            _start_metrics_listener(cfg, stack)
+        Granian("lead2inbound.asgi:app", **options).serve()
+
+
+def _start_metrics_listener(cfg: Config, stack: contextlib.ExitStack) -> None:
+    import subprocess
+
+    from lead2inbound.ops.embedded import parent_death_preexec
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lead2inbound.ops.metrics_listener"],
+        stdin=subprocess.DEVNULL,
+        preexec_fn=parent_death_preexec(signal.SIGTERM),
+    )
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    stack.callback(stop)
+    click.echo(f"Metrics on http://{cfg.metrics_addr}/metrics (not on the API port).", err=True)
 
 
 # --- migrate --------------------------------------------------------------------------------------

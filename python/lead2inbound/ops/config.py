@@ -44,6 +44,8 @@ class Config:
     fallback_divisor: int = 1  # L2I_FALLBACK_DIVISOR: fallback limit = key limit / this
     max_body_bytes: int = 1_048_576  # L2I_MAX_BODY_BYTES
     body_timeout_s: float = 30.0  # L2I_BODY_TIMEOUT_S: whole body must arrive within this (408)
+    body_read_timeout_s: float = 5.0  # L2I_BODY_READ_TIMEOUT_S: longest silence within a body (408)
+    header_timeout_s: float = 5.0  # L2I_HEADER_TIMEOUT_S: header section (and keep-alive idle)
     max_header_bytes: int = 16_384  # L2I_MAX_HEADER_BYTES: header section cap (431)
     auth_failures_per_minute: int = 30  # L2I_AUTH_FAILURES_PER_MINUTE: per client IP; 0 = off
     trusted_proxy_hops: int = 0  # L2I_TRUSTED_PROXY_HOPS: proxies appending X-Forwarded-For
@@ -75,6 +77,9 @@ class Config:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # L2I_WORKERS
     log_level: str = "info"  # L2I_LOG_LEVEL
     shutdown_timeout_s: float = 30.0  # L2I_SHUTDOWN_TIMEOUT_S
+    max_connections: int = 10_000  # L2I_MAX_CONNECTIONS: open connections per worker (Granian)
+    backlog: int = 4096  # L2I_BACKLOG: listen queue of not yet accepted connections
+    metrics_addr: str = ""  # L2I_METRICS_ADDR: host:port of a separate /metrics listener
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -142,5 +147,24 @@ class Config:
             )
         if self.workers < 1:
             raise ConfigError("L2I_WORKERS must be at least 1")
+        if not 1.0 <= self.header_timeout_s <= 60.0:
+            raise ConfigError("L2I_HEADER_TIMEOUT_S must be between 1 and 60 (Granian's range)")
+        if self.body_read_timeout_s <= 0 or self.body_timeout_s <= 0:
+            raise ConfigError("L2I_BODY_READ_TIMEOUT_S and L2I_BODY_TIMEOUT_S must be > 0")
+        if self.max_connections < 1 or self.backlog < 128:
+            raise ConfigError("L2I_MAX_CONNECTIONS must be >= 1 and L2I_BACKLOG >= 128")
+        if self.metrics_addr:
+            self.metrics_listen()  # refuses a malformed address now, not at the first scrape
+
+    def metrics_listen(self) -> tuple[str, int]:
+        """(host, port) of L2I_METRICS_ADDR (`127.0.0.1:9100`, `[::1]:9100`)."""
+        host, sep, port = self.metrics_addr.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                "L2I_METRICS_ADDR must be host:port (e.g. 127.0.0.1:9100), "
+                f"got {self.metrics_addr!r}"
+            )
+        return host, int(port)
         if self.writer_flushers < 1 or self.writer_max_batch < 1:
             raise ConfigError("L2I_WRITER_FLUSHERS and L2I_WRITER_MAX_BATCH must be at least 1")

@@ -20,6 +20,7 @@ from lead2inbound.ops.logs import ACCESS_LOG
 from lead2inbound.ops.logs import configure as configure_logging
 from lead2inbound.web.cors import Cors
 from lead2inbound.web.http import (
+    BodyReads,
     handle_falcon_error,
     handle_problem,
     handle_unexpected,
@@ -109,6 +110,12 @@ class RequestContext:
                 )
 
 
+def create_asgi_app(config: Config | None = None) -> BodyReads:
+    """What Granian serves: the app behind the body guard (`web/http.py`, `BodyReads`)."""
+    config = config or Config.from_env()
+    return BodyReads(create_app(config), config.body_read_timeout_s)
+
+
 def create_app(
     config: Config | None = None, *, services: Services | None = None
 ) -> falcon.asgi.App:
@@ -140,7 +147,8 @@ def create_app(
     app.add_route("/docs/assets/{name}", DocsAssetResource())
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(services))
-    app.add_route("/metrics", MetricsResource(services))
+    if not config.metrics_addr:  # else served by the separate listener (ops/metrics_listener)
+        app.add_route("/metrics", MetricsResource(services))
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_falcon_error)
     app.add_error_handler(ProblemError, handle_problem)

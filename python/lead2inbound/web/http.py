@@ -158,3 +158,65 @@ def media_type(req: falcon.asgi.Request) -> tuple[str, dict[str, str]]:
         if k:
             parsed[k.strip().lower()] = v.strip().strip('"')
     return main.strip().lower(), parsed
+
+
+class BodyReads:
+    """The ASGI app Granian serves: the Falcon app behind a guard on how a request body arrives.
+
+    - Each piece of a body (the first included, which Falcon awaits before any of our code runs)
+      must arrive within `read_timeout_s`, else 408: a client that sends headers and then
+      trickles or stalls gives its connection back in seconds. This covers every body, also the
+      CSV import's stream; `read_body` adds the whole-body deadline (`L2I_BODY_TIMEOUT_S`).
+    - Granian reports a body it cannot decode (a bad or oversized chunk size, a chunk-extension
+      flood) as `http.disconnect`, the same event as a client gone. Falcon then returns without
+      answering and Granian sends a bare 500. A disconnect before the body's end is answered
+      400 here (a client really gone never reads it), and a cut body is never taken as whole.
+    """
+
+    def __init__(self, app: Any, read_timeout_s: float) -> None:
+        self.app = app
+        self.read_timeout_s = read_timeout_s
+
+    def __getattr__(self, name: str) -> Any:  # the Falcon app's own attributes, for tests
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        first = True
+        done = False  # the body's last piece arrived: later receives wait for the disconnect
+        failed: ProblemError | None = None
+
+        async def guarded() -> dict[str, Any]:
+            nonlocal first, done, failed
+            if done:
+                return await receive()
+            if failed is not None:
+                raise failed
+            try:
+                async with asyncio.timeout(self.read_timeout_s):
+                    event = await receive()
+            except TimeoutError:
+                failed = ProblemError(
+                    "request_timeout",
+                    f"No part of the request body arrived for {self.read_timeout_s:g} s.",
+                    headers=[("Connection", "close")],
+                )
+            else:
+                if event["type"] != "http.disconnect":
+                    first = False
+                    done = not event.get("more_body", False)
+                    return event
+                failed = ProblemError(
+                    "bad_request",
+                    "The request body ended before it was complete (a malformed chunked "
+                    "encoding, or the connection was cut).",
+                    headers=[("Connection", "close")],
+                )
+            if first:  # let Falcon build the request; the body's first read raises `failed`
+                first = False
+                return {"type": "http.request", "body": b"", "more_body": True}
+            raise failed
+
+        await self.app(scope, guarded, send)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from lead2inbound.ops.metrics_listener import QUEUE_DEPTH_EVERY_S, QUEUE_DEPTH_HELP, QUEUE_DEPTH_SQL
 from lead2inbound.web.http import send_json
 from lead2inbound.web.openapi import Op, Resp
 
@@ -106,12 +107,6 @@ class ReadyResource:
             return False
 
 
-QUEUE_DEPTH_SQL = (
-    "SELECT count(*), count(*) FILTER (WHERE lease_expires_at > now()) FROM dial_queue"
-)
-QUEUE_DEPTH_EVERY_S = 5.0
-
-
 class MetricsResource:
     """Prometheus exposition, plus `l2i_dial_queue_depth` read from Postgres at scrape time
     (at most once every 5 s per worker, 1 s budget; omitted when Postgres does not answer)."""
@@ -141,11 +136,11 @@ class MetricsResource:
         if depth is not None:
             total, leased = depth
             data += (
-                b"# HELP l2i_dial_queue_depth Leads in the dial queue: ready (waiting for a "
-                b"claim) or leased (claimed, lease not expired)\n"
+                b"# HELP l2i_dial_queue_depth %s\n"
                 b"# TYPE l2i_dial_queue_depth gauge\n"
                 b'l2i_dial_queue_depth{state="ready"} %d\n'
-                b'l2i_dial_queue_depth{state="leased"} %d\n' % (total - leased, leased)
+                b'l2i_dial_queue_depth{state="leased"} %d\n'
+                % (QUEUE_DEPTH_HELP.encode(), total - leased, leased)
             )
         resp.status = 200
         resp.content_type = content_type
