@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -120,3 +121,26 @@ def test_without_metrics_addr_the_api_port_serves_metrics(
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
         pg_server.drop_database(url.rsplit("/", 1)[1])
+
+
+def test_serve_refuses_to_start_when_the_metrics_address_is_taken(
+    tmp_path, pg_server, pg_template, redis_server
+):
+    url = pg_server.create_database(template=pg_template)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        addr = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = service_env(url, redis_server.url, L2I_METRICS_ADDR=addr)
+        proc = _serve(env, free_port(), tmp_path / "serve.log")
+        try:
+            assert proc.wait(60) != 0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    finally:
+        taken.close()
+        pg_server.drop_database(url.rsplit("/", 1)[1])
+    assert f"the metrics listener could not start on {addr}" in (tmp_path / "serve.log").read_text()

@@ -161,6 +161,7 @@ def _run_granian(cfg: Config, pepper: str) -> None:
 
 
 def _start_metrics_listener(cfg: Config, stack: contextlib.ExitStack) -> None:
+    import select
     import subprocess
 
     from lead2inbound.ops.embedded import parent_death_preexec
@@ -168,6 +169,7 @@ def _start_metrics_listener(cfg: Config, stack: contextlib.ExitStack) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lead2inbound.ops.metrics_listener"],
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # one line once it listens (ops/metrics_listener.py, READY)
         preexec_fn=parent_death_preexec(signal.SIGTERM),
     )
 
@@ -180,6 +182,15 @@ def _start_metrics_listener(cfg: Config, stack: contextlib.ExitStack) -> None:
             proc.wait()
 
     stack.callback(stop)
+    assert proc.stdout is not None
+    # refuse to serve with no metrics (e.g. the port taken) rather than run blind
+    ready, _, _ = select.select([proc.stdout], [], [], 15)
+    line = proc.stdout.readline() if ready else b""
+    proc.stdout.close()
+    if not line.startswith(b"listening"):
+        raise click.ClickException(
+            f"the metrics listener could not start on {cfg.metrics_addr} (see above)"
+        )
     click.echo(f"Metrics on http://{cfg.metrics_addr}/metrics (not on the API port).", err=True)
 
 

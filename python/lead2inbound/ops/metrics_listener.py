@@ -85,6 +85,7 @@ def main() -> None:
         raise SystemExit("the metrics listener needs PROMETHEUS_MULTIPROC_DIR (l2i serve sets it)")
     host, port = cfg.metrics_listen()
     start_http_server(port, addr=host, registry=registry(cfg.database_url))
+    print(f"listening on {cfg.metrics_addr}", flush=True)  # `l2i serve` waits for this line
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
