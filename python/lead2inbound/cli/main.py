@@ -169,7 +169,7 @@ def _start_metrics_listener(cfg: Config, stack: contextlib.ExitStack) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lead2inbound.ops.metrics_listener"],
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,  # one line once it listens (ops/metrics_listener.py, READY)
+        stdout=subprocess.PIPE,  # it prints one line once it listens (ops/metrics_listener.py)
         preexec_fn=parent_death_preexec(signal.SIGTERM),
     )
 
