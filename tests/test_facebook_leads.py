@@ -39,18 +39,23 @@ def graph():
     fake.stop()
 
 
+def graph_env(graph: GraphFake, **extra: str) -> dict[str, str]:
+    """The operator's settings pointing the fetcher at the local fake Graph API (an http
+    address on 127.0.0.1: allowed by L2I_FACEBOOK_GRAPH_ALLOW_PRIVATE only)."""
+    return {
+        "L2I_SECRET_KEY": SECRET_KEY,
+        "L2I_FACEBOOK_GRAPH_URL": graph.graph_url,
+        "L2I_FACEBOOK_GRAPH_ALLOW_PRIVATE": "true",
+        "L2I_FACEBOOK_TIMEOUT_MS": "300",
+        "L2I_FACEBOOK_RETRY_INTERVAL_S": "0.2",
+        "L2I_FACEBOOK_RETRY_MAX_BACKOFF_S": "0.5",
+        **extra,
+    }
+
+
 @pytest.fixture
-def service(server_factory, database_url, redis_url):
-    return server_factory(
-        service_env(
-            database_url,
-            redis_url,
-            L2I_SECRET_KEY=SECRET_KEY,
-            L2I_FACEBOOK_TIMEOUT_MS="300",
-            L2I_FACEBOOK_RETRY_INTERVAL_S="0.2",
-            L2I_FACEBOOK_RETRY_MAX_BACKOFF_S="0.5",
-        )
-    )
+def service(server_factory, database_url, redis_url, graph):
+    return server_factory(service_env(database_url, redis_url, **graph_env(graph)))
 
 
 @pytest.fixture
@@ -65,7 +70,7 @@ def facebook_source(service, org, graph, **over):
         "secret": APP_SECRET,
         "verify_token": VERIFY_TOKEN,
         "page_token": PAGE_TOKEN,
-        "options": {**_preset_options(), "graph_url": graph.graph_url},
+        "options": _preset_options(),
         **over,
     }
     return create_source(service.url, org.key("admin"), **body)
@@ -130,7 +135,7 @@ def test_signed_notification_fetches_the_lead(service, database_url, org, graph)
 
     resp = httpx.post(url, content=NOTIFICATION, headers=signed(NOTIFICATION))
     assert resp.status_code == 200, resp.text
-    assert resp.json() == {"received": 1, "kept": 1}
+    assert resp.json() == {"received": 1, "kept": 1, "refused": 0}
     done = wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
     assert done[0][0] == LEADGEN_ID and done[0][3] is None
 
@@ -160,7 +165,7 @@ def test_signed_notification_fetches_the_lead(service, database_url, org, graph)
 
     # the same notification again (Facebook retries): one row, no second fetch, one lead
     again = httpx.post(url, content=NOTIFICATION, headers=signed(NOTIFICATION))
-    assert again.json() == {"received": 1, "kept": 0}
+    assert again.json() == {"received": 1, "kept": 0, "refused": 0}
     time.sleep(0.6)
     assert len(rows(database_url)) == 1 and graph.fetches == [LEADGEN_ID]
     assert len(stored_leads(database_url, org.org_id)) == 1
@@ -233,7 +238,7 @@ def test_a_lead_fetched_twice_is_one_lead(service, database_url, org, graph):
     two["entry"][0]["changes"].append(second)
     body = json.dumps(two).encode()
     resp = httpx.post(f"{service.url}{source['ingest_url']}", content=body, headers=signed(body))
-    assert resp.json() == {"received": 2, "kept": 2}
+    assert resp.json() == {"received": 2, "kept": 2, "refused": 0}
     done = wait_for(lambda: len([r for r in rows(database_url) if r[1] == "done"]) == 2)
     assert done
     [lead] = stored_leads(database_url, org.org_id)

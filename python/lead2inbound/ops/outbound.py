@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -59,6 +60,10 @@ class OutboundRefused(Exception):
 
 class OutboundError(Exception):
     """The exchange failed: network error, timeout, or an answer larger than the cap."""
+
+
+class OutboundTimeout(OutboundError):
+    """The exchange did not complete within the policy's time limit."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,19 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+def _headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    out = []
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name) or any(ord(c) < 0x20 and c != "\t" for c in value):
+            raise OutboundRefused(f"header {name[:40]!r} has characters a header cannot have")
+        try:
+            out.append((name.encode("ascii"), value.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise OutboundRefused(f"header {name[:40]!r} is not Latin-1 text") from None
+    return out
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SSL: ssl.SSLContext | None = None
 
 
@@ -262,9 +280,7 @@ async def send(
         retries=0,
         network_backend=backend,
     )
-    request_headers = [
-        (k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
-    ]
+    request_headers = _headers(headers or {})
     if not any(k.lower() == b"user-agent" for k, _ in request_headers):
         request_headers.append((b"User-Agent", b"lead2inbound"))
     if content is not None and not any(k.lower() == b"content-length" for k, _ in request_headers):
@@ -310,10 +326,8 @@ async def send(
         raise
     except OutboundError:
         raise
-    except TimeoutError:
-        raise OutboundError(f"no complete answer within {policy.timeout_s:g} s") from None
-    except httpcore.TimeoutException:
-        raise OutboundError(f"no complete answer within {policy.timeout_s:g} s") from None
+    except (TimeoutError, httpcore.TimeoutException):
+        raise OutboundTimeout(f"no complete answer within {policy.timeout_s:g} s") from None
     except Exception as exc:
         if backend.refused is not None:
             raise backend.refused from None
