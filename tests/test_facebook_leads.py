@@ -267,3 +267,216 @@ def test_facebook_source_needs_its_secrets(service, org):
     )
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["pointer"] in ("#/verify_token", "#/page_token")
+
+
+# --- issue 21: SSRF, amplification, starvation, bounded retries, a huge answer -----------------
+
+
+def notification(*leadgen_ids) -> bytes:
+    """A leadgen notification carrying these ids (one change each), as Facebook shapes it."""
+    base = json.loads(NOTIFICATION)
+    template = base["entry"][0]["changes"][0]
+    changes = []
+    for lid in leadgen_ids:
+        change = json.loads(json.dumps(template))
+        change["value"]["leadgen_id"] = lid
+        changes.append(change)
+    base["entry"][0]["changes"] = changes
+    return json.dumps(base).encode()
+
+
+def post(service, source, body: bytes) -> httpx.Response:
+    return httpx.post(
+        f"{service.url}{source['ingest_url']}", content=body, headers=signed(body), timeout=30
+    )
+
+
+def test_graph_url_is_not_a_source_option(service, database_url, org, graph):
+    """A tenant once chose where the service sends its page token (SSRF): refused at creation;
+    a source stored with one before still fetches from the operator's Graph API only."""
+    victim = GraphFake().start()  # "an internal service" the tenant aims at
+    victim.leads[LEADGEN_ID] = LEAD
+    try:
+        resp = httpx.post(
+            f"{service.url}/v1/sources",
+            json={
+                "name": "fb",
+                "preset": "facebook",
+                "secret": APP_SECRET,
+                "verify_token": VERIFY_TOKEN,
+                "page_token": PAGE_TOKEN,
+                "options": {**_preset_options(), "graph_url": victim.graph_url},
+            },
+            headers=auth(org.key("admin")),
+        )
+        assert resp.status_code == 422, resp.text
+        [err] = resp.json()["errors"]
+        assert "graph_url" in err["pointer"] and "L2I_FACEBOOK_GRAPH_URL" in err["detail"]
+
+        source = facebook_source(service, org, graph)
+        fetch(  # an old row, written when the option was accepted
+            database_url,
+            "UPDATE lead_sources SET options = options || jsonb_build_object('graph_url', %s::text)"
+            " WHERE source_id = %s RETURNING source_id",
+            victim.graph_url,
+            source["source_id"],
+        )
+        assert post(service, source, NOTIFICATION).status_code == 200
+        wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
+        assert graph.fetches == [LEADGEN_ID] and victim.hits == 0
+    finally:
+        victim.stop()
+
+
+def test_a_leadgen_id_is_facebook_digits_or_never_fetched(service, database_url, org, graph):
+    source = facebook_source(service, org, graph)
+    hostile = [
+        "../../admin?x=1#frag",
+        "555971704561545/../../admin",
+        "555971704561545?fields=access_token",
+        "55597 1704561545",
+        "\u0665\u0665\u0665",  # Arabic-Indic digits: digits, but not Facebook's
+        "-5",
+        True,
+        1.5,
+        {"id": 1},
+    ]
+    resp = post(service, source, notification(*hostile, LEADGEN_ID))
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"received": 1, "kept": 1, "refused": len(hostile)}
+    wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
+    assert [r[0] for r in rows(database_url)] == [LEADGEN_ID]
+    assert graph.paths == [f"/v21.0/{LEADGEN_ID}?fields={graph_fields()}"]
+
+    # a row kept before ids were checked is never put in a path: failed, nothing sent
+    fetch(
+        database_url,
+        "INSERT INTO facebook_leads (org_id, leadgen_id, source_id, notification) "
+        "VALUES (%s, '../../admin?x=1#frag', %s, '{}') RETURNING leadgen_id",
+        org.org_id,
+        source["source_id"],
+    )
+    [row] = wait_for(lambda: [r for r in rows(database_url) if r[1] == "failed"])
+    assert "not digits" in row[3] and row[2] == 1
+    assert len(graph.paths) == 1 and not any("admin" in p for p in graph.paths)
+
+
+def graph_fields() -> str:
+    from lead2inbound.sources.facebook import LEAD_FIELDS
+
+    return LEAD_FIELDS
+
+
+def test_a_notification_is_charged_per_leadgen_id_and_fetches_each_once(
+    service, database_url, org, graph
+):
+    """One signed request of 2,000 ids was 1 rate-limit unit and thousands of GETs, forever."""
+    source = facebook_source(service, org, graph, rate_limit=150)
+    too_many = post(service, source, notification(*(str(10**14 + i) for i in range(2000))))
+    assert too_many.status_code == 422, too_many.text
+    assert too_many.json()["errors"][0]["pointer"] == "#/entry"
+    assert rows(database_url) == [] and graph.paths == []
+
+    # the same id 500 times: one lead to fetch, one unit
+    same = post(service, source, notification(*[LEADGEN_ID] * 500))
+    assert same.json() == {"received": 1, "kept": 1, "refused": 0}
+    # 100 ids Graph does not know (code 100): 100 units, one GET each, then failed for good
+    first = post(service, source, notification(*(str(10**14 + i) for i in range(100))))
+    assert first.status_code == 200 and first.json()["kept"] == 100
+    # 150 - 1 (the refused 2,000) - 1 - 100 = 48 left (a few refill while the test runs;
+    # the same three requests left 147 before)
+    assert 48 <= int(first.headers["X-RateLimit-Remaining"]) <= 60
+    # the source's 150 a minute are spent: 100 more ids are refused whole, nothing kept
+    second = post(service, source, notification(*(str(2 * 10**14 + i) for i in range(100))))
+    assert second.status_code == 429, second.text
+    wait_for(lambda: len([r for r in rows(database_url) if r[1] != "pending"]) == 101, 60)
+    time.sleep(1.0)  # nothing is fetched again
+    assert len(graph.paths) == 101 and len(rows(database_url)) == 101
+    failed = [r for r in rows(database_url) if r[1] == "failed"]
+    assert len(failed) == 100 and all(r[2] == 1 and "100" in r[3] for r in failed)
+
+
+def test_one_orgs_silent_fetches_do_not_hold_up_another_orgs_lead(
+    server_factory, database_url, redis_url, graph
+):
+    """200 notices of org A hang on a silent Graph host (every fetch waits the full 5 s
+    timeout); org B's lead must still be fetched within seconds, not after A's queue."""
+    service = server_factory(
+        service_env(
+            database_url,
+            redis_url,
+            **graph_env(graph, L2I_FACEBOOK_TIMEOUT_MS="5000", L2I_FACEBOOK_RETRY_INTERVAL_S="1"),
+        )
+    )
+    org_a, org_b = make_org(database_url, "org-a"), make_org(database_url, "org-b")
+    silent_token = "EAAGsilentPageToken" + "s" * 30
+    graph.silent_tokens.add(silent_token)
+    graph.silent_s = 8.0
+    source_a = facebook_source(service, org_a, graph, page_token=silent_token, rate_limit=1000)
+    source_b = facebook_source(service, org_b, graph)
+    resp = post(service, source_a, notification(*(str(10**14 + i) for i in range(200))))
+    assert resp.json()["kept"] == 200
+    wait_for(lambda: len(graph.paths) >= 4)  # A's fetches are hanging
+    started = time.monotonic()
+    assert post(service, source_b, NOTIFICATION).status_code == 200
+    wait_for(
+        lambda: fetch(
+            database_url,
+            "SELECT 1 FROM facebook_leads WHERE org_id = %s AND status = 'done'",
+            org_b.org_id,
+        ),
+        timeout_s=30,
+    )
+    waited = time.monotonic() - started
+    print(f"org B's lead fetched {waited:.2f} s after its notification")
+    assert waited < 6.0, f"org B's lead waited {waited:.1f} s behind org A's silent fetches"
+    assert len(stored_leads(database_url, org_b.org_id)) == 1
+
+
+@pytest.mark.parametrize(
+    "bound", [{"L2I_FACEBOOK_MAX_ATTEMPTS": "3"}, {"L2I_FACEBOOK_GIVE_UP_S": "1.5"}]
+)
+def test_a_fetch_that_keeps_failing_gives_up_and_shows_failed(
+    server_factory, database_url, redis_url, org, graph, bound
+):
+    service = server_factory(service_env(database_url, redis_url, **graph_env(graph, **bound)))
+    source = facebook_source(service, org, graph)
+    graph.mode = "error500"
+    assert post(service, source, NOTIFICATION).status_code == 200
+    [row] = wait_for(lambda: [r for r in rows(database_url) if r[1] == "failed"], 30)
+    assert row[3].startswith(f"gave up after {row[2]} attempts: Graph API HTTP 500")
+    if "L2I_FACEBOOK_MAX_ATTEMPTS" in bound:
+        assert row[2] == 3
+    hits = graph.hits
+    time.sleep(1.5)
+    assert graph.hits == hits  # no more tries
+    assert hits == row[2]
+
+    shown = httpx.get(
+        f"{service.url}/v1/sources/{source['source_id']}", headers=auth(org.key("admin"))
+    ).json()
+    assert shown["facebook_leads"] == {"failed": {"count": 1, "last_error": row[3]}}
+    env = {"L2I_DATABASE_URL": database_url, "L2I_SECRET_KEY": SECRET_KEY}
+    result = CliRunner().invoke(
+        main, ["sources", "show", "--org", org.org_id, source["source_id"]], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["facebook_leads"]["failed"]["count"] == 1
+
+
+def test_a_huge_graph_answer_is_cut_at_one_mib(server_factory, database_url, redis_url, org, graph):
+    """A 400 MB answer took a worker from 590 MB to 1.73 GB: now reading stops at 1 MiB."""
+    service = server_factory(
+        service_env(
+            database_url,
+            redis_url,
+            **graph_env(graph, L2I_FACEBOOK_MAX_ATTEMPTS="2", L2I_FACEBOOK_TIMEOUT_MS="10000"),
+        )
+    )
+    source = facebook_source(service, org, graph)
+    graph.mode = "huge"
+    assert post(service, source, NOTIFICATION).status_code == 200
+    [row] = wait_for(lambda: [r for r in rows(database_url) if r[1] == "failed"], 60)
+    assert "larger than 1048576 bytes" in row[3] and row[2] == 2
+    # 2 tries x (1 MiB read + what the sockets buffered) of the 800 MiB offered
+    assert graph.huge_sent < 2 * 48 << 20, graph.huge_sent
