@@ -12,6 +12,8 @@ import time
 import httpx
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lead2inbound.cli import main
 from tests.fakes.graph import PAGE_TOKEN, GraphFake
@@ -480,3 +482,46 @@ def test_a_huge_graph_answer_is_cut_at_one_mib(server_factory, database_url, red
     assert "larger than 1048576 bytes" in row[3] and row[2] == 2
     # 2 tries x (1 MiB read + what the sockets buffered) of the 800 MiB offered
     assert graph.huge_sent < 2 * 48 << 20, graph.huge_sent
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _as_facebook_sends(raw):
+    if type(raw) is int and raw >= 0:
+        raw = str(raw)
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 32:
+        return raw
+    return None
+
+
+@given(
+    st.lists(
+        st.one_of(JSONISH, st.from_regex(r"[0-9]{1,20}", fullmatch=True), st.integers(0, 10**18)),
+        max_size=20,
+    )
+)
+def test_leadgen_notices_keep_only_digit_ids_and_count_the_rest(ids):
+    from lead2inbound.sources.facebook import leadgen_notices
+
+    got = leadgen_notices(json.loads(notification(*ids)))
+    present = [i for i in ids if i is not None and i != ""]
+    good = [_as_facebook_sends(i) for i in present]
+    assert [n.leadgen_id for n in got.kept] == list(dict.fromkeys(g for g in good if g))
+    assert got.refused == good.count(None)
+
+
+def test_the_graph_url_setting_is_https_unless_the_operator_allows_private():
+    from lead2inbound.ops.config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match="L2I_FACEBOOK_GRAPH_URL"):
+        Config(facebook_graph_url="http://127.0.0.1:9/v21.0").validate()
+    Config(facebook_graph_url="http://127.0.0.1:9/v21.0", facebook_graph_allow_private=True)
+    with pytest.raises(ConfigError, match="ORG_CONCURRENCY"):
+        Config(facebook_concurrency=2, facebook_org_concurrency=3).validate()
