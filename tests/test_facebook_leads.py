@@ -476,12 +476,24 @@ def test_a_huge_graph_answer_is_cut_at_one_mib(server_factory, database_url, red
         )
     )
     source = facebook_source(service, org, graph)
+    rss_before = _rss(service.pid)
     graph.mode = "huge"
     assert post(service, source, NOTIFICATION).status_code == 200
     [row] = wait_for(lambda: [r for r in rows(database_url) if r[1] == "failed"], 60)
     assert "larger than 1048576 bytes" in row[3] and row[2] == 2
     # 2 tries x (1 MiB read + what the sockets buffered) of the 800 MiB offered
     assert graph.huge_sent < 2 * 48 << 20, graph.huge_sent
+    grew = _rss(service.pid) - rss_before
+    sent_mib, grew_mib = graph.huge_sent / 2**20, grew / 2**20
+    print(f"huge answers: {sent_mib:.1f} MiB written, server RSS +{grew_mib:.1f} MiB")
+    assert grew < 100 << 20  # was +1.1 GB for one 400 MB answer
+
+
+def _rss(pid) -> int:
+    import psutil
+
+    proc = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
 
 
 JSONISH = st.recursive(
