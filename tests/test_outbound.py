@@ -163,7 +163,7 @@ async def test_a_local_server_is_reached_only_when_the_operator_allows_private(s
         ("https://[::1]/", "loopback"),
         ("https://localhost:6379/", "loopback"),
         ("https://[::ffff:7f00:1]/", "loopback"),
-        ("https://example.com\\@127.0.0.1/", "loopback"),
+        ("https://example.com\\@127.0.0.1/", "user information"),
         ("https://[::ffff:127.0.0.1]/", "loopback"),
         ("https://[::ffff:169.254.169.254]/", "metadata"),
         ("https://169.254.169.254/latest/meta-data/", "metadata"),
