@@ -176,12 +176,12 @@ class GraphClient:
         except OutboundTimeout as exc:
             raise GraphError(f"Graph API timeout ({exc})") from None
         except OutboundRefused as exc:
-            raise GraphError(f"Graph API address refused: {exc.reason}") from None
+            raise GraphError(f"Graph API request refused: {exc.reason}") from None
         except OutboundError as exc:
             raise GraphError(f"Graph API unreachable ({exc})") from None
         try:
             body = json.loads(resp.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             body = None
         if resp.status != 200 or not isinstance(body, dict) or "error" in body:
             raise _graph_error(resp.status, body)
