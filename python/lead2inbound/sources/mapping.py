@@ -44,6 +44,7 @@ import msgspec
 
 from lead2inbound.contract.problems import ProblemError
 from lead2inbound.contract.schemas import MAX_CUSTOM_FIELDS, Attribution, Consent, LeadIn
+from lead2inbound.contract.wire import check_url, decode_json
 from lead2inbound.intake.forms import MAX_FIELDS, WireNames
 
 FORMATS = ("json", "form", "multipart", "form_json", "facebook")
@@ -59,7 +60,6 @@ _BLOCKS: dict[str, frozenset[str]] = {
 _CUSTOM_KEY = re.compile(r"^[^\x00]{1,40}$")
 MAX_RULE_DEPTH = 6
 MAX_RULES = 100
-_json = msgspec.json.Decoder()
 
 
 class MappingError(ValueError):
@@ -125,12 +125,7 @@ def _unsupported(kind: str, accepted: str) -> ProblemError:
 
 
 def _decode_json(raw: bytes, what: str) -> Any:
-    try:
-        return _json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise ProblemError("bad_request", f"{what} is not valid JSON: {exc}.") from None
-    except (UnicodeDecodeError, RecursionError):
-        raise ProblemError("bad_request", f"{what} is not valid UTF-8 JSON.") from None
+    return decode_json(raw, what=what)
 
 
 def _add(doc: dict[str, Any], name: str, value: str) -> None:
@@ -289,6 +284,12 @@ def check_options(options: Any) -> None:
     for name in ("unmapped_from", "unmapped_key", "unmapped_value", "graph_url"):
         if not isinstance(options.get(name, ""), str):
             raise MappingError(f"options.{name}", "must be a string")
+    for name in ("graph_url",):  # every URL a source stores (contract/wire.py)
+        if options.get(name):
+            try:
+                check_url(options[name], f"options.{name}")
+            except ValueError as exc:
+                raise MappingError(f"options.{name}", str(exc)) from None
     ignore = options.get("ignore", [])
     if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
         raise MappingError("options.ignore", "must be a list of paths")
