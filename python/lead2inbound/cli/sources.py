@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from lead2inbound.cli.common import _config, _connect
+from lead2inbound.cli.dnc import _box, _org
 from lead2inbound.contract.problems import ProblemError
 from lead2inbound.contract.wire import decode_json
-from lead2inbound.cli.dnc import _box, _org
 
 _TYPES = {
     "json": "application/json",

@@ -137,7 +137,11 @@ async def submit(
         await s.charge(req, principal, 1, "write")
         if key is not None:
             got = await s.idempotency.begin(
-                principal.org_id, scope_of(principal), route, key, fingerprint(route, parsed_lead(lead))
+                principal.org_id,
+                scope_of(principal),
+                route,
+                key,
+                fingerprint(route, parsed_lead(lead)),
             )
             if isinstance(got, Stored):
                 got.send(resp)
