@@ -1,5 +1,5 @@
 """The ASGI entry point Granian serves: `lead2inbound.asgi:app`."""
 
-from lead2inbound.web.app import create_app
+from lead2inbound.web.app import create_app, served
 
-app = create_app()
+app = served(create_app())
