@@ -613,7 +613,7 @@ def _deep_source(depth: int) -> bytes:
             "/v1/leads",
             b'{"phone": "5125550100", "custom_fields": {"a": ' + b"[" * 500 + b"]" * 500 + b"}}",
             {400},
-        ),  # fmt: skip
+        ),
         ("/v1/sources", _deep_source(20_000), {400, 422}),  # under its 256 KiB cap
         ("/v1/sources", _deep_source(200), {400, 422}),
         ("/v1/suppressions", b'{"phones": ' + b"[" * 100_000, {400}),
@@ -655,7 +655,7 @@ NUL_BODIES = [
             "success_url": "https://a.example/\u0000x",
         },
         "success_url",
-    ),  # fmt: skip
+    ),
     ("/v1/api-keys", {"name": "a\u0000b", "scopes": ["read"]}, "name"),
     (
         "/v1/sources",
@@ -673,7 +673,7 @@ NUL_BODIES = [
             },
         },
         "mapping[source][const]",
-    ),  # fmt: skip
+    ),
     (
         "/v1/sources",
         {
@@ -682,7 +682,7 @@ NUL_BODIES = [
             "options": {"ignore": ["/a\u0000"]},
         },
         "options[ignore][0]",
-    ),  # fmt: skip
+    ),
 ]
 
 
