@@ -118,11 +118,11 @@ def refuse_nul(value: Any, path: list[str] | None = None, *, hint: bytes | None 
 
 def check_url(raw: Any, field: str, *, max_length: int = MAX_URL_LENGTH) -> str:
     """A stored URL: absolute http(s) with a host, no control characters or spaces, at most
-    `max_length` characters. Returns it stripped of surrounding blanks; `ValueError` otherwise
+    `max_length` characters. Returns it without surrounding spaces; `ValueError` otherwise
     (its message names `field`); callers turn it into their own 422."""
     if not isinstance(raw, str):
         raise ValueError(f"{field} must be a string")
-    text = raw.strip()
+    text = raw.strip(" ")  # not str.strip(): it would drop a trailing NEL (U+0085) unseen
     if len(text) > max_length:
         raise ValueError(f"{field} must be at most {max_length} characters")
     if _CONTROL.search(text):
