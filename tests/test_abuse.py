@@ -5,9 +5,18 @@ Every test here speaks HTTP to a real Granian process over real Postgres and Red
 
 from __future__ import annotations
 
+import contextlib
+import json
+import select
+import socket
+
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from lead2inbound.contract.problems import MAX_LISTED_ERRORS
+from lead2inbound.intake.csvimport import MAX_LINE_CHARS, CsvRows, LineTooLong
 from tests.support.stack import auth as bearer
 from tests.support.stack import fetch, lead, make_org, service_env
 
@@ -179,3 +188,151 @@ def test_a_key_stored_with_a_crlf_url_never_answers_500(service, database_url):
     assert ok.headers["Location"] == "/v1/form-sent" and "set-cookie" not in ok.headers
     bad = httpx.post(url, data={"phone": "12"}, headers=browser)
     assert bad.status_code == 422 and "location" not in bad.headers, bad.text
+
+
+# --- amplification: what an answer may list (docs/errors.md) --------------------------------------
+
+
+def test_an_error_lists_at_most_20_fields_and_counts_the_rest(service, database_url):
+    key = make_org(database_url).key()
+    body = lead("5125550120")
+    body.update({f"unknown{i:05d}": 1 for i in range(50_000)})
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    assert 700_000 < len(raw) < 1_048_576  # the issue's 0.74 MB body, under the body cap
+    resp = httpx.post(
+        f"{service.url}/v1/leads",
+        content=raw,
+        headers={**bearer(key), "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 422, resp.text[:300]
+    problem = resp.json()
+    assert len(resp.content) < 8_192, len(resp.content)  # was 5.2 MB
+    assert len(problem["errors"]) == MAX_LISTED_ERRORS
+    assert problem["detail"].startswith("50000 fields are invalid: ")
+    assert problem["detail"].endswith(f"and {50_000 - MAX_LISTED_ERRORS} more.")
+
+
+def test_a_long_field_name_is_cut_in_the_answer(service, database_url):
+    key = make_org(database_url).key()
+    body = {**lead("5125550121"), "x" * 500_000: "y"}
+    resp = httpx.post(f"{service.url}/v1/leads", json=body, headers=bearer(key))
+    assert resp.status_code == 422 and len(resp.content) < 4_096, len(resp.content)
+
+
+def test_a_batch_answer_is_bounded(service, database_url):
+    """The issue's 16.6 MB batch (120 leads x 11,500 unknown fields) got a 139.6 MB answer; the
+    same shape, smaller (120 x 3,000, 4.6 MB), must answer in a size independent of the count
+    of unknown fields."""
+    key = make_org(database_url).key()
+    item = {**lead("5125550122"), **{f"unknown_{i:05d}": "x" for i in range(3_000)}}
+    raw = json.dumps({"leads": [item] * 120}).encode()
+    resp = httpx.post(
+        f"{service.url}/v1/leads/batch",
+        content=raw,
+        headers={**bearer(key), "Content-Type": "application/json"},
+        timeout=120,
+    )
+    assert resp.status_code == 200, resp.text[:300]
+    answer = resp.json()
+    assert answer["summary"]["failed"] == 120
+    assert all(len(r["body"]["errors"]) == MAX_LISTED_ERRORS for r in answer["results"])
+    assert len(resp.content) < 120 * 4_096, len(resp.content)
+
+
+# --- the CSV reader: linear, and a bounded line ---------------------------------------------------
+
+
+def _records(pieces: list[str]) -> list[tuple[int, list[str]]]:
+    rows = CsvRows()
+    out = [r for p in pieces for r in rows.feed(p)]
+    return out + list(rows.close())
+
+
+@given(st.data())
+@settings(max_examples=200, deadline=None)
+def test_csv_records_do_not_depend_on_how_the_text_is_cut(data):
+    cell = st.text(st.sampled_from('ab,"\r\n '), max_size=8)
+    text = "\n".join(data.draw(st.lists(cell, max_size=12)))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=8)))
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    assert _records(pieces) == _records([text])
+
+
+def test_an_endless_csv_line_is_refused_after_a_bounded_read():
+    """64 MB with no newline, in 64 KiB pieces: refused once the line passes the cap, after
+    about 1 MiB was read (it took 39 s of one core before, re-copying the line each piece)."""
+    rows = CsvRows()
+    piece, fed = "a" * 65_536, 0
+    with pytest.raises(LineTooLong) as refused:
+        for _ in range(64 * 16):
+            fed += len(piece)
+            list(rows.feed(piece))
+    assert refused.value.line == 1
+    assert fed <= MAX_LINE_CHARS + len(piece)
+    # a long line that fits is still read, whole, in one join
+    rows = CsvRows()
+    assert list(rows.feed("phone,notes\n")) == [(1, ["phone", "notes"])]
+    for _ in range(15):
+        assert list(rows.feed("b" * 65_536)) == []
+    assert list(rows.feed("\n")) == [(2, ["b" * 65_536 * 15])]
+    # a quoted record spanning lines is bounded as a whole
+    rows = CsvRows()
+    with pytest.raises(LineTooLong) as refused:
+        list(rows.feed('phone\n"' + ("c" * 1000 + "\n") * 1100))
+    assert refused.value.line == 2
+
+
+def _post_raw_until_answered(port: int, head: bytes, piece: bytes, total: int) -> bytes:
+    """Send `head`, then `piece` repeatedly (up to `total` bytes) until the server answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(head)
+        sent = 0
+        with contextlib.suppress(OSError):
+            while sent < total:
+                readable, _, _ = select.select([s], [], [], 0)
+                if readable:
+                    break
+                s.sendall(piece)
+                sent += len(piece)
+        chunks = []
+        with contextlib.suppress(OSError):
+            while True:
+                part = s.recv(65_536)
+                if not part:
+                    break
+                chunks.append(part)
+                if b"\r\n\r\n" in b"".join(chunks) and b"}" in chunks[-1]:
+                    break
+    return b"".join(chunks)
+
+
+def test_a_64_mb_csv_line_is_a_413_naming_the_line(service, database_url):
+    key = make_org(database_url).key()
+    total = 64 * 1024 * 1024
+    head = (
+        f"POST /v1/leads/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: text/csv\r\nContent-Length: {total + 12}\r\n\r\nphone,notes\n"
+    ).encode()
+    answer = _post_raw_until_answered(service.port, head, b"9" * 65_536, total)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split(b" ")[1] == b"413", answer[:300]
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["code"] == "payload_too_large" and "Line 2 " in body["detail"], body
+    assert httpx.get(f"{service.url}/healthz").status_code == 200
+
+
+def test_a_quote_opened_inside_a_csv_cell_is_not_a_500(service, database_url):
+    """`a","` opens a quoted cell inside an unquoted one; the reader shared by a chunk's records
+    then swallowed the next record and the import answered 500 (found by the property above)."""
+    key = make_org(database_url).key()
+    csv_text = (
+        'phone,notes,consent_timestamp\n5125550130,a",",2026-07-05T12:00:00Z\n'
+        "5125550131,b,2026-07-05T12:00:00Z\n"
+    )
+    resp = httpx.post(
+        f"{service.url}/v1/leads/import",
+        content=csv_text.encode(),
+        headers={**bearer(key), "Content-Type": "text/csv"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["rows"] == 2, resp.text
