@@ -616,7 +616,7 @@ def _deep_source(depth: int) -> bytes:
         ),
         ("/v1/sources", _deep_source(20_000), {400, 422}),  # under its 256 KiB cap
         ("/v1/sources", _deep_source(200), {400, 422}),
-        ("/v1/suppressions", b'{"phones": ' + b"[" * 100_000, {400}),
+        ("/v1/suppressions", b'{"phones": ' + b"[" * 100_000, {400, 422}),
         ("/v1/api-keys", b'{"name": ' + b"{" * 3000 + b"}" * 3000 + b"}", {400, 422}),
     ],
     ids=["batch-100k", "batch-200", "lead-500", "source-20k", "source-200", "supp", "key"],

