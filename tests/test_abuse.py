@@ -371,3 +371,30 @@ async def test_unknown_key_ids_never_grow_the_key_cache_without_bound(database_u
         assert (await ring.authenticate(f"Bearer {real}")).org_id == org.org_id
         ring.forget_all()
         assert ring.cached == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--options", '{"graph_url": "https://graph.example/\\r\\nx"}'], "graph_url"),
+        (["--options", '{"graph_url": "ftp://graph.example/"}'], "graph_url"),
+        (["--mapping", '{"phone": "/ph\\u0000one", "consent.consent_timestamp": "/t"}'],
+         "mapping[phone]"),
+        (["--mapping", '{"phone": ' + "[" * 5000 + "]" * 5000 + "}"], "nested deeper"),
+    ],
+    ids=["crlf-url", "ftp-url", "nul-path", "deep"],
+)  # fmt: skip
+def test_the_cli_refuses_a_bad_source_naming_the_field(database_url, args, named):
+    from click.testing import CliRunner
+
+    from lead2inbound.cli.main import main
+    from tests.support.sources import SECRET_KEY
+
+    org = make_org(database_url, "cli-abuse")
+    env = {"L2I_DATABASE_URL": database_url, "L2I_SECRET_KEY": SECRET_KEY}
+    base = ["sources", "create", "--org", org.org_id, "--name", "bad"]
+    if "--mapping" not in args:
+        args = [*args, "--mapping", '{"phone": "/phone", "consent.consent_timestamp": "/t"}']
+    result = CliRunner().invoke(main, [*base, *args], env=env)
+    assert result.exit_code != 0 and named in result.output, result.output
+    assert fetch(database_url, "SELECT count(*) FROM lead_sources WHERE name = 'bad'") == [(0,)]
