@@ -322,6 +322,45 @@ def test_schemathesis_all_checks(service, database_url):
     assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]
 
 
+def test_schemathesis_nul_and_deep_nesting(service, database_url):
+    """Every operation with hostile variants of generated requests (tests/support/
+    schemathesis_hostile.py): NUL in strings of bodies, queries and path parameters, and values
+    nested deeper than the service's bound. Never a 5xx: a 400 or 422 problem instead."""
+    key = make_org(database_url).key(ALL_SCOPES)
+    exe = Path(sys.executable).with_name("schemathesis")
+    cmd = [
+        str(exe),
+        "run",
+        f"{service.url}/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--mode",
+        "positive",
+        "--generation-allow-x00",
+        "true",
+        "--max-examples",
+        os.environ.get("L2I_SCHEMATHESIS_EXAMPLES", "25"),
+        "--auth",
+        f"{key}:",
+        "--workers",
+        "1",
+        "--seed",
+        "2",
+        "--no-color",
+        "--suppress-health-check",
+        "all",
+    ]
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.support.schemathesis_hostile",
+        "PYTHONPATH": str(ROOT),
+    }
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=240, cwd=tempfile.gettempdir(), env=env
+    )
+    assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]
+
+
 # --- /docs in a real headless Chromium --------------------------------------------------------
 
 

@@ -622,6 +622,127 @@ async def test_blocked_address_never_reaches_the_key_ring():
     await asyncio.sleep(0)
 
 
+# --- the 500 table of issue 21: each a clear 4xx problem on a real server ----------------------
+
+
+def test_http_1_0_requests_are_served(matrix_service):
+    """Granian names HTTP/1.0 "1" in the ASGI scope; Falcon refused it with a bare 500, so the
+    default health checks of HAProxy and `ab` failed."""
+    answer = _raw(matrix_service.port, b"GET /healthz HTTP/1.0\r\n\r\n")
+    assert answer.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")), answer[:200]
+    answer = _raw(matrix_service.port, b"GET /v1/leads HTTP/1.0\r\nHost: x\r\n\r\n")
+    assert answer.split(b" ")[1] == b"401", answer[:200]
+
+
+def _deep_source(depth: int) -> bytes:
+    return (
+        b'{"name": "deep", "mapping": {"phone": "/phone", "consent.consent_timestamp": '
+        + b'{"first": ' * depth
+        + b'"/t"'
+        + b"}" * depth
+        + b"}}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "statuses"),
+    [
+        ("/v1/leads/batch", b'{"leads":' + b"[" * 100_000, {400}),
+        ("/v1/leads/batch", b'{"leads":' + b"[" * 200 + b"]" * 200 + b"}", {400, 422}),
+        (
+            "/v1/leads",
+            b'{"phone": "5125550100", "custom_fields": {"a": ' + b"[" * 500 + b"]" * 500 + b"}}",
+            {400},
+        ),
+        ("/v1/sources", _deep_source(20_000), {400, 422}),  # under its 256 KiB cap
+        ("/v1/sources", _deep_source(200), {400, 422}),
+        ("/v1/suppressions", b'{"phones": ' + b"[" * 100_000, {400, 422}),
+        ("/v1/api-keys", b'{"name": ' + b"{" * 3000 + b"}" * 3000 + b"}", {400, 422}),
+    ],
+    ids=["batch-100k", "batch-200", "lead-500", "source-20k", "source-200", "supp", "key"],
+)
+def test_deeply_nested_json_is_a_400(matrix_service, database_url, path, raw, statuses):
+    key = make_org(database_url).key("write,read,admin")
+    resp = httpx.post(
+        f"{matrix_service.url}{path}",
+        content=raw,
+        headers={**bearer(key), "Content-Type": "application/json"},
+    )
+    assert resp.status_code in statuses, (resp.status_code, resp.text[:300])
+    assert_clean_problem(resp, resp.status_code)
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [("status=%00", "status"), ("source=a%00", "source"), ("phone=%00", "phone")],
+)
+def test_nul_in_a_query_parameter_is_a_422(matrix_service, database_url, query, param):
+    key = make_org(database_url).key("read")
+    resp = httpx.get(f"{matrix_service.url}/v1/leads?{query}", headers=bearer(key))
+    body = assert_clean_problem(resp, 422)
+    assert [e["param"] for e in body["errors"]] == [param]
+
+
+NUL_BODIES = [
+    ("/v1/suppressions", {"phones": ["5125550100"], "reason": "a\u0000b"}, "reason"),
+    (
+        "/v1/api-keys",
+        {
+            "name": "form",
+            "kind": "publishable",
+            "scopes": ["write"],
+            "allowed_origins": ["https://a.example"],
+            "success_url": "https://a.example/\u0000x",
+        },
+        "success_url",
+    ),
+    ("/v1/api-keys", {"name": "a\u0000b", "scopes": ["read"]}, "name"),
+    (
+        "/v1/sources",
+        {"name": "s", "mapping": {"phone": "/pho\u0000ne", "consent.consent_timestamp": "/t"}},
+        "mapping[phone]",
+    ),
+    (
+        "/v1/sources",
+        {
+            "name": "s",
+            "mapping": {
+                "phone": "/phone",
+                "consent.consent_timestamp": "/t",
+                "source": {"const": "x\u0000"},
+            },
+        },
+        "mapping[source][const]",
+    ),
+    (
+        "/v1/sources",
+        {
+            "name": "s",
+            "mapping": {"phone": "/phone", "consent.consent_timestamp": "/t"},
+            "options": {"ignore": ["/a\u0000"]},
+        },
+        "options[ignore][0]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "param"), NUL_BODIES)
+def test_nul_in_a_stored_text_is_a_422_naming_the_field(
+    matrix_service, database_url, path, body, param
+):
+    key = make_org(database_url).key("write,read,admin")
+    raw = json.dumps(body).encode()  # a NUL is sent as the JSON escape \\u0000
+    assert b"\\u0000" in raw
+    resp = httpx.post(
+        f"{matrix_service.url}{path}",
+        content=raw,
+        headers={**bearer(key), "Content-Type": "application/json"},
+    )
+    problem = assert_clean_problem(resp, 422)
+    assert param in [e["param"] for e in problem["errors"]], problem
+    assert fetch(database_url, "SELECT count(*) FROM api_keys WHERE name = 'form'") == [(0,)]
+
+
 # --- header caps ----------------------------------------------------------------------------------
 
 

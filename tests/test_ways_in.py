@@ -248,8 +248,9 @@ def test_idempotency_purge_and_lapsed_claims(service, database_url):
     url = f"{service.url}/v1/leads"
     fetch(
         database_url,
-        "INSERT INTO idempotency_keys (org_id, route, idem_key, token, locked_until) "
-        "VALUES (%s, 'POST /v1/leads', 'dead', gen_random_uuid(), now() - interval '1 s') "
+        "INSERT INTO idempotency_keys (org_id, scope, route, idem_key, token, locked_until) "
+        "VALUES (%s, 'live:secret', 'POST /v1/leads', 'dead', gen_random_uuid(), "
+        "now() - interval '1 s') "
         "RETURNING 1",
         org.org_id,
     )

@@ -14,6 +14,7 @@ import base64
 import binascii
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ log = logging.getLogger("lead2inbound.auth")
 SCOPES = ("write", "read", "dial", "admin")
 REVOCATION_CHANNEL = "l2i:revocations"
 MAX_AUTH_HEADER = 512
+NEGATIVE_CACHE_CAP = 4096  # unknown or revoked key ids remembered per worker (LRU)
 _TOUCH_EVERY_S = 60.0
 _US = 1_000_000
 
@@ -93,11 +95,21 @@ def presented_key(authorization: str | None) -> str | None:
 class KeyRing:
     """Verifies presented keys against Postgres through a short-lived per-process cache."""
 
-    def __init__(self, pool: AsyncConnectionPool, pepper: bytes, ttl_s: float = 30.0):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        pepper: bytes,
+        ttl_s: float = 30.0,
+        negative_cap: int = NEGATIVE_CACHE_CAP,
+    ):
         self._pool = pool
         self._pepper = pepper
         self._ttl = ttl_s
-        self._cache: dict[str, _Entry] = {}
+        self._cache: dict[str, _Entry] = {}  # keys that exist: as many as the org made
+        # Unknown and revoked key ids: anyone can present any number of them, so they are kept
+        # in a bounded LRU (a flood of made-up ids costs queries, never memory).
+        self._negative: OrderedDict[str, _Entry] = OrderedDict()
+        self._negative_cap = negative_cap
         self._loading: dict[str, asyncio.Future[_Entry]] = {}
         self._used: dict[str, float] = {}
         self._touched: dict[str, float] = {}
@@ -106,9 +118,35 @@ class KeyRing:
     # --- cache control (called by the revocation broadcast) --------------------------------
     def forget(self, key_id: str) -> None:
         self._cache.pop(key_id, None)
+        self._negative.pop(key_id, None)
 
     def forget_all(self) -> None:
         self._cache.clear()
+        self._negative.clear()
+
+    @property
+    def cached(self) -> tuple[int, int]:
+        """(keys that exist, unknown or revoked ids) held in the cache."""
+        return len(self._cache), len(self._negative)
+
+    def _cached(self, key_id: str) -> _Entry | None:
+        entry = self._cache.get(key_id)
+        if entry is None:
+            entry = self._negative.get(key_id)
+            if entry is not None:
+                self._negative.move_to_end(key_id)
+        return entry
+
+    def _keep(self, key_id: str, entry: _Entry) -> None:
+        if entry.principal is not None:
+            self._negative.pop(key_id, None)
+            self._cache[key_id] = entry
+            return
+        self._cache.pop(key_id, None)
+        self._negative[key_id] = entry
+        self._negative.move_to_end(key_id)
+        while len(self._negative) > self._negative_cap:
+            self._negative.popitem(last=False)
 
     # --- authentication --------------------------------------------------------------------
     async def authenticate(self, authorization: str | None) -> Principal:
@@ -116,7 +154,7 @@ class KeyRing:
         parsed = _core.parse_key(key) if key else None
         if key is None or parsed is None:
             raise unauthorized()
-        entry = self._cache.get(parsed.key_id)
+        entry = self._cached(parsed.key_id)
         now = time.monotonic()
         if entry is None or entry.expires < now:
             entry = await self._load_once(parsed.key_id, now)
@@ -176,7 +214,7 @@ class KeyRing:
                     error_url=error_url,
                 )
             entry = _Entry(bytes(digest), principal, now + self._ttl)
-        self._cache[key_id] = entry
+        self._keep(key_id, entry)
         return entry
 
     # --- last_used_at, off the hot path ------------------------------------------------------

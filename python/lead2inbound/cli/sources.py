@@ -11,6 +11,8 @@ import click
 
 from lead2inbound.cli.common import _config, _connect
 from lead2inbound.cli.dnc import _box, _org
+from lead2inbound.contract.problems import ProblemError
+from lead2inbound.contract.wire import decode_json
 
 _TYPES = {
     "json": "application/json",
@@ -25,9 +27,9 @@ def _json_arg(raw: str | None, what: str) -> Any:
         return None
     text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise click.ClickException(f"{what} is not valid JSON: {exc}") from None
+        return decode_json(text.encode(), what=what)
+    except ProblemError as exc:
+        raise click.ClickException(exc.detail) from None
 
 
 def _source(conn: Any, org: str, source_id: str) -> Any:

@@ -82,10 +82,49 @@ def unavailable(what: str, retry_after: int = 1) -> ProblemError:
     )
 
 
+def _param(path: list[str]) -> str:
+    """The bracket name a form poster would send: consent[consent_timestamp]."""
+    return path[0] + "".join(f"[{p}]" for p in path[1:]) if path else ""
+
+
+def _pointer(path: list[str]) -> str:
+    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def error(path: list[str], code: str, detail: str) -> ErrorItem:
+    return ErrorItem(pointer=_pointer(path), param=_param(path), code=code, detail=detail)
+
+
+# An error answer lists at most this many fields (the count says how many more there were), each
+# name cut to `MAX_NAME_CHARS`: a body of 50,000 unknown names must not become a 5 MB answer.
+MAX_LISTED_ERRORS = 20
+MAX_NAME_CHARS = 100
+
+
+def _cut(text: str, limit: int = MAX_NAME_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bounded(errors: list[ErrorItem]) -> list[ErrorItem]:
+    """The first `MAX_LISTED_ERRORS` errors, each field name cut to a bounded length."""
+    out = []
+    for e in errors[:MAX_LISTED_ERRORS]:
+        if len(e.param) > MAX_NAME_CHARS or len(e.pointer) > 2 * MAX_NAME_CHARS:
+            e = ErrorItem(pointer=_cut(e.pointer, 2 * MAX_NAME_CHARS), param=_cut(e.param),
+                          code=e.code, detail=_cut(e.detail, 2 * MAX_NAME_CHARS))  # fmt: skip
+        out.append(e)
+    return out
+
+
 def validation(errors: list[ErrorItem]) -> ProblemError:
+    """The 422 for `errors`; lists at most `MAX_LISTED_ERRORS` (docs/errors.md) and says how
+    many more there were."""
     only_phone = bool(errors) and all(e.code == "invalid_phone" for e in errors)
     code = "invalid_phone" if only_phone else "validation_error"
-    names = ", ".join(dict.fromkeys(e.param for e in errors))
     count = len(errors)
-    detail = f"{count} field{'s are' if count != 1 else ' is'} invalid: {names}."
-    return ProblemError(code, detail, errors=errors)
+    listed = bounded(errors)
+    names = ", ".join(dict.fromkeys(e.param for e in listed))
+    more = count - len(listed)
+    tail = f" and {more} more" if more else ""
+    detail = f"{count} field{'s are' if count != 1 else ' is'} invalid: {names}{tail}."
+    return ProblemError(code, detail, errors=listed)

@@ -319,7 +319,13 @@ class Problem(msgspec.Struct, omit_defaults=True):
     request_id: Annotated[
         str, Meta(description="Also in the `X-Request-Id` header; quote it to support.")
     ]
-    errors: Annotated[list[ErrorItem], Meta(description="For 422: every bad field.")] | None = None
+    errors: (
+        Annotated[
+            list[ErrorItem],
+            Meta(description="For 422: the bad fields (at most 20; `detail` counts them all)."),
+        ]
+        | None
+    ) = None
     instance: Annotated[str, Meta(description="The request path (and item).")] | None = None
 
 

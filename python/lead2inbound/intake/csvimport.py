@@ -94,12 +94,31 @@ def row_to_data(columns: list[Column], cells: list[str]) -> tuple[dict[str, Any]
     return out, problems
 
 
+# The longest record (a line, or the lines of one quoted record) a file may hold, in characters:
+# a lead is a few hundred; a file of one endless line must cost one bounded read, not the body.
+MAX_LINE_CHARS = 1 << 20
+
+
+class LineTooLong(ValueError):
+    """A record longer than `MAX_LINE_CHARS`, starting at `line`."""
+
+    def __init__(self, line: int):
+        super().__init__(f"line {line} is longer than {MAX_LINE_CHARS} characters")
+        self.line = line
+
+
 class CsvRows:
-    """Feed text pieces, get back (line number, cells) for every complete record."""
+    """Feed text pieces, get back (line number, cells) for every complete record.
+
+    Linear in the text fed: the pieces of an unfinished line are kept as a list and joined once
+    when its newline arrives (not re-copied on every piece), and a record longer than
+    `MAX_LINE_CHARS` raises `LineTooLong` as soon as it is seen."""
 
     def __init__(self) -> None:
-        self._partial = ""  # text after the last complete line
+        self._partial: list[str] = []  # pieces of the text after the last complete line
+        self._partial_chars = 0
         self._record: list[str] = []  # lines of a record still inside quotes
+        self._record_chars = 0
         self._quotes = 0
         self._line = 0  # lines consumed
         self._start = 1
@@ -113,13 +132,23 @@ class CsvRows:
         if not self._bom_checked and text:
             self._bom_checked = True
             text = text.removeprefix("\ufeff")
-        data = self._partial + text
-        lines = data.split("\n")
-        self._partial = lines.pop()
+        if "\n" not in text:
+            self._partial.append(text)
+            self._partial_chars += len(text)
+            if self._partial_chars + self._record_chars > MAX_LINE_CHARS:
+                raise LineTooLong(self._start if self._record else self._line + 1)
+            return
+        self._partial.append(text)
+        lines = "".join(self._partial).split("\n")
+        rest = lines.pop()
+        self._partial, self._partial_chars = ([rest], len(rest)) if rest else ([], 0)
         yield from self._records(lines)
+        if self._partial_chars + self._record_chars > MAX_LINE_CHARS:
+            raise LineTooLong(self._start if self._record else self._line + 1)
 
     def close(self) -> Iterator[tuple[int, list[str]]]:
-        tail, self._partial = self._partial, ""
+        tail = "".join(self._partial)
+        self._partial, self._partial_chars = [], 0
         lines = [tail] if tail else []
         yield from self._records(lines)
         if self._record:  # an unterminated quote: hand the rest over as one record
@@ -133,10 +162,15 @@ class CsvRows:
             if not self._record:
                 self._start = self._line
             self._record.append(line)
+            self._record_chars += len(line) + 1
+            if self._record_chars > MAX_LINE_CHARS:
+                yield from self._parse(done)  # the records before it still count
+                raise LineTooLong(self._start)
             self._quotes += line.count('"')
             if self._quotes % 2 == 0:
                 text = "\n".join(self._record)
                 self._record = []
+                self._record_chars = 0
                 self._quotes = 0
                 if text.strip("\r") != "":
                     done.append((self._start, text))
@@ -144,13 +178,13 @@ class CsvRows:
 
     @staticmethod
     def _parse(records: list[tuple[int, str]]) -> Iterator[tuple[int, list[str]]]:
-        if not records:
-            return
-        try:
-            parsed = list(csv.reader([text for _, text in records], strict=False))
-        except csv.Error:  # pragma: no cover - non-strict readers do not raise on quotes
-            parsed = [[text] for _, text in records]
-        for (line, _), cells in zip(records, parsed, strict=True):
+        # One reader per record: a quote opened inside an unquoted cell (`a","`) would make a
+        # shared reader swallow the next record, and the cells would no longer line up.
+        for line, text in records:
+            try:
+                cells = next(csv.reader([text], strict=False), [])
+            except csv.Error:  # pragma: no cover - non-strict readers do not raise on quotes
+                cells = [text]
             if cells and cells[-1].endswith("\r"):
                 cells[-1] = cells[-1][:-1]
             yield line, cells

@@ -4,7 +4,8 @@ How a POST endpoint uses it (docs/idempotency.md):
 
     key = idempotency_key(req)                       # None when the header is absent; 400 if bad
     ...parse and validate the body (failures here are not stored: a retry gets them again)...
-    claim = await s.idempotency.begin(principal.org_id, ROUTE, key, fingerprint(parsed))
+    claim = await s.idempotency.begin(principal.org_id, scope_of(principal), ROUTE, key,
+                                      fingerprint(parsed))
     if isinstance(claim, Stored):                    # a retry of a finished request
         return claim.send(resp)                      # same status, body, Idempotent-Replayed
     try:
@@ -20,6 +21,10 @@ Leads go through the batched writer, which does the `store_answers` call itself 
 A claim is a row with no answer and a lease (`LEASE_S`): while it runs, a retry is a 409; a
 different body under the same key is a 422 (`idempotency_key_reused`); a finished one is replayed
 for 24 hours (records are purged after that).
+
+Records are scoped (`scope_of`): an org's live secret keys, its test secret keys, and each
+publishable key have separate namespaces, so a public form key cannot claim the key a CRM's secret
+key will send, and a sandbox record is never replayed to a live request (docs/idempotency.md).
 """
 
 from __future__ import annotations
@@ -68,6 +73,18 @@ def idempotency_key(req: Any) -> str | None:
     return value
 
 
+def scope_of(principal: Any) -> str:
+    """The namespace of a caller's records inside its org (docs/idempotency.md).
+
+    Secret keys of one mode share it (`live:secret`, `test:secret`), so a CRM may rotate its key
+    and still retry; a publishable key is anyone's, so each has its own (`pk:<key id>`), and no
+    stranger holding a form key can touch the records of the org's servers. Live and test never
+    share one."""
+    if principal.publishable:
+        return f"pk:{principal.key_id}"
+    return f"{'test' if principal.sandbox else 'live'}:secret"
+
+
 def fingerprint(route: str, parsed: Any) -> bytes:
     """SHA-256 of the canonical JSON (sorted keys) of the parsed request, with its route."""
     digest = hashlib.sha256(route.encode())
@@ -100,6 +117,7 @@ class Claim:
     """This request holds the key; the answer is stored with the write (`answered`)."""
 
     org_id: str
+    scope: str
     route: str
     key: str
     fingerprint: bytes | None
@@ -115,6 +133,7 @@ class Claim:
         a = self.answer
         return (
             self.org_id,
+            self.scope,
             self.route,
             self.key,
             self.fingerprint,
@@ -154,7 +173,9 @@ class Idempotency:
         self._lease_s = lease_s
         self._purger: asyncio.Task[None] | None = None
 
-    async def begin(self, org_id: str, route: str, key: str, fp: bytes | None) -> Claim | Stored:
+    async def begin(
+        self, org_id: str, scope: str, route: str, key: str, fp: bytes | None
+    ) -> Claim | Stored:
         """Claim `key`, or return the stored answer of a finished request with the same body.
 
         409 while another request holds it; 422 when it was used with a different body. `fp`
@@ -163,6 +184,7 @@ class Idempotency:
         token = str(uuid.uuid4())
         params = {
             "org_id": org_id,
+            "scope": scope,
             "route": route,
             "key": key,
             "fingerprint": fp,
@@ -173,7 +195,7 @@ class Idempotency:
             for _ in range(3):
                 cur = await conn.execute(sql("idempotency_claim"), params)
                 if await cur.fetchone() is not None:
-                    return Claim(org_id, route, key, fp, token)
+                    return Claim(org_id, scope, route, key, fp, token)
                 cur = await conn.execute(sql("idempotency_get"), params)
                 row = await cur.fetchone()
                 if row is not None:
@@ -202,6 +224,7 @@ class Idempotency:
         """Drop an unanswered claim (the request failed before committing anything)."""
         params = {
             "org_id": claim.org_id,
+            "scope": claim.scope,
             "route": claim.route,
             "key": claim.key,
             "token": claim.token,

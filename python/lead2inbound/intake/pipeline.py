@@ -24,6 +24,7 @@ import uuid_utils
 from lead2inbound._core import InvalidPhone, PhoneNumber, normalize
 from lead2inbound.contract.problems import validation
 from lead2inbound.contract.schemas import LeadIn
+from lead2inbound.contract.wire import nul_errors
 from lead2inbound.dialing import calling_hours
 from lead2inbound.intake.forms import WireNames
 from lead2inbound.intake.validation import error, phone_detail, semantic_errors, with_wire_names
@@ -132,33 +133,12 @@ def consent_check(lead: LeadIn, now: datetime, skew_s: int) -> tuple[str, str | 
 
 
 def _nul_errors(lead: LeadIn) -> list[Any]:
-    """Postgres text cannot hold NUL; name every field that carries one.
+    """Postgres text cannot hold NUL; name every field that carries one (contract/wire.py).
 
     The common case costs one encode: msgspec writes a NUL in any string (value or key) as
     `\\u0000`, so a lead whose JSON lacks that holds none and the walk is skipped.
     """
-    if b"\\u0000" not in _to_json.encode(lead):
-        return []
-    out = []
-
-    def walk(value: Any, path: list[str]) -> None:
-        if isinstance(value, str):
-            if "\x00" in value:
-                out.append(error(path, "invalid", "must not contain NUL characters"))
-        elif isinstance(value, msgspec.Struct):
-            for name in value.__struct_fields__:
-                walk(getattr(value, name), [*path, name])
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if "\x00" in key:
-                    out.append(error([*path, key], "invalid", "must not contain NUL characters"))
-                walk(item, [*path, key])
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                walk(item, [*path, str(i)])
-
-    walk(lead, [])
-    return out
+    return nul_errors(lead, hint=_to_json.encode(lead))
 
 
 def prepare(

@@ -16,28 +16,15 @@ from typing import Any
 import msgspec
 
 from lead2inbound._core import InvalidPhone, normalize
-from lead2inbound.contract.problems import ProblemError, validation
+from lead2inbound.contract.problems import _param, error, validation
 from lead2inbound.contract.schemas import US_CA_STATES, ErrorItem, LeadIn
+from lead2inbound.contract.wire import decode_json
 from lead2inbound.intake.forms import WireNames, unflatten
 
 _json_lead = msgspec.json.Decoder(LeadIn)
-_json_any = msgspec.json.Decoder()
 _AT = re.compile(r"^(.*?)(?: - at `\$(.*)`)?$", re.S)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_]+)|\[(\d+)\]|\[(['\"])(.*?)\3\]")
-
-
-def _param(path: list[str]) -> str:
-    """The bracket name a form poster would send: consent[consent_timestamp]."""
-    return path[0] + "".join(f"[{p}]" for p in path[1:]) if path else ""
-
-
-def _pointer(path: list[str]) -> str:
-    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path)
-
-
-def error(path: list[str], code: str, detail: str) -> ErrorItem:
-    return ErrorItem(pointer=_pointer(path), param=_param(path), code=code, detail=detail)
 
 
 def _split_msgspec(msg: str) -> tuple[str, list[str]]:
@@ -201,31 +188,10 @@ def parse_json_lead(body: bytes) -> tuple[LeadIn, WireNames]:
     only the nested shape; the slow path maps them (forms.unflatten) and tries again.
     """
     try:
-        return _json_lead.decode(body), {}
+        return decode_json(body, _json_lead), {}
     except msgspec.ValidationError:
         pass
-    except msgspec.DecodeError as exc:
-        raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
-    except (UnicodeDecodeError, RecursionError) as exc:
-        raise _undecodable(exc) from None
-    return parse_lead(_decode_any(body), strict=True)
-
-
-def _undecodable(exc: UnicodeDecodeError | RecursionError) -> ProblemError:
-    # msgspec raises these (not DecodeError) for invalid UTF-8 inside a string and for nesting
-    # deeper than the interpreter's recursion limit: both are a client's bad body (400)
-    if isinstance(exc, RecursionError):
-        return ProblemError("bad_request", "The body is not valid JSON: it is nested too deeply.")
-    return ProblemError("bad_request", f"The body is not valid UTF-8 JSON: {exc.reason}.")
-
-
-def _decode_any(body: bytes) -> Any:
-    try:
-        return _json_any.decode(body)
-    except msgspec.DecodeError as exc:  # pragma: no cover - the fast path saw it first
-        raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
-    except (UnicodeDecodeError, RecursionError) as exc:
-        raise _undecodable(exc) from None
+    return parse_lead(decode_json(body), strict=True)
 
 
 def lead_from_data(data: Any, *, strict: bool, names: WireNames | None = None) -> LeadIn:

@@ -44,6 +44,7 @@ import msgspec
 
 from lead2inbound.contract.problems import ProblemError
 from lead2inbound.contract.schemas import MAX_CUSTOM_FIELDS, Attribution, Consent, LeadIn
+from lead2inbound.contract.wire import decode_json
 from lead2inbound.intake.forms import MAX_FIELDS, WireNames
 
 FORMATS = ("json", "form", "multipart", "form_json", "facebook")
@@ -59,7 +60,6 @@ _BLOCKS: dict[str, frozenset[str]] = {
 _CUSTOM_KEY = re.compile(r"^[^\x00]{1,40}$")
 MAX_RULE_DEPTH = 6
 MAX_RULES = 100
-_json = msgspec.json.Decoder()
 
 
 class MappingError(ValueError):
@@ -125,12 +125,7 @@ def _unsupported(kind: str, accepted: str) -> ProblemError:
 
 
 def _decode_json(raw: bytes, what: str) -> Any:
-    try:
-        return _json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise ProblemError("bad_request", f"{what} is not valid JSON: {exc}.") from None
-    except (UnicodeDecodeError, RecursionError):
-        raise ProblemError("bad_request", f"{what} is not valid UTF-8 JSON.") from None
+    return decode_json(raw, what=what)
 
 
 def _add(doc: dict[str, Any], name: str, value: str) -> None:

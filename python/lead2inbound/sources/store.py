@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import uuid_utils
 
+from lead2inbound.contract.wire import NUL_DETAIL, nul_errors
 from lead2inbound.dnc.crypto import SecretBox, SecretError, associated_data
 from lead2inbound.sources.mapping import FORMATS, MappingError, check_mapping, check_options
 from lead2inbound.sources.presets import PRESETS
@@ -135,6 +136,13 @@ def plan(
     mapping = mapping if mapping is not None else base.get("mapping")
     options = options if options is not None else base.get("options", {})
     json_field = json_field or base.get("json_field")
+    given = {k: v for k, v in (secrets or {}).items() if v}
+    # Postgres (text, jsonb) cannot hold NUL: refuse it here for the API and the CLI alike
+    for where, value in (("mapping", mapping), ("options", options), ("json_field", json_field),
+                         ("secrets", given)):  # fmt: skip
+        found = nul_errors(value, [where])
+        if found:
+            raise SourceError(found[0].param, NUL_DETAIL)
     if fmt == "form_json" and not json_field:
         json_field = "data.json"
     try:
@@ -145,7 +153,6 @@ def plan(
         if not where.startswith(("options", "mapping")):
             where = f"mapping.{where}"
         raise SourceError(where, exc.detail) from None
-    given = {k: v for k, v in (secrets or {}).items() if v}
     unknown = set(given) - set(SECRET_NAMES)
     if unknown:
         raise SourceError("secrets", f"unknown secret(s): {', '.join(sorted(unknown))}")

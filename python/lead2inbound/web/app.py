@@ -110,10 +110,11 @@ class RequestContext:
                 )
 
 
-def create_asgi_app(config: Config | None = None) -> BodyReads:
-    """What Granian serves: the app behind the body guard (`web/http.py`, `BodyReads`)."""
+def create_asgi_app(config: Config | None = None) -> Any:
+    """What Granian serves: the app behind the body guard (`web/http.py`, `BodyReads`), with the
+    HTTP version spelled as Falcon expects (`served`)."""
     config = config or Config.from_env()
-    return BodyReads(create_app(config), config.body_read_timeout_s)
+    return served(BodyReads(create_app(config), config.body_read_timeout_s))
 
 
 def create_app(
@@ -153,3 +154,21 @@ def create_app(
     app.add_error_handler(falcon.HTTPError, handle_falcon_error)
     app.add_error_handler(ProblemError, handle_problem)
     return app
+
+
+# Granian names HTTP/1.0 "1" in the ASGI scope, which Falcon refuses (a bare 500 for every
+# HTTP/1.0 request: HAProxy's default health check, `ab`, `curl --http1.0`).
+_HTTP_VERSIONS = {"1": "1.0", "1.0": "1.0", "1.1": "1.1", "2": "2", "2.0": "2", "3": "3"}
+
+
+def served(app: Any) -> Any:
+    """`app` as an ASGI server should call it: the HTTP version in the scope spelled the way the
+    ASGI spec (and Falcon) expects."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        version = scope.get("http_version")
+        if version is not None and version in _HTTP_VERSIONS and _HTTP_VERSIONS[version] != version:
+            scope = {**scope, "http_version": _HTTP_VERSIONS[version]}
+        await app(scope, receive, send)
+
+    return asgi

@@ -179,8 +179,8 @@ ERROR_TEXT: dict[int, str] = {
     "the lead is not leased to the caller.",
     413: "The body is too large.",
     415: "The Content-Type is not one of those accepted.",
-    422: "Validation failed: `errors` names every bad field; or the Idempotency-Key was used "
-    "with another body (`idempotency_key_reused`).",
+    422: "Validation failed: `errors` names the bad fields (at most 20); or the Idempotency-Key "
+    "was used with another body (`idempotency_key_reused`).",
     429: "Rate limited: retry after `Retry-After` seconds.",
     503: "A backing store is unavailable; nothing was stored. Retry after `Retry-After`.",
 }

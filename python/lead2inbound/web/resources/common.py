@@ -10,6 +10,7 @@ import msgspec
 
 from lead2inbound.contract.problems import ProblemError, not_found, validation
 from lead2inbound.contract.schemas import LeadIn
+from lead2inbound.contract.wire import NUL_DETAIL, decode_json, refuse_nul
 from lead2inbound.intake.pipeline import OrgPolicy
 from lead2inbound.intake.validation import _split_msgspec, error
 from lead2inbound.web.http import FORM, JSON, media_type, read_body
@@ -39,15 +40,15 @@ async def decode_body(req: Any, kind: type[T], limit: int, *, empty_ok: bool = F
     if decoder is None:
         decoder = _decoders[kind] = msgspec.json.Decoder(kind)
     try:
-        return decoder.decode(body)
+        doc = decode_json(body, decoder)
     except msgspec.ValidationError as exc:
         text, path = _split_msgspec(str(exc))
         if text.startswith(("Object contains unknown field", "Object missing required field")):
             name = text.split("`")[1] if "`" in text else "?"
             path = [*path, name]
         raise validation([error(path or ["body"], "invalid", text)]) from None
-    except msgspec.DecodeError as exc:
-        raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
+    refuse_nul(doc, hint=body)  # nothing with a NUL reaches Postgres (contract/wire.py)
+    return doc
 
 
 def one_param(req: Any, name: str) -> str | None:
@@ -55,6 +56,8 @@ def one_param(req: Any, name: str) -> str | None:
     raw = req.params.get(name)
     if isinstance(raw, list):
         raise bad(name, f"{name} may be given only once")
+    if raw is not None and "\x00" in raw:  # Postgres text cannot hold NUL (contract/wire.py)
+        raise bad(name, f"{name} {NUL_DETAIL}")
     return raw
 
 

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lead2inbound.access.auth import Principal
 from lead2inbound.contract.problems import ProblemError
+from lead2inbound.contract.wire import check_url
 from lead2inbound.intake.evidence import with_evidence
 from lead2inbound.intake.forms import parse_form
 from lead2inbound.intake.validation import parse_lead
@@ -83,6 +84,18 @@ def form_pairs(req: Any, body: bytes) -> list[tuple[str, str]]:
     if kind == MULTIPART:
         return multipart_pairs(body, raw)
     raise unsupported(kind, (FORM, MULTIPART))
+
+
+def _stored_url(url: str | None) -> str | None:
+    """A key's redirect URL if it is still a valid one: a key stored before URLs were checked at
+    creation may hold a control character, which would split the `Location` header (a 500 after
+    the lead was committed); such a key's form answers as if it had none."""
+    if not url:
+        return None
+    try:
+        return check_url(url, "url")
+    except ValueError:
+        return None
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:
@@ -216,16 +229,17 @@ class FormResource:
 
     @staticmethod
     def _sent(resp: Any, principal: Principal) -> None:
-        _see_other(resp, principal.success_url or SENT_PAGE)
+        _see_other(resp, _stored_url(principal.success_url) or SENT_PAGE)
 
     @staticmethod
     def _failed(req: Any, resp: Any, exc: ProblemError, principal: Principal | None) -> None:
         """To the key's error URL; else a small page for a browser (it asks for `text/html`),
         and the usual problem body for anything else (curl, scripts, tests)."""
-        if principal is not None and principal.error_url:
+        error_url = _stored_url(principal.error_url) if principal is not None else None
+        if error_url:
             fields = ",".join(dict.fromkeys(e.param for e in exc.errors or ()))
             params = {"error": exc.code, **({"fields": fields} if fields else {})}
-            _see_other(resp, _with_query(principal.error_url, params))
+            _see_other(resp, _with_query(error_url, params))
             return
         if req.client_prefers((PROBLEM_JSON, "text/html")) != "text/html":
             raise exc  # the app's problem handler: application/problem+json

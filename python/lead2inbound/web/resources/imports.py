@@ -10,8 +10,22 @@ import msgspec
 
 from lead2inbound.contract.problems import ProblemError, validation
 from lead2inbound.contract.schemas import ImportResult
-from lead2inbound.intake.csvimport import CsvRows, decoder, map_header, row_to_data
-from lead2inbound.intake.idempotency import Answer, Claim, Stored, idempotency_key, reused
+from lead2inbound.intake.csvimport import (
+    MAX_LINE_CHARS,
+    CsvRows,
+    LineTooLong,
+    decoder,
+    map_header,
+    row_to_data,
+)
+from lead2inbound.intake.idempotency import (
+    Answer,
+    Claim,
+    Stored,
+    idempotency_key,
+    reused,
+    scope_of,
+)
 from lead2inbound.intake.pipeline import PreparedLead, prepare
 from lead2inbound.intake.validation import canonical, error, parse_lead
 from lead2inbound.intake.writer import WriteResult
@@ -185,7 +199,9 @@ class LeadsImportResource:
         claim: Claim | None = None
         stored: Stored | None = None
         if key is not None:
-            got = await self.s.idempotency.begin(principal.org_id, ROUTE_IMPORT, key, None)
+            got = await self.s.idempotency.begin(
+                principal.org_id, scope_of(principal), ROUTE_IMPORT, key, None
+            )
             if isinstance(got, Stored):
                 stored = got
             else:
@@ -223,6 +239,16 @@ class LeadsImportResource:
             for line, cells in rows.close():
                 if not await run.record(line, cells):
                     return
+        except LineTooLong as exc:
+            if run.rows == 0:
+                raise ProblemError(
+                    "payload_too_large",
+                    f"Line {exc.line} of the file is longer than {MAX_LINE_CHARS} characters; "
+                    "nothing was imported.",
+                    headers=[("Connection", "close")],
+                ) from None
+            run.stopped = f"line {exc.line} is longer than {MAX_LINE_CHARS} characters"
+            return
         except UnicodeDecodeError as exc:
             if run.rows == 0:
                 raise ProblemError(

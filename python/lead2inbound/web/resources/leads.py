@@ -16,9 +16,17 @@ from lead2inbound.contract.schemas import (
     LeadIn,
     LeadResult,
 )
+from lead2inbound.contract.wire import decode_json
 from lead2inbound.intake.evidence import with_evidence
 from lead2inbound.intake.forms import WireNames, parse_form
-from lead2inbound.intake.idempotency import Answer, Claim, Stored, fingerprint, idempotency_key
+from lead2inbound.intake.idempotency import (
+    Answer,
+    Claim,
+    Stored,
+    fingerprint,
+    idempotency_key,
+    scope_of,
+)
 from lead2inbound.intake.pipeline import PreparedLead, prepare
 from lead2inbound.intake.validation import error, parse_json_lead, parse_lead
 from lead2inbound.intake.writer import Charge, RateLimited, WriteResult
@@ -34,7 +42,6 @@ if TYPE_CHECKING:
 ROUTE_LEADS = "POST /v1/leads"
 ROUTE_BATCH = "POST /v1/leads/batch"
 _encode = msgspec.json.Encoder().encode
-_json_any = msgspec.json.Decoder()
 
 
 def decode_lead(req: Any, body: bytes) -> tuple[LeadIn, WireNames]:
@@ -52,10 +59,7 @@ def decode_any(req: Any, body: bytes) -> tuple[Any, WireNames, bool]:
     """JSON or a web form into plain data: (data, wire names, strict)."""
     kind, params = media_type(req)
     if _is_json(kind):
-        try:
-            return _json_any.decode(_as_utf8(body, params)), {}, True
-        except msgspec.DecodeError as exc:
-            raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
+        return decode_json(_as_utf8(body, params)), {}, True
     if kind == FORM:
         data, names = parse_form(body, params.get("charset", "utf-8"))
         return data, names, False
@@ -133,7 +137,11 @@ async def submit(
         await s.charge(req, principal, 1, "write")
         if key is not None:
             got = await s.idempotency.begin(
-                principal.org_id, route, key, fingerprint(route, parsed_lead(lead))
+                principal.org_id,
+                scope_of(principal),
+                route,
+                key,
+                fingerprint(route, parsed_lead(lead)),
             )
             if isinstance(got, Stored):
                 got.send(resp)
@@ -308,7 +316,11 @@ class LeadsBatchResource:
         claim: Claim | None = None
         if key is not None:
             got = await self.s.idempotency.begin(
-                principal.org_id, ROUTE_BATCH, key, fingerprint(ROUTE_BATCH, parsed)
+                principal.org_id,
+                scope_of(principal),
+                ROUTE_BATCH,
+                key,
+                fingerprint(ROUTE_BATCH, parsed),
             )
             if isinstance(got, Stored):
                 got.send(resp)
