@@ -262,3 +262,17 @@ def test_facebook_source_needs_its_secrets(service, org):
     )
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["pointer"] in ("#/verify_token", "#/page_token")
+
+
+def test_a_time_no_calendar_holds_does_not_leave_the_row_pending(service, database_url, org, graph):
+    """Issue 21: the conversion raised, the fetcher retried forever (`pending`). Now the lead is
+    written, its consent time kept as given (invalid_consent: the gate fails closed)."""
+    graph.leads[LEADGEN_ID] = {**LEAD, "created_time": 99999999999999999999}
+    source = facebook_source(service, org, graph)
+    httpx.post(
+        f"{service.url}{source['ingest_url']}", content=NOTIFICATION, headers=signed(NOTIFICATION)
+    )
+    wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
+    [lead] = stored_leads(database_url, org.org_id)
+    assert lead["consent"]["consent_timestamp"] == "99999999999999999999"
+    assert "invalid_consent" in lead["reasons"]

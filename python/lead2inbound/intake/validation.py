@@ -17,7 +17,8 @@ import msgspec
 
 from lead2inbound._core import InvalidPhone, normalize
 from lead2inbound.contract.problems import ProblemError, validation
-from lead2inbound.contract.schemas import US_CA_STATES, ErrorItem, LeadIn
+from lead2inbound.contract.regions import state_code
+from lead2inbound.contract.schemas import ErrorItem, LeadIn
 from lead2inbound.intake.forms import WireNames, unflatten
 
 _json_lead = msgspec.json.Decoder(LeadIn)
@@ -146,9 +147,9 @@ def _collect(
 
 
 def _check_state(value: str) -> tuple[str, str] | None:
-    if value.upper() in US_CA_STATES:
+    if state_code(value) is not None:
         return None
-    return "invalid", "must be a US state or Canadian province code (two letters)"
+    return "invalid", "must be a US state or territory or a Canadian province (code or name)"
 
 
 def _check_email(value: str) -> tuple[str, str] | None:

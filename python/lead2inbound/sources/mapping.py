@@ -280,13 +280,21 @@ def check_mapping(mapping: Any) -> None:
 def check_options(options: Any) -> None:
     if not isinstance(options, dict):
         raise MappingError("options", "must be an object")
-    known = {"unmapped", "unmapped_from", "unmapped_key", "unmapped_value", "ignore", "graph_url"}
+    known = {
+        "unmapped",
+        "unmapped_from",
+        "unmapped_key",
+        "unmapped_value",
+        "ignore",
+        "graph_url",
+        "body_secret_at",
+    }
     extra = set(options) - known
     if extra:
         raise MappingError("options", f"unknown option(s): {', '.join(sorted(extra))}")
     if options.get("unmapped", "custom_fields") not in ("custom_fields", "drop"):
         raise MappingError("options.unmapped", "custom_fields or drop")
-    for name in ("unmapped_from", "unmapped_key", "unmapped_value", "graph_url"):
+    for name in ("unmapped_from", "unmapped_key", "unmapped_value", "graph_url", "body_secret_at"):
         if not isinstance(options.get(name, ""), str):
             raise MappingError(f"options.{name}", "must be a string")
     ignore = options.get("ignore", [])
@@ -342,6 +350,7 @@ class _Run:
     doc: Any
     used: set[tuple[str, ...]] = field(default_factory=set)
     missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _eval(rule: Any, run: _Run) -> tuple[Any, str | None]:
@@ -385,7 +394,9 @@ def _eval(rule: Any, run: _Run) -> tuple[Any, str | None]:
     else:  # find
         value, where = _find(rule, run)
     if value is not _MISSING and rule.get("as"):
-        value = _convert(value, rule["as"])
+        value, problem = _convert(value, rule["as"])
+        if problem:
+            run.warnings.append(f"{where or 'a value'} {problem}")
     return value, where
 
 
@@ -433,43 +444,74 @@ _DATE_FORMATS = (
 )
 
 
-def _convert(value: Any, kind: str) -> Any:
+def _convert(value: Any, kind: str) -> tuple[Any, str | None]:
+    """Total over every JSON value (issue 21: vendor data never raises): the converted value or
+    _MISSING, and what was wrong with it (a warning), never an exception."""
     if kind == "string":
-        return str(value)
+        return as_text(value), None
     if kind == "digits":
-        digits = "".join(ch for ch in str(value) if ch.isdigit())
-        return digits or _MISSING
-    return to_datetime(value)
+        digits = "".join(ch for ch in as_text(value) if ch in "0123456789")
+        return (digits, None) if digits else (_MISSING, "has no digits: left out")
+    when = parse_time(value)
+    if when is None:  # kept as text: the consent gate then records invalid_consent (fails closed)
+        return as_text(value), "is not a time this service can read: kept as given"
+    return when, None
+
+
+def as_text(value: Any) -> str:
+    """A JSON value as text: a string as it is, a number or boolean as JSON writes it, a list or
+    object as compact JSON."""
+    if isinstance(value, str):
+        return value
+    try:
+        return msgspec.json.encode(value).decode()
+    except (TypeError, ValueError, OverflowError):  # not JSON (a caller's own value)
+        return str(value)
+
+
+_UNIX = re.compile(r"[0-9]{1,20}")
+
+
+def parse_time(value: Any) -> str | None:
+    """An RFC 3339 string (UTC when the source gives no offset) from the usual webhook forms:
+    RFC 3339 / ISO 8601 (also `+0000` offsets), Unix seconds or milliseconds, and
+    `2026-07-05 04:19 PM UTC` (Unbounce); None for anything else, including numbers no calendar
+    holds (`99999999999999999999`)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        if isinstance(value, (int, float)) or _UNIX.fullmatch(value):
+            num = float(value)
+            when = datetime.fromtimestamp(num / 1000 if num > 1e11 else num, UTC)
+            return when.isoformat().replace("+00:00", "Z")
+        when = _parse_text_time(value.strip())
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):  # out of the calendar's range
+        return None
+
+
+def _parse_text_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    zoned = text.replace(" UTC", " +0000").replace(" GMT", " +0000")
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(zoned, fmt.replace("%Z", "%z"))
+        except ValueError:
+            continue
+    return None
 
 
 def to_datetime(value: Any) -> Any:
-    """An RFC 3339 string (UTC when the source gives no offset) from the usual webhook forms:
-    RFC 3339 / ISO 8601 (also `+0000` offsets), Unix seconds or milliseconds, and
-    `2026-07-05 04:19 PM UTC` (Unbounce). Anything else is kept as it is (the consent gate then
+    """`parse_time`'s answer, or the value as text when it is not a time (the consent gate then
     records `invalid_consent`)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
-        num = float(value)
-        when = datetime.fromtimestamp(num / 1000 if num > 1e11 else num, UTC)
-        return when.isoformat().replace("+00:00", "Z")
-    text = str(value).strip()
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        when = None
-        for fmt in _DATE_FORMATS:
-            try:
-                zoned = text.replace(" UTC", " +0000").replace(" GMT", " +0000")
-                when = datetime.strptime(zoned, fmt.replace("%Z", "%z"))
-                break
-            except ValueError:
-                continue
-    if when is None:
-        return text
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.isoformat().replace("+00:00", "Z")
+    return _convert(value, "datetime")[0]
 
 
 @dataclass
@@ -482,6 +524,8 @@ class Mapped:
 def apply(doc: Any, mapping: dict[str, Any], options: dict[str, Any] | None = None) -> Mapped:
     """The lead data a document makes under `mapping` (see the module doc)."""
     options = options or {}
+    if options.get("body_secret_at"):  # the vendor's secret never becomes a custom field
+        options = {**options, "ignore": [*options.get("ignore", []), options["body_secret_at"]]}
     run = _Run(doc)
     data: dict[str, Any] = {}
     names: WireNames = {}
@@ -501,6 +545,7 @@ def apply(doc: Any, mapping: dict[str, Any], options: dict[str, Any] | None = No
         if where:
             names[tuple(path)] = where
     warnings = [f"no value at {p}" for p in dict.fromkeys(run.missing)]
+    warnings += list(dict.fromkeys(run.warnings))
     if options.get("unmapped", "custom_fields") == "custom_fields":
         _unmapped(doc, run, data, names, options, warnings)
     return Mapped(data, names, warnings)

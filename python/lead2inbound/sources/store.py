@@ -22,7 +22,7 @@ from lead2inbound.sources.presets import PRESETS
 from lead2inbound.sources.signatures import SCHEMES
 from lead2inbound.store.queries import sql
 
-SECRET_NAMES = ("secret", "verify_token", "page_token")
+SECRET_NAMES = ("secret", "verify_token", "page_token", "body_secret")
 
 
 class SourceError(ValueError):
@@ -51,6 +51,7 @@ class Source:
     rate_limit: int
     created_at: datetime
     require_valid_phone: bool = False
+    success_status: int = 201
 
     @property
     def path(self) -> str:
@@ -76,6 +77,7 @@ class Source:
             "secrets": secret_names or [],
             "sandbox": self.sandbox,
             "rate_limit": self.rate_limit,
+            "success_status": self.success_status,
             "ingest_url": self.path,
             "created_at": self.created_at.isoformat(),
         }
@@ -102,6 +104,7 @@ def _row(row: Any) -> Source:
         rate_limit=row[12],
         created_at=row[13],
         require_valid_phone=bool(row[14]),
+        success_status=int(row[15]),
     )
 
 
@@ -117,6 +120,7 @@ def plan(
     secrets: dict[str, str | None] | None = None,
     sandbox: bool = False,
     rate_limit: int = 120,
+    success_status: int | None = None,
 ) -> dict[str, Any]:
     """A new source's row (without ids and sealing), checked; SourceError names the bad field."""
     if not isinstance(name, str) or not 1 <= len(name) <= 200 or "\x00" in name:
@@ -151,6 +155,10 @@ def plan(
         raise SourceError("secrets", f"unknown secret(s): {', '.join(sorted(unknown))}")
     if scheme != "none" and not given.get("secret"):
         raise SourceError("secret", f"the {scheme} signature needs the shared secret")
+    if options.get("body_secret_at") and not given.get("body_secret"):
+        raise SourceError("body_secret", "options.body_secret_at needs the secret to expect there")
+    if given.get("body_secret") and not options.get("body_secret_at"):
+        raise SourceError("options.body_secret_at", "where the body carries body_secret")
     if fmt == "facebook":
         if scheme != "facebook":
             raise SourceError("signature", "a facebook source checks Facebook's signature")
@@ -159,6 +167,9 @@ def plan(
                 raise SourceError(needed, "a facebook source needs it")
     if isinstance(rate_limit, bool) or not 1 <= rate_limit <= 1_000_000:
         raise SourceError("rate_limit", "must be from 1 to 1000000 per minute")
+    status = success_status or base.get("success_status") or 201
+    if status not in (200, 201):
+        raise SourceError("success_status", "200 or 201")
     return {
         "name": name,
         "preset": preset,
@@ -170,6 +181,7 @@ def plan(
         "secrets": given,
         "sandbox": bool(sandbox),
         "rate_limit": rate_limit,
+        "success_status": status,
     }
 
 

@@ -24,11 +24,11 @@ from lead2inbound.contract.schemas import (
 )
 from lead2inbound.dnc.crypto import SecretError
 from lead2inbound.intake.forms import WireNames
-from lead2inbound.intake.validation import error, parse_lead
-from lead2inbound.sources import store
+from lead2inbound.intake.validation import error
+from lead2inbound.sources import hooks, store
 from lead2inbound.sources.facebook import keep, leadgen_notices, principal_of
-from lead2inbound.sources.mapping import decode
-from lead2inbound.sources.preview import mapped_lead, preview
+from lead2inbound.sources.mapping import decode, resolve
+from lead2inbound.sources.preview import preview, source_lead
 from lead2inbound.sources.signatures import REPLAY_WINDOW_S, BadSignature, verify
 from lead2inbound.web.http import read_body, send_json
 from lead2inbound.web.openapi import Op, Resp, path, query
@@ -81,7 +81,9 @@ class SourcesResource:
             description="A named source with its body format, field mapping and (optionally) "
             "signature check; start from a `preset` (hubspot, unbounce, gravity-forms, typeform, "
             "facebook, zapier). Secrets are sealed under L2I_SECRET_KEY and never shown again. "
-            "Its ingest URL is `/v1/sources/{source_id}/leads`.",
+            "Its ingest URL is `/v1/sources/{source_id}/leads` (with a key or its signature); "
+            "`hook_url`, shown only here, is its URL that is its own credential "
+            "(`/v1/hooks/l2i_hook_...`) for vendors that take a URL and nothing else.",
             scope="admin",
             body=SourceIn,
             responses=(Resp(201, "The new source.", SourceOut, headers=("Location",)),),
@@ -117,9 +119,11 @@ class SourcesResource:
                     "secret": body.secret,
                     "verify_token": body.verify_token,
                     "page_token": body.page_token,
+                    "body_secret": body.body_secret,
                 },
                 sandbox=body.sandbox,
                 rate_limit=body.rate_limit,
+                success_status=body.success_status,
             )
         except store.SourceError as exc:
             raise validation([error(exc.where.split(".", 1), "invalid", exc.detail)]) from None
@@ -127,9 +131,11 @@ class SourcesResource:
             raise validation(
                 [error(["secret"], "invalid", "the service has no L2I_SECRET_KEY to seal it")]
             )
-        async with self.s.pool.connection() as conn:
+        pepper = self.s.config.key_pepper.encode()
+        async with self.s.pool.connection() as conn, conn.transaction():
             source = await store.create_async(conn, self.s.sources_box, principal.org_id, planned)
-        send_json(resp, 201, _show(self.s, source))
+            token = await hooks.add_async(conn, pepper, source.org_id, source.source_id, None)
+        send_json(resp, 201, {**_show(self.s, source), "hook_url": hooks.url_path(token)})
         resp.set_header("Location", f"/v1/sources/{source.source_id}")
 
     async def on_get(self, req: Any, resp: Any) -> None:
@@ -299,7 +305,6 @@ class SourceLeadsResource:
 
     async def on_post(self, req: Any, resp: Any, source_id: str) -> None:
         sid = source_uuid(source_id)
-        limit = self.s.config.max_body_bytes
         if req.get_header("Authorization") is not None:
             principal = await self.s.authenticate(req)
             async with self.s.pool.connection() as conn:
@@ -307,77 +312,132 @@ class SourceLeadsResource:
             if source is None:
                 await self.s.charge(req, principal, 1, "write")
                 raise not_found("source")
-            raw: bytes | None = None
-        else:
-            async with self.s.pool.connection() as conn:
-                source = await store.get_async(conn, sid, None)
-            if source is None or source.signature == "none":
-                raise unauthorized()  # no key, and nothing else could vouch for the request
-            raw = await read_body(req, limit)
-            await self._check_signature(req, source, raw)
-            principal = principal_of(source)
-            req.context.principal = principal
-        if source.format == "facebook":
-            await self._facebook(req, resp, principal, source, raw)
+            await ingest(self.s, req, resp, source, principal, None)
             return
+        async with self.s.pool.connection() as conn:
+            source = await store.get_async(conn, sid, None)
+        if source is None or (source.signature == "none" and not body_secret_at(source)):
+            raise unauthorized()  # no key, and nothing else could vouch for the request
+        raw = await read_body(req, self.s.config.max_body_bytes)
+        await check_vendor_proof(self.s, req, source, raw)
+        principal = principal_of(source)
+        req.context.principal = principal
+        await ingest(self.s, req, resp, source, principal, raw)
 
-        async def parse() -> tuple[LeadIn, WireNames]:
-            body = raw if raw is not None else await read_body(req, limit)
-            doc = decode(body, req.content_type or "", source.format, source.json_field)
-            data, names, _ = mapped_lead(source, doc)
-            return parse_lead(data, strict=False, names=names)
 
-        await submit(self.s, req, resp, principal, parse, f"POST {source.path}")
+async def ingest(
+    s: Services,
+    req: Any,
+    resp: Any,
+    source: store.Source,
+    principal: Principal,
+    raw: bytes | None,
+) -> None:
+    """A vendor's post, once it is authenticated (a key, the source's signature or its URL):
+    mapped and then exactly `POST /v1/leads` (leads.submit), answered with the source's success
+    status. `raw`: the body when the signature check read it already."""
+    limit = s.config.max_body_bytes
+    if source.format == "facebook":
+        await _facebook(s, req, resp, principal, source, raw)
+        return
 
-    async def _check_signature(self, req: Any, source: store.Source, raw: bytes) -> None:
-        ip = client_ip(
-            req.remote_addr, req.get_header("X-Forwarded-For"), self.s.config.trusted_proxy_hops
+    warnings: list[str] = []
+
+    async def parse() -> tuple[LeadIn, WireNames]:
+        body = raw if raw is not None else await read_body(req, limit)
+        doc = decode(body, req.content_type or "", source.format, source.json_field)
+        lead, names, found = source_lead(source, doc)
+        warnings.extend(found)
+        return lead, names
+
+    await submit(s, req, resp, principal, parse, f"POST {source.path}", warnings)
+    if source.success_status == 200 and str(resp.status).startswith("201"):
+        resp.status = 200  # the vendor counts anything else as a failure (Webflow)
+
+
+def body_secret_at(source: store.Source) -> str | None:
+    at = source.options.get("body_secret_at") if source.format != "facebook" else None
+    return str(at) if at else None
+
+
+async def check_vendor_proof(s: Services, req: Any, source: store.Source, raw: bytes) -> None:
+    """What a source requires of a post without an API key, besides its URL: its signature
+    scheme's signature and its body secret, each a 401 (and an address failure) when bad."""
+    if source.signature != "none":
+        await check_signature(s, req, source, raw)
+    at = body_secret_at(source)
+    if at is None:
+        return
+    ip = failure_gate(s, req)
+    try:
+        expected = source.secrets(s.sources_box).get("body_secret", "")
+        doc = decode(raw, req.content_type or "", source.format, source.json_field)
+        given = resolve(doc, at)
+        given = given[0] if isinstance(given, list) and len(given) == 1 else given
+    except (ProblemError, SecretError):
+        expected, given = "", None
+    ok = isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+    if not (ok and expected):
+        log.info("source %s: body secret refused", source.source_id)
+        s.auth_failures.failed(ip)
+        raise unauthorized()
+
+
+def failure_gate(s: Services, req: Any) -> str:
+    """The client's address, refused (429) while it has too many failed attempts."""
+    ip = client_ip(req.remote_addr, req.get_header("X-Forwarded-For"), s.config.trusted_proxy_hops)
+    wait = s.auth_failures.blocked(ip)
+    if wait:
+        raise ProblemError(
+            "rate_limited",
+            f"Too many failed authentication attempts; retry after {wait} s.",
+            headers=[("Retry-After", str(wait))],
         )
-        wait = self.s.auth_failures.blocked(ip)
-        if wait:
-            raise ProblemError(
-                "rate_limited",
-                f"Too many failed authentication attempts; retry after {wait} s.",
-                headers=[("Retry-After", str(wait))],
-            )
-        try:
-            secret = source.secrets(self.s.sources_box).get("secret", "")
-            if not secret:
-                raise BadSignature("no secret")
-            urls = [req.url]
-            if req.url.startswith("http://"):
-                urls.append("https://" + req.url[len("http://") :])
-            replay = verify(
-                source.signature, secret, raw, req.get_header, method=req.method, urls=urls
-            )
-            if replay is not None and not await self._first_use(source, replay):
-                raise BadSignature("replayed")
-        except (BadSignature, SecretError) as exc:
-            log.info("source %s: signature refused (%s)", source.source_id, exc)
-            self.s.auth_failures.failed(ip)
-            raise unauthorized() from None
+    return ip
 
-    async def _first_use(self, source: store.Source, token: str) -> bool:
-        """A signed timestamp's signature is good once: kept in Redis for the replay window.
-        Redis away: accepted (the timestamp window still holds; the limiter degrades alike)."""
-        digest = hashlib.sha256(f"{source.source_id}:{token}".encode()).hexdigest()
-        try:
-            got = await self.s.redis.set(
-                f"l2i:sig:{{{source.source_id}}}:{digest}", b"1", nx=True, ex=REPLAY_WINDOW_S * 2
-            )
-        except Exception as exc:
-            log.warning("replay check skipped (redis): %s", exc)
-            return True
-        return bool(got)
 
-    async def _facebook(
-        self, req: Any, resp: Any, principal: Any, source: store.Source, raw: bytes | None
-    ) -> None:
-        await self.s.charge(req, principal, 1, "write")
-        body = raw if raw is not None else await read_body(req, self.s.config.max_body_bytes)
-        doc = decode(body, req.content_type or "", "facebook")
-        notices = leadgen_notices(doc)
-        kept = await keep(self.s.pool, source, notices) if notices else 0
-        if kept:
-            self.s.facebook.kick()
-        send_json(resp, 200, {"received": len(notices), "kept": kept})
+async def check_signature(s: Services, req: Any, source: store.Source, raw: bytes) -> None:
+    """The source's signature over the raw body (401 when bad, missing or replayed; counted
+    as an authentication failure of the client's address)."""
+    ip = failure_gate(s, req)
+    try:
+        secret = source.secrets(s.sources_box).get("secret", "")
+        if not secret:
+            raise BadSignature("no secret")
+        urls = [req.url]
+        if req.url.startswith("http://"):
+            urls.append("https://" + req.url[len("http://") :])
+        replay = verify(source.signature, secret, raw, req.get_header, method=req.method, urls=urls)
+        if replay is not None and not await _first_use(s, source, replay):
+            raise BadSignature("replayed")
+    except (BadSignature, SecretError) as exc:
+        log.info("source %s: signature refused (%s)", source.source_id, exc)
+        s.auth_failures.failed(ip)
+        raise unauthorized() from None
+
+
+async def _first_use(s: Services, source: store.Source, token: str) -> bool:
+    """A signed timestamp's signature is good once: kept in Redis for the replay window.
+    Redis away: accepted (the timestamp window still holds; the limiter degrades alike)."""
+    digest = hashlib.sha256(f"{source.source_id}:{token}".encode()).hexdigest()
+    try:
+        got = await s.redis.set(
+            f"l2i:sig:{{{source.source_id}}}:{digest}", b"1", nx=True, ex=REPLAY_WINDOW_S * 2
+        )
+    except Exception as exc:
+        log.warning("replay check skipped (redis): %s", exc)
+        return True
+    return bool(got)
+
+
+async def _facebook(
+    s: Services, req: Any, resp: Any, principal: Any, source: store.Source, raw: bytes | None
+) -> None:
+    await s.charge(req, principal, 1, "write")
+    body = raw if raw is not None else await read_body(req, s.config.max_body_bytes)
+    doc = decode(body, req.content_type or "", "facebook")
+    notices = leadgen_notices(doc)
+    kept = await keep(s.pool, source, notices) if notices else 0
+    if kept:
+        s.facebook.kick()
+    send_json(resp, 200, {"received": len(notices), "kept": kept})
