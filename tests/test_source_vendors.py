@@ -224,3 +224,31 @@ def test_standard_webhooks_signature(service, database_url, org):
     assert post(service, source, body.encode(), headers).status_code == 201
     assert post(service, source, body.encode(), headers).status_code == 401  # same message id
     assert the_lead(database_url, org.org_id)["first_name"] == "Ada"
+
+
+def _typeform_with_generated_refs(titles: dict[str, str]) -> dict:
+    doc = json.loads(fixture("typeform_form_response.json"))
+    fields = doc["form_response"]["definition"]["fields"]
+    for i, item in enumerate(fields):
+        item["ref"] = f"01J1Z4QK8N3V5Q7W9Y2B4D6F{i:02d}"  # what real forms have
+        item["title"] = titles.get(item["id"], item["title"])
+    for answer in doc["form_response"]["answers"]:
+        answer["field"]["ref"] = next(f["ref"] for f in fields if f["id"] == answer["field"]["id"])
+    return doc
+
+
+def test_typeform_names_found_by_question_type_and_title():
+    from lead2inbound.sources.mapping import apply
+
+    mapping = PRESETS["typeform"].mapping
+    doc = _typeform_with_generated_refs({})  # "What's your first name?", "And your last name?"
+    data = apply(doc, mapping).data
+    assert (data["first_name"], data["last_name"]) == ("Laura", "Smith")
+
+    # one "name" question: split
+    one = _typeform_with_generated_refs({"DlXFaesGBpoF": "What's your full name?"})
+    one["form_response"]["definition"]["fields"].pop(1)
+    one["form_response"]["answers"].pop(1)
+    one["form_response"]["answers"][0]["text"] = "Laura Ann Smith"
+    data = apply(one, mapping).data
+    assert (data["first_name"], data["last_name"]) == ("Laura", "Ann Smith")

@@ -13,7 +13,8 @@ the document, one rule per lead field:
 - `{"split_name": RULE, "part": "first"|"last"}`: a full name cut at its first space.
 - `{"join": [RULE, ...], "sep": " "}`: the non-empty values joined.
 - `{"find": P, "where": {Q: value}, "get": R}`: in the list at `P`, the first item whose `Q` is
-  `value`, then `R` inside it (Typeform's answers, Facebook's `field_data`).
+  `value`, then `R` inside it (Typeform's answers, Facebook's `field_data`). A where value may
+  be `{"contains": text}` (in any case) or another rule, whose value is looked up first.
 - `{"const": value}`: a fixed value.
 
 A value that is a list of one item is that item (Unbounce and Facebook send every answer as a
@@ -258,10 +259,23 @@ def check_rule(rule: Any, where: str, depth: int = 0) -> None:
         cond = rule.get("where")
         if not isinstance(cond, dict) or not cond or not all(isinstance(k, str) for k in cond):
             raise MappingError(where, "find needs where: {path: value}")
+        for want in cond.values():
+            if isinstance(want, dict) and "contains" in want:
+                _check_contains(want, where)
+            elif isinstance(want, dict):
+                check_rule(want, where, depth + 1)
+            elif not isinstance(want, (str, int, float, bool)) or want is None:
+                raise MappingError(where, "a where value is a value, {contains: text} or a rule")
         if not isinstance(rule.get("get", ""), str):
             raise MappingError(where, "get must be a path")
     elif kind == "const" and not isinstance(rule["const"], (str, int, float, bool, list)):
         raise MappingError(where, "const must be a string, number, boolean or list")
+
+
+def _check_contains(want: dict[str, Any], where: str) -> None:
+    text = want.get("contains")
+    if set(want) != {"contains"} or not isinstance(text, str) or not 1 <= len(text.strip()) <= 200:
+        raise MappingError(where, "contains takes a text of 1 to 200 characters")
 
 
 def check_mapping(mapping: Any) -> None:
@@ -406,8 +420,9 @@ def _find(rule: dict[str, Any], run: _Run) -> tuple[Any, str | None]:
         run.missing.append(rule["find"])
         return _MISSING, rule["find"]
     base = _steps(rule["find"])
+    conds = [(k, _condition(v, run)) for k, v in rule["where"].items()]
     for i, item in enumerate(items):
-        if all(_same(_unwrap(resolve(item, k)), v) for k, v in rule["where"].items()):
+        if all(test(_unwrap(resolve(item, k))) for k, test in conds):
             get = rule.get("get") or ""
             run.used.add(tuple([*base, str(i)]))
             value = _unwrap(resolve(item, get) if get else item)
@@ -418,6 +433,23 @@ def _find(rule: dict[str, Any], run: _Run) -> tuple[Any, str | None]:
     desc = ", ".join(f"{k} = {v!r}" for k, v in rule["where"].items())
     run.missing.append(f"{rule['find']}[{desc}]")
     return _MISSING, rule["find"]
+
+
+def _condition(want: Any, run: _Run) -> Any:
+    """What a `where` value tests: equality with a value; `{"contains": text}`, the text in it
+    in any case (not a regular expression: a tenant's pattern must not be able to stall a
+    worker); or another rule's value, looked up first (Typeform: the answer whose field id is
+    the id of the question titled "First name")."""
+    if isinstance(want, dict) and "contains" in want:
+        needle = " ".join(str(want["contains"]).split()).casefold()
+        return lambda got: (
+            got is not _MISSING and needle in " ".join(as_text(got).split()).casefold()
+        )
+    if isinstance(want, dict):
+        want, _ = _eval(want, _Run(run.doc))  # its misses are not the mapping's warnings
+        if want is _MISSING:
+            return lambda got: False
+    return lambda got: _same(got, want)
 
 
 def _norm(value: Any) -> str:

@@ -165,6 +165,17 @@ def _answer(kind: str, *, ref: str | None = None) -> dict[str, Any]:
     return {"find": _ANSWERS, "where": where, "get": f"/{kind}"}
 
 
+def _titled(words: str) -> dict[str, Any]:
+    """The text answer to the short-text question whose title has `words` (real forms' refs
+    are generated: the question is found by its type and title, its answer by its field id)."""
+    question = {
+        "find": "/form_response/definition/fields",
+        "where": {"/type": "short_text", "/title": {"contains": words}},
+        "get": "/id",
+    }
+    return {"find": _ANSWERS, "where": {"/field/id": question}, "get": "/text"}
+
+
 TYPEFORM = Preset(
     name="typeform",
     title="Typeform webhook (form_response, signed with Typeform-Signature)",
@@ -176,13 +187,19 @@ TYPEFORM = Preset(
         "first_name": {
             "first": [
                 _answer("text", ref="first_name"),
+                _titled("first name"),
                 {"split_name": _answer("text", ref="name"), "part": "first"},
+                {"split_name": _titled("name"), "part": "first"},
             ]
         },
         "last_name": {
             "first": [
                 _answer("text", ref="last_name"),
+                _titled("last name"),
+                _titled("surname"),
                 {"split_name": _answer("text", ref="name"), "part": "last"},
+                {"split_name": _titled("full name"), "part": "last"},
+                {"split_name": _titled("your name"), "part": "last"},
             ]
         },
         "state": _answer("text", ref="state"),
