@@ -252,3 +252,31 @@ def test_typeform_names_found_by_question_type_and_title():
     one["form_response"]["answers"][0]["text"] = "Laura Ann Smith"
     data = apply(one, mapping).data
     assert (data["first_name"], data["last_name"]) == ("Laura", "Ann Smith")
+
+
+def test_formstack_with_its_handshake_key(service, database_url, org):
+    source = create_source(
+        service.url,
+        org.key("admin"),
+        name="formstack",
+        preset="formstack",
+        body_secret="form-owner-handshake-key",
+    )
+    body = fixture("formstack_contact_form.json")
+    assert post(service, source, body.replace(b"form-owner", b"guessed"), JSON).status_code == 401
+    assert stored_leads(database_url, org.org_id) == []
+    resp = post(service, source, body, JSON)
+    assert resp.status_code == 201, resp.text
+    lead = the_lead(database_url, org.org_id)
+    assert lead["phone"] == "+12345550142"
+    assert (lead["first_name"], lead["last_name"]) == ("John", "Smith")
+    assert lead["email"] == "user@example.com"
+    assert (lead["address"], lead["city"], lead["state"], lead["postal_code"]) == (
+        "123 Main St",
+        "Springfield",
+        "IL",
+        "62701",
+    )
+    assert lead["external_id"] == "12345678"
+    assert lead["custom_fields"] == {"formstack_form": "23534"}
+    assert "handshake" not in json.dumps(lead, default=str)

@@ -878,6 +878,7 @@ PresetName = Literal[
     "calendly",
     "activecampaign",
     "elementor",
+    "formstack",
 ]
 
 

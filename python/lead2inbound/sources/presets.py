@@ -472,6 +472,33 @@ ELEMENTOR = Preset(
     options={"unmapped": "drop"},
 )
 
+# Formstack webhooks ("Webhook Setup" and "Webhook Examples", developers.formstack.com/docs):
+# with the JSON format and field names (the default), each field by its label, a Name or Address
+# field as an object of sub-fields (`first`, `last`; `address`, `city`, `state`, `zip`), plus
+# `FormID`, `UniqueID`, and the handshake key the form's owner sets as `HandshakeKey`.
+FORMSTACK = Preset(
+    name="formstack",
+    title="Formstack webhook (JSON, field names; the handshake key in the body)",
+    format="json",
+    signature="none",
+    mapping={
+        "phone": {"first": ["/Phone", "/Phone Number"]},
+        "first_name": {"first": ["/Name/first", {"split_name": "/Name", "part": "first"}]},
+        "last_name": {"first": ["/Name/last", {"split_name": "/Name", "part": "last"}]},
+        "email": "/Email",
+        "address": "/Address/address",
+        "city": "/Address/city",
+        "state": "/Address/state",
+        "postal_code": "/Address/zip",
+        "external_id": {"path": "/UniqueID", "as": "string"},
+        "custom_fields.formstack_form": {"path": "/FormID", "as": "string"},
+    },
+    options={
+        "body_secret_at": "/HandshakeKey",
+        "ignore": ["/Address/address2", "/Address/country"],
+    },
+)
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -486,5 +513,6 @@ PRESETS: dict[str, Preset] = {
         CALENDLY,
         ACTIVECAMPAIGN,
         ELEMENTOR,
+        FORMSTACK,
     )
 }
