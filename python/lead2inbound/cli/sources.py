@@ -318,3 +318,87 @@ def sources_test(org: str, content_type: str | None, source_id: str, file: Path)
     click.echo(json.dumps(out, indent=2))
     if not out["valid"]:
         raise SystemExit(1)
+
+
+@sources.command("update")
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--mapping", default=None, help="A new mapping as JSON, or @FILE.")
+@click.option("--options", default=None, help="New mapping options as JSON, or @FILE.")
+@click.option("--success-status", type=click.Choice(["200", "201"]), default=None)
+@click.argument("source_id")
+def sources_update(
+    org: str, mapping: str | None, options: str | None, success_status: str | None, source_id: str
+) -> None:
+    """Change a source's mapping (then `l2i sources replay` what the old one refused)."""
+    from lead2inbound.sources.store import SourceError, check_patch, patch
+
+    with _connect(_config()) as conn:
+        source = _source(conn, org, source_id)
+        try:
+            new = check_patch(
+                source,
+                _json_arg(mapping, "--mapping"),
+                _json_arg(options, "--options"),
+                int(success_status) if success_status else None,
+            )
+        except SourceError as exc:
+            raise click.ClickException(str(exc)) from None
+        patch(conn, source, new)
+    click.echo(f"source {source.source_id} updated", err=True)
+
+
+@sources.command("deliveries")
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.argument("source_id")
+def sources_deliveries(org: str, limit: int, source_id: str) -> None:
+    """What vendors posted to the source, newest first, as JSON lines (refused ones with their
+    body; credentials removed)."""
+    from datetime import UTC, datetime
+
+    from lead2inbound.sources import deliveries
+
+    with _connect(_config()) as conn:
+        source = _source(conn, org, source_id)
+        found = deliveries.list_sync(
+            conn,
+            source.org_id,
+            source.source_id,
+            since=datetime(1970, 1, 1, tzinfo=UTC),
+            limit=limit,
+        )
+    for item in found:
+        click.echo(json.dumps(item.as_dict()))
+
+
+@sources.command("replay")
+@click.option("--url", required=True, envvar="L2I_URL", show_envvar=True, help="The service.")
+@click.option(
+    "--key", required=True, envvar="L2I_ADMIN_KEY", show_envvar=True, help="An admin key."
+)
+@click.option("--since", required=True, help="Replay refused deliveries received since (ISO).")
+@click.argument("source_id")
+def sources_replay(url: str, key: str, since: str, source_id: str) -> None:
+    """Replay the source's refused deliveries since a time through a running service (the same
+    path as a live post: a lead already made is a duplicate)."""
+    import httpx
+
+    base = url.rstrip("/") + f"/v1/sources/{source_id}/deliveries"
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        listed = httpx.get(
+            base,
+            params={"since": since, "outcome": "refused", "limit": "1000"},
+            headers=headers,
+            timeout=30,
+        )
+        if listed.status_code != 200:
+            raise click.ClickException(f"HTTP {listed.status_code}: {listed.text[:500]}")
+        items = sorted(listed.json()["data"], key=lambda d: d["received_at"])
+        for item in items:
+            resp = httpx.post(f"{base}/{item['delivery_id']}/replay", headers=headers, timeout=30)
+            answer = resp.json() if resp.content else {}
+            what = answer.get("outcome") or answer.get("code") or ""
+            click.echo(f"{item['delivery_id']}  {resp.status_code}  {what}")
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"could not reach {url}: {exc}") from None

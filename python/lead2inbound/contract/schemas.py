@@ -1002,6 +1002,20 @@ class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
     ] = None
 
 
+class SourcePatch(msgspec.Struct, forbid_unknown_fields=True):
+    """PATCH /v1/sources/{source_id}: fix a mapping (then replay what it refused)."""
+
+    mapping: Annotated[
+        dict[str, Any] | None, Meta(description="A new mapping (replaces the whole).")
+    ] = None
+    options: Annotated[
+        dict[str, Any] | None, Meta(description="New mapping options (replace the whole).")
+    ] = None
+    success_status: Annotated[
+        Literal[200, 201] | None, Meta(description="What a new lead answers.")
+    ] = None
+
+
 class SourceOut(msgspec.Struct):
     """A lead source as shown (which secrets it has, never their values)."""
 
@@ -1096,6 +1110,46 @@ class SourceUrlRevoked(msgspec.Struct):
 
     hook_id: Annotated[str, Meta(description="The revoked URL's id.")]
     revoked: Literal[True]
+
+
+class SourceDelivery(msgspec.Struct):
+    """What a vendor sent to a source (docs/lead-sources.md, "Deliveries")."""
+
+    delivery_id: Annotated[str, Meta(description="Its id (a UUID).")]
+    received_at: Annotated[Timestamp, Meta(description="When it arrived.")]
+    outcome: Annotated[
+        Literal["created", "duplicate", "refused", "unauthorized"],
+        Meta(
+            description="`created` / `duplicate`: it made (or matched) a lead; `refused`: a "
+            "4xx (mapping, phone, unreadable body), kept with its body; `unauthorized`: a bad "
+            "signature or body secret, counted without its body."
+        ),
+    ]
+    status: Annotated[int, Meta(description="What the vendor was answered.")]
+    problem: Annotated[
+        dict[str, Any] | None, Meta(description="The refusal: `code`, `detail`, `errors`.")
+    ]
+    content_type: Annotated[str | None, Meta(description="As sent.")]
+    headers: Annotated[
+        dict[str, str],
+        Meta(description="As sent, without credentials, cookies and signatures."),
+    ]
+    body: Annotated[
+        str | None,
+        Meta(
+            description="The raw body as text (the source's body secret cut out), for a "
+            "delivery that made no lead; null otherwise."
+        ),
+    ]
+    lead_id: Annotated[str | None, Meta(description="The lead it made (or a replay made).")]
+    replayed_at: Annotated[Timestamp | None, Meta(description="When it was last replayed.")]
+    replay_status: Annotated[int | None, Meta(description="What its last replay answered.")]
+
+
+class SourceDeliveryList(msgspec.Struct):
+    """GET /v1/sources/{source_id}/deliveries: newest first."""
+
+    data: list[SourceDelivery]
 
 
 class SourceList(msgspec.Struct):

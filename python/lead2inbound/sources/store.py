@@ -311,3 +311,61 @@ def rekey(conn: psycopg.Connection, box: SecretBox) -> tuple[int, int]:
             )
             resealed += 1
     return resealed, current
+
+
+def check_patch(
+    source: Source,
+    mapping: dict[str, Any] | None,
+    options: dict[str, Any] | None,
+    success_status: int | None,
+) -> dict[str, Any]:
+    """A source's new mapping, options and success status, checked (SourceError names the
+    field): what `PATCH /v1/sources/{id}` and `l2i sources update` change."""
+    new = {
+        "mapping": source.mapping if mapping is None else mapping,
+        "options": source.options if options is None else options,
+        "success_status": source.success_status if success_status is None else success_status,
+    }
+    try:
+        check_mapping(new["mapping"])
+        check_options(new["options"])
+    except MappingError as exc:
+        where = (
+            exc.where if exc.where.startswith(("options", "mapping")) else f"mapping.{exc.where}"
+        )
+        raise SourceError(where, exc.detail) from None
+    if new["success_status"] not in (200, 201):
+        raise SourceError("success_status", "200 or 201")
+    return new
+
+
+_PATCH = (
+    "UPDATE lead_sources SET mapping = %s, options = %s, success_status = %s "
+    "WHERE org_id = %s AND source_id = %s"
+)
+
+
+async def patch_async(conn: psycopg.AsyncConnection, source: Source, new: dict[str, Any]) -> None:
+    await conn.execute(
+        _PATCH,
+        (
+            json.dumps(new["mapping"]),
+            json.dumps(new["options"]),
+            new["success_status"],
+            source.org_id,
+            source.source_id,
+        ),
+    )
+
+
+def patch(conn: psycopg.Connection, source: Source, new: dict[str, Any]) -> None:
+    conn.execute(
+        _PATCH,
+        (
+            json.dumps(new["mapping"]),
+            json.dumps(new["options"]),
+            new["success_status"],
+            source.org_id,
+            source.source_id,
+        ),
+    )

@@ -34,6 +34,10 @@ from lead2inbound.web.resources.health import HealthResource, MetricsResource, R
 from lead2inbound.web.resources.imports import LeadsImportResource
 from lead2inbound.web.resources.leads import LeadsBatchResource, LeadsResource
 from lead2inbound.web.resources.read import LeadResource
+from lead2inbound.web.resources.source_deliveries import (
+    SourceDeliveriesResource,
+    SourceDeliveryReplayResource,
+)
 from lead2inbound.web.resources.source_urls import (
     HookResource,
     SourceUrlResource,
@@ -136,6 +140,11 @@ def create_app(
     app.add_route("/v1/sources/{source_id}/urls", SourceUrlsResource(services))
     app.add_route("/v1/sources/{source_id}/urls/{hook_id}", SourceUrlResource(services))
     app.add_route("/v1/hooks/{token}", HookResource(services))
+    app.add_route("/v1/sources/{source_id}/deliveries", SourceDeliveriesResource(services))
+    app.add_route(
+        "/v1/sources/{source_id}/deliveries/{delivery_id}/replay",
+        SourceDeliveryReplayResource(services),
+    )
     app.add_route("/v1/sources/{source_id}/preview", SourcePreviewResource(services))
     app.add_route("/v1/forms/{form_key}", FormResource(services))
     app.add_route("/v1/forms.js", FormsScriptResource())

@@ -22,3 +22,27 @@ CREATE INDEX source_hooks_source ON source_hooks (org_id, source_id);
 -- count anything else as a failure (Webflow). Duplicates answer 200 either way.
 ALTER TABLE lead_sources
     ADD COLUMN success_status smallint NOT NULL DEFAULT 201 CHECK (success_status IN (200, 201));
+
+-- What vendors sent to a source (docs/lead-sources.md, "Deliveries"): every post that did not
+-- become a lead is kept with its raw body and its headers (credentials and signatures removed),
+-- so it can be replayed after the mapping is fixed; posts that made a lead are listed without
+-- a body. Rows older than the retention, and past the newest 1,000 of a source, are purged as
+-- new ones arrive.
+CREATE TABLE source_deliveries (
+    delivery_id   uuid        PRIMARY KEY,          -- UUIDv7
+    org_id        uuid        NOT NULL,
+    source_id     uuid        NOT NULL,
+    received_at   timestamptz NOT NULL DEFAULT now(),
+    outcome       text        NOT NULL
+                  CHECK (outcome IN ('created', 'duplicate', 'refused', 'unauthorized')),
+    status        smallint    NOT NULL,             -- what the vendor was answered
+    problem       jsonb,                            -- the refusal: code, detail, errors
+    content_type  text,
+    headers       jsonb       NOT NULL DEFAULT '{}',
+    body          bytea,                            -- only for deliveries that made no lead
+    lead_id       uuid,
+    replayed_at   timestamptz,
+    replay_status smallint,
+    FOREIGN KEY (org_id, source_id) REFERENCES lead_sources (org_id, source_id) ON DELETE CASCADE
+);
+CREATE INDEX source_deliveries_recent ON source_deliveries (org_id, source_id, received_at DESC);

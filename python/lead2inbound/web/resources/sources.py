@@ -12,6 +12,8 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import msgspec
+
 from lead2inbound.access.auth import Principal, client_ip
 from lead2inbound.contract.problems import ProblemError, not_found, unauthorized, validation
 from lead2inbound.contract.schemas import (
@@ -20,12 +22,13 @@ from lead2inbound.contract.schemas import (
     SourceIn,
     SourceList,
     SourceOut,
+    SourcePatch,
     SourcePreview,
 )
 from lead2inbound.dnc.crypto import SecretError
 from lead2inbound.intake.forms import WireNames
 from lead2inbound.intake.validation import error
-from lead2inbound.sources import hooks, store
+from lead2inbound.sources import deliveries, hooks, store
 from lead2inbound.sources.facebook import keep, leadgen_notices, principal_of
 from lead2inbound.sources.mapping import decode, resolve
 from lead2inbound.sources.preview import preview, source_lead
@@ -155,6 +158,18 @@ class SourceResource:
             errors=(404,),
             tags=("sources",),
         ),
+        "patch": Op(
+            summary="Change a source's mapping",
+            description="A new `mapping`, `options` or `success_status` (each replaces the "
+            "whole); then replay what the old mapping refused "
+            "(`POST /v1/sources/{source_id}/deliveries/{delivery_id}/replay`).",
+            scope="admin",
+            parameters=(SOURCE_ID,),
+            body=SourcePatch,
+            responses=(Resp(200, "The source.", SourceOut),),
+            errors=(400, 404, 415, 422),
+            tags=("sources",),
+        ),
         "delete": Op(
             summary="Delete a lead source",
             description="Its ingest URL answers 404 from now on; its leads stay.",
@@ -172,6 +187,21 @@ class SourceResource:
     async def on_get(self, req: Any, resp: Any, source_id: str) -> None:
         _, source = await _admin_source(self.s, req, source_id)
         send_json(resp, 200, _show(self.s, source))
+
+    async def on_patch(self, req: Any, resp: Any, source_id: str) -> None:
+        _, source = await _admin_source(self.s, req, source_id)
+        body = await decode_body(req, SourcePatch, 262_144)
+        try:
+            new = store.check_patch(source, body.mapping, body.options, body.success_status)
+            if new["options"].get("body_secret_at") and body_secret_at(source) is None:
+                raise store.SourceError("options.body_secret_at", "needs a body_secret")
+        except store.SourceError as exc:
+            raise validation([error(exc.where.split(".", 1), "invalid", exc.detail)]) from None
+        async with self.s.pool.connection() as conn:
+            await store.patch_async(conn, source, new)
+            changed = await store.get_async(conn, source.source_id, source.org_id)
+        assert changed is not None
+        send_json(resp, 200, _show(self.s, changed))
 
     async def on_delete(self, req: Any, resp: Any, source_id: str) -> None:
         principal = await self.s.authorize(req, "admin")
@@ -332,27 +362,84 @@ async def ingest(
     source: store.Source,
     principal: Principal,
     raw: bytes | None,
+    *,
+    content_type: str | None = None,
+    keep: bool = True,
 ) -> None:
     """A vendor's post, once it is authenticated (a key, the source's signature or its URL):
     mapped and then exactly `POST /v1/leads` (leads.submit), answered with the source's success
-    status. `raw`: the body when the signature check read it already."""
+    status, and kept as a delivery (sources/deliveries.py; not when `keep` is off: a replay).
+    `raw`: the body when the signature check read it already; `content_type`: a replay's."""
     limit = s.config.max_body_bytes
     if source.format == "facebook":
         await _facebook(s, req, resp, principal, source, raw)
         return
-
+    ctype = content_type if content_type is not None else req.content_type or ""
     warnings: list[str] = []
+    read: list[bytes] = []
 
     async def parse() -> tuple[LeadIn, WireNames]:
         body = raw if raw is not None else await read_body(req, limit)
-        doc = decode(body, req.content_type or "", source.format, source.json_field)
+        read.append(body)
+        doc = decode(body, ctype, source.format, source.json_field)
         lead, names, found = source_lead(source, doc)
         warnings.extend(found)
         return lead, names
 
-    await submit(s, req, resp, principal, parse, f"POST {source.path}", warnings)
+    try:
+        await submit(s, req, resp, principal, parse, f"POST {source.path}", warnings)
+    except ProblemError as exc:
+        if keep and exc.status in (400, 415, 422):  # a vendor cannot send it again differently
+            problem = {"code": exc.code, "detail": exc.detail}
+            if exc.errors:
+                problem["errors"] = msgspec.to_builtins(exc.errors)
+            body = read[0] if read else raw
+            await _keep(s, req, source, "refused", exc.status, problem, body, None, ctype)
+        raise
     if source.success_status == 200 and str(resp.status).startswith("201"):
         resp.status = 200  # the vendor counts anything else as a failure (Webflow)
+    if keep:
+        try:
+            answer = msgspec.json.decode(resp.data or b"{}")
+        except msgspec.DecodeError:  # pragma: no cover - submit answers JSON
+            answer = {}
+        outcome = "duplicate" if answer.get("outcome") == "duplicate" else "created"
+        status = int(str(resp.status).split()[0])
+        await _keep(s, req, source, outcome, status, None, None, answer.get("lead_id"), ctype)
+
+
+async def _keep(
+    s: Services,
+    req: Any,
+    source: store.Source,
+    outcome: str,
+    status: int,
+    problem: dict[str, Any] | None,
+    body: bytes | None,
+    lead_id: str | None,
+    content_type: str | None,
+) -> None:
+    """Record a delivery; never fails the request (the answer stands without its record)."""
+    try:
+        secret = source.secrets(s.sources_box).get("body_secret") if body else None
+    except SecretError:
+        secret = None
+    try:
+        async with s.pool.connection() as conn:
+            await deliveries.record(
+                conn,
+                source.org_id,
+                source.source_id,
+                outcome=outcome,
+                status=status,
+                problem=problem,
+                content_type=content_type,
+                headers=deliveries.kept_headers(dict(req.headers)),
+                body=deliveries.redact(body, secret) if body is not None else None,
+                lead_id=lead_id,
+            )
+    except Exception as exc:  # the store away: the lead (or the refusal) stands as answered
+        log.warning("source %s: delivery not recorded: %s", source.source_id, exc)
 
 
 def body_secret_at(source: store.Source) -> str | None:
@@ -362,7 +449,18 @@ def body_secret_at(source: store.Source) -> str | None:
 
 async def check_vendor_proof(s: Services, req: Any, source: store.Source, raw: bytes) -> None:
     """What a source requires of a post without an API key, besides its URL: its signature
-    scheme's signature and its body secret, each a 401 (and an address failure) when bad."""
+    scheme's signature and its body secret, each a 401 (and an address failure) when bad,
+    counted as an `unauthorized` delivery (without its body: anyone may post those)."""
+    try:
+        await _check_vendor_proof(s, req, source, raw)
+    except ProblemError as exc:
+        if exc.code == "unauthorized" and source.format != "facebook":
+            problem = {"code": exc.code, "detail": exc.detail}
+            await _keep(s, req, source, "unauthorized", 401, problem, None, None, req.content_type)
+        raise
+
+
+async def _check_vendor_proof(s: Services, req: Any, source: store.Source, raw: bytes) -> None:
     if source.signature != "none":
         await check_signature(s, req, source, raw)
     at = body_secret_at(source)
