@@ -6,6 +6,7 @@ not a second lead)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -114,3 +115,48 @@ def test_a_refused_delivery_is_kept_listed_and_replayed(service, database_url, o
     assert run.exit_code == 0, run.output
     assert f"{kept['delivery_id']}  200  duplicate" in run.stdout
     assert len(stored_leads(database_url, org.org_id)) == 2
+
+
+def test_kept_deliveries_are_bounded_and_unauthorized_ones_never_push_out_refused_ones(
+    database_url, org, monkeypatch
+):
+    import asyncio
+
+    import psycopg
+
+    from lead2inbound.dnc.crypto import SecretBox
+    from lead2inbound.sources import deliveries
+    from lead2inbound.sources.store import create, plan
+
+    monkeypatch.setattr(deliveries, "MAX_PER_SOURCE", 3)
+    monkeypatch.setattr(deliveries, "MAX_UNAUTHORIZED_PER_SOURCE", 2)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        source = create(
+            conn, SecretBox(SECRET_KEY), org.org_id, plan(name="s", mapping={"phone": "/p"})
+        )
+
+    async def post(outcome: str, n: int) -> None:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            for i in range(n):
+                await deliveries.record(
+                    conn,
+                    source.org_id,
+                    source.source_id,
+                    outcome=outcome,
+                    status=422 if outcome == "refused" else 401,
+                    problem=None,
+                    content_type="application/json",
+                    headers={},
+                    body=f'{{"n": {i}}}'.encode() if outcome == "refused" else None,
+                    lead_id=None,
+                )
+
+    asyncio.run(post("refused", 5))
+    asyncio.run(post("unauthorized", 50))  # a flood of bad signatures
+    with psycopg.connect(database_url) as conn:
+        kept = deliveries.list_sync(
+            conn, source.org_id, source.source_id, since=datetime(1970, 1, 1, tzinfo=UTC)
+        )
+    refused = [d for d in kept if d.outcome == "refused"]
+    assert [json.loads(d.body)["n"] for d in refused] == [4, 3, 2]  # the newest 3, all there
+    assert len([d for d in kept if d.outcome == "unauthorized"]) == 2

@@ -20,6 +20,7 @@ import uuid_utils
 
 RETENTION_DAYS = 30
 MAX_PER_SOURCE = 1000
+MAX_UNAUTHORIZED_PER_SOURCE = 100
 MAX_HEADERS = 50
 _DROPPED = ("authorization", "cookie", "proxy-authorization")
 _SECRET_WORDS = ("signature", "secret", "token", "key", "auth", "password")
@@ -84,11 +85,17 @@ _INSERT = (
     "INSERT INTO source_deliveries (delivery_id, org_id, source_id, outcome, status, problem, "
     "content_type, headers, body, lead_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+# Expired rows go, and past the newest MAX_PER_SOURCE of a source; `unauthorized` ones (which
+# anyone who knows a source's id can cause) have their own smaller cap, so they can never push
+# out a refused delivery that is waiting to be replayed.
 _PURGE = (
     "DELETE FROM source_deliveries WHERE org_id = %(org)s AND source_id = %(src)s AND ("
     "received_at < now() - make_interval(days => %(days)s) OR delivery_id IN ("
-    "SELECT delivery_id FROM source_deliveries WHERE org_id = %(org)s AND source_id = %(src)s "
-    "ORDER BY received_at DESC, delivery_id DESC OFFSET %(keep)s))"
+    "SELECT delivery_id FROM (SELECT delivery_id, outcome = 'unauthorized' AS unauth, "
+    "row_number() OVER (PARTITION BY outcome = 'unauthorized' "
+    "ORDER BY received_at DESC, delivery_id DESC) AS n FROM source_deliveries "
+    "WHERE org_id = %(org)s AND source_id = %(src)s) ranked "
+    "WHERE n > CASE WHEN unauth THEN %(keep_unauth)s ELSE %(keep)s END))"
 )
 _COLUMNS = (
     "delivery_id, received_at, outcome, status, problem, content_type, headers, body, lead_id, "
@@ -158,7 +165,13 @@ async def record(
         )
         await conn.execute(
             _PURGE,
-            {"org": org_id, "src": source_id, "days": RETENTION_DAYS, "keep": MAX_PER_SOURCE},
+            {
+                "org": org_id,
+                "src": source_id,
+                "days": RETENTION_DAYS,
+                "keep": MAX_PER_SOURCE,
+                "keep_unauth": MAX_UNAUTHORIZED_PER_SOURCE,
+            },
         )
     return delivery_id
 

@@ -33,18 +33,11 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Sequence
+from typing import get_args
 
-SCHEMES = (
-    "none",
-    "facebook",
-    "typeform",
-    "hubspot-v1",
-    "hubspot-v3",
-    "hmac-sha256",
-    "calendly",
-    "webflow",
-    "standard-webhooks",
-)
+from lead2inbound.contract.schemas import SignatureScheme
+
+SCHEMES: tuple[str, ...] = get_args(SignatureScheme)  # the contract names them
 REPLAY_WINDOW_S = 300
 
 

@@ -345,27 +345,14 @@ _PATCH = (
 )
 
 
+def _patch_params(source: Source, new: dict[str, Any]) -> tuple[Any, ...]:
+    mapping, options = json.dumps(new["mapping"]), json.dumps(new["options"])
+    return (mapping, options, new["success_status"], source.org_id, source.source_id)
+
+
 async def patch_async(conn: psycopg.AsyncConnection, source: Source, new: dict[str, Any]) -> None:
-    await conn.execute(
-        _PATCH,
-        (
-            json.dumps(new["mapping"]),
-            json.dumps(new["options"]),
-            new["success_status"],
-            source.org_id,
-            source.source_id,
-        ),
-    )
+    await conn.execute(_PATCH, _patch_params(source, new))
 
 
 def patch(conn: psycopg.Connection, source: Source, new: dict[str, Any]) -> None:
-    conn.execute(
-        _PATCH,
-        (
-            json.dumps(new["mapping"]),
-            json.dumps(new["options"]),
-            new["success_status"],
-            source.org_id,
-            source.source_id,
-        ),
-    )
+    conn.execute(_PATCH, _patch_params(source, new))
