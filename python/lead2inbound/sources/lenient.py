@@ -52,18 +52,29 @@ def lenient_lead(
     return parse_lead(data, strict=False, names=names)  # pragma: no cover
 
 
-def _set_aside(data: dict[str, Any], item: ErrorItem, warnings: list[str]) -> bool:
-    """Take the value `item` names out of `data` into custom_fields; False when it is not there."""
-    path = _path(item.pointer)
+def _parent(data: dict[str, Any], path: list[str]) -> Any:
     node: Any = data
-    for step in path[:-1]:
+    for step in path:
         if not isinstance(node, dict) or step not in node:
-            return False
+            return None
         node = node[step]
-    if not path or not isinstance(node, dict) or path[-1] not in node:
+    return node
+
+
+def _set_aside(data: dict[str, Any], item: ErrorItem, warnings: list[str]) -> bool:
+    """Take the value `item` names out of `data` into custom_fields; False when it is not there.
+    A bad item inside a list (`consent.sellers[0]`) sets aside the whole list: the nearest
+    object member on the path."""
+    full = _path(item.pointer)
+    for cut in range(len(full), 0, -1):
+        node = _parent(data, full[: cut - 1])
+        if isinstance(node, dict) and full[cut - 1] in node:
+            path = full[:cut]
+            break
+    else:
         return False
     value = node.pop(path[-1])
-    if isinstance(node, dict) and not node and len(path) > 1:
+    if not node and len(path) > 1:
         _drop_empty(data, path[:-1])
     name = (PREFIX + ".".join(path))[:40]
     custom = data.get("custom_fields")
@@ -71,7 +82,8 @@ def _set_aside(data: dict[str, Any], item: ErrorItem, warnings: list[str]) -> bo
     if path[0] == "custom_fields" or (not isinstance(custom, dict) and custom is not None):
         warnings.append(f"{where} {item.detail}: left out")
         return True
-    custom = data.setdefault("custom_fields", {})
+    if custom is None:
+        custom = data["custom_fields"] = {}
     if len(custom) >= MAX_CUSTOM_FIELDS:
         warnings.append(f"{where} {item.detail}: left out (custom_fields is full)")
         return True
