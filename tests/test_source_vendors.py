@@ -45,7 +45,7 @@ def post(service, source, body: bytes, headers: dict[str, str]) -> httpx.Respons
 def test_the_new_presets_are_valid_sources():
     from lead2inbound.sources.store import plan
 
-    for name in ("google-ads", "webflow", "calendly", "activecampaign", "elementor"):
+    for name in ("google-ads", "webflow", "calendly", "activecampaign", "elementor", "jotform"):
         secrets = {"body_secret": "b"} if name == "google-ads" else {"secret": "s"}
         planned = plan(name=name, preset=name, secrets=secrets)
         assert planned["mapping"] == PRESETS[name].mapping
@@ -280,3 +280,22 @@ def test_formstack_with_its_handshake_key(service, database_url, org):
     assert lead["external_id"] == "12345678"
     assert lead["custom_fields"] == {"formstack_form": "23534"}
     assert "handshake" not in json.dumps(lead, default=str)
+
+
+def test_jotform_multipart_raw_request(service, database_url, org):
+    source = create_source(service.url, org.key("admin"), name="jotform", preset="jotform")
+    headers = {
+        "Content-Type": "multipart/form-data; boundary=------WebKitFormBoundaryJ0tf0rmW3bh00k"
+    }
+    resp = post(service, source, fixture("jotform_webhook.multipart"), headers)
+    assert resp.status_code == 201, resp.text
+    lead = the_lead(database_url, org.org_id)
+    assert lead["phone"] == "+15125550199" and lead["phone_raw"] == "(512) 555-0199"
+    assert (lead["first_name"], lead["last_name"]) == ("Ivy", "Chen")
+    assert lead["email"] == "ivy.chen@example.com"
+    assert lead["external_id"] == "5912345678901234567"
+    assert lead["consent"] == {"ip_address": "203.0.113.44"}
+    assert lead["custom_fields"] == {
+        "jotform_form": "241234567890123",
+        "q6_whatService": "Gutter repair",
+    }

@@ -879,6 +879,7 @@ PresetName = Literal[
     "activecampaign",
     "elementor",
     "formstack",
+    "jotform",
 ]
 
 

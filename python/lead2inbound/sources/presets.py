@@ -499,6 +499,42 @@ FORMSTACK = Preset(
     },
 )
 
+_JF = "/rawRequest/"
+# Jotform webhooks (Jotform's "How to Set Up a Webhook" and its webhook API guide): multipart/
+# form-data with `formID`, `submissionID`, `ip`, `pretty`, and the answers as JSON in the
+# `rawRequest` field, each keyed `q<question id>_<unique name>`: a Name field as `{first,
+# last}`, a Phone field as `{full}`. The ids are the form's own: this preset assumes the
+# starter form's q3 name, q4 email, q5 phone (change them to your form's, as for Gravity Forms).
+JOTFORM = Preset(
+    name="jotform",
+    title="Jotform webhook (multipart; the answers as JSON in rawRequest)",
+    format="form_json",
+    json_field="rawRequest",
+    signature="none",
+    mapping={
+        "phone": {"first": [_JF + "q5_phoneNumber/full", _JF + "q5_phoneNumber"]},
+        "first_name": _JF + "q3_name/first",
+        "last_name": _JF + "q3_name/last",
+        "email": _JF + "q4_email",
+        "external_id": "submissionID",
+        "consent.ip_address": "ip",
+        "custom_fields.jotform_form": "formID",
+    },
+    options={
+        "unmapped_from": "/rawRequest",
+        "ignore": [
+            _JF + "slug",
+            _JF + "event_id",
+            _JF + "jsExecutionTracker",
+            _JF + "submitSource",
+            _JF + "buildDate",
+            _JF + "timeToSubmit",
+            _JF + "validatedNewRequiredFieldIDs",
+            _JF + "path",
+        ],
+    },
+)
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -514,5 +550,6 @@ PRESETS: dict[str, Preset] = {
         ACTIVECAMPAIGN,
         ELEMENTOR,
         FORMSTACK,
+        JOTFORM,
     )
 }
