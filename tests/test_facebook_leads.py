@@ -537,3 +537,17 @@ def test_the_graph_url_setting_is_https_unless_the_operator_allows_private():
     Config(facebook_graph_url="http://127.0.0.1:9/v21.0", facebook_graph_allow_private=True)
     with pytest.raises(ConfigError, match="ORG_CONCURRENCY"):
         Config(facebook_concurrency=2, facebook_org_concurrency=3).validate()
+
+
+def test_a_time_no_calendar_holds_does_not_leave_the_row_pending(service, database_url, org, graph):
+    """Issue 21: the conversion raised, the fetcher retried forever (`pending`). Now the lead is
+    written, its consent time kept as given (invalid_consent: the gate fails closed)."""
+    graph.leads[LEADGEN_ID] = {**LEAD, "created_time": 99999999999999999999}
+    source = facebook_source(service, org, graph)
+    httpx.post(
+        f"{service.url}{source['ingest_url']}", content=NOTIFICATION, headers=signed(NOTIFICATION)
+    )
+    wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
+    [lead] = stored_leads(database_url, org.org_id)
+    assert lead["consent"]["consent_timestamp"] == "99999999999999999999"
+    assert "invalid_consent" in lead["reasons"]

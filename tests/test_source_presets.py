@@ -38,6 +38,8 @@ def test_every_preset_is_a_valid_source():
 
     for name in PRESETS:
         secrets = {"secret": "s", "verify_token": "v", "page_token": "p"}
+        if PRESETS[name].options.get("body_secret_at"):
+            secrets["body_secret"] = "b"
         planned = plan(name=name, preset=name, secrets=secrets)
         assert planned["mapping"] == PRESETS[name].mapping
     assert {"hubspot", "unbounce", "gravity-forms", "typeform", "facebook", "zapier"} <= set(

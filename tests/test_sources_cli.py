@@ -9,11 +9,11 @@ from click.testing import CliRunner
 
 from lead2inbound.cli import main
 from tests.support.sources import FIXTURES, SECRET_KEY
-from tests.support.stack import fetch, make_org
+from tests.support.stack import PEPPER, fetch, make_org
 
 
 def cli(database_url, *args, code=0):
-    env = {"L2I_DATABASE_URL": database_url, "L2I_SECRET_KEY": SECRET_KEY}
+    env = {"L2I_DATABASE_URL": database_url, "L2I_SECRET_KEY": SECRET_KEY, "L2I_KEY_PEPPER": PEPPER}
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == code, result.output
     return result

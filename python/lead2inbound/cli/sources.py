@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
-from lead2inbound.cli.common import _config, _connect
+from lead2inbound.cli.common import _config, _connect, _pepper
 from lead2inbound.cli.dnc import _box, _org
 from lead2inbound.contract.problems import ProblemError
 from lead2inbound.contract.wire import decode_json
+from lead2inbound.sources.signatures import SCHEMES
 
 _TYPES = {
     "json": "application/json",
@@ -77,7 +78,7 @@ def sources_presets() -> None:
 @click.option(
     "--signature",
     default=None,
-    type=click.Choice(["none", "facebook", "typeform", "hubspot-v1", "hubspot-v3", "hmac-sha256"]),
+    type=click.Choice(list(SCHEMES)),
 )
 @click.option(
     "--secret", default=None, envvar="L2I_SOURCE_SECRET", show_envvar=True,
@@ -91,8 +92,18 @@ def sources_presets() -> None:
     "--page-token", default=None, envvar="L2I_SOURCE_PAGE_TOKEN", show_envvar=True,
     help="facebook: the page access token.",
 )  # fmt: skip
+@click.option(
+    "--body-secret", default=None, envvar="L2I_SOURCE_BODY_SECRET", show_envvar=True,
+    help="The secret the vendor puts in the body (at options.body_secret_at).",
+)  # fmt: skip
 @click.option("--sandbox", is_flag=True, help="Signed posts act as a test key.")
-@click.option("--rate-limit", type=int, default=120, show_default=True, help="Signed posts/min.")
+@click.option("--rate-limit", type=int, default=120, show_default=True, help="Posts/min.")
+@click.option(
+    "--success-status",
+    type=click.Choice(["200", "201"]),
+    default=None,
+    help="What a new lead answers (default: the preset's, else 201).",
+)
 def sources_create(
     org: str,
     name: str,
@@ -105,10 +116,14 @@ def sources_create(
     secret: str | None,
     verify_token: str | None,
     page_token: str | None,
+    body_secret: str | None,
     sandbox: bool,
     rate_limit: int,
+    success_status: str | None,
 ) -> None:
-    """Create a source; prints it (secrets by name only) with its ingest URL."""
+    """Create a source; prints it (secrets by name only) with its ingest URL and its own URL
+    (`hook_url`, shown this once)."""
+    from lead2inbound.sources import hooks
     from lead2inbound.sources.store import SourceError, create, plan, secret_names
 
     cfg = _config()
@@ -122,15 +137,78 @@ def sources_create(
             mapping=_json_arg(mapping, "--mapping"),
             options=_json_arg(options, "--options"),
             signature=signature,
-            secrets={"secret": secret, "verify_token": verify_token, "page_token": page_token},
+            secrets={
+                "secret": secret,
+                "verify_token": verify_token,
+                "page_token": page_token,
+                "body_secret": body_secret,
+            },
             sandbox=sandbox,
             rate_limit=rate_limit,
+            success_status=int(success_status) if success_status else None,
         )
-        with _connect(cfg) as conn:
+        with _connect(cfg) as conn, conn.transaction():
             source = create(conn, box, _org(conn, org), planned)
+            token = hooks.add(conn, _pepper(cfg).encode(), source.org_id, source.source_id, None)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps(source.as_dict(secret_names(source, box)), indent=2))
+    shown = {**source.as_dict(secret_names(source, box)), "hook_url": hooks.url_path(token)}
+    click.echo(json.dumps(shown, indent=2))
+
+
+@sources.command("urls")
+@click.option("--org", required=True, help="Org id or name.")
+@click.argument("source_id")
+def sources_urls(org: str, source_id: str) -> None:
+    """The source's URLs (public part only), as JSON lines, oldest first."""
+    from lead2inbound.sources import hooks
+
+    with _connect(_config()) as conn:
+        source = _source(conn, org, source_id)
+        found = hooks.list_hooks(conn, source.org_id, source.source_id)
+    for hook in found:
+        click.echo(json.dumps(hook.as_dict()))
+
+
+@sources.command("rotate-url")
+@click.option("--org", required=True, help="Org id or name.")
+@click.option(
+    "--overlap-s",
+    type=int,
+    default=86_400,
+    show_default=True,
+    help="How long the older URLs keep working (0: they stop now).",
+)
+@click.argument("source_id")
+def sources_rotate_url(org: str, overlap_s: int, source_id: str) -> None:
+    """A new URL for the source, printed once; the older ones end after the overlap."""
+    from lead2inbound.sources import hooks
+
+    try:
+        hooks.check_overlap(overlap_s)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    cfg = _config()
+    with _connect(cfg) as conn, conn.transaction():
+        source = _source(conn, org, source_id)
+        token = hooks.add(conn, _pepper(cfg).encode(), source.org_id, source.source_id, overlap_s)
+    click.echo(hooks.url_path(token))
+    click.echo(f"older URLs of source {source.source_id} end in {overlap_s} s", err=True)
+
+
+@sources.command("revoke-url")
+@click.option("--org", required=True, help="Org id or name.")
+@click.argument("source_id")
+@click.argument("hook_id")
+def sources_revoke_url(org: str, source_id: str, hook_id: str) -> None:
+    """Revoke one of the source's URLs (`l2i sources urls` lists their ids): 401 from now on."""
+    from lead2inbound.sources import hooks
+
+    with _connect(_config()) as conn:
+        source = _source(conn, org, source_id)
+        if not hooks.revoke(conn, source.org_id, source.source_id, hook_id):
+            raise click.ClickException(f"source {source.source_id} has no active URL {hook_id}")
+    click.echo(f"URL {hooks.public(hook_id)} revoked", err=True)
 
 
 @sources.command("list")
@@ -242,3 +320,87 @@ def sources_test(org: str, content_type: str | None, source_id: str, file: Path)
     click.echo(json.dumps(out, indent=2))
     if not out["valid"]:
         raise SystemExit(1)
+
+
+@sources.command("update")
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--mapping", default=None, help="A new mapping as JSON, or @FILE.")
+@click.option("--options", default=None, help="New mapping options as JSON, or @FILE.")
+@click.option("--success-status", type=click.Choice(["200", "201"]), default=None)
+@click.argument("source_id")
+def sources_update(
+    org: str, mapping: str | None, options: str | None, success_status: str | None, source_id: str
+) -> None:
+    """Change a source's mapping (then `l2i sources replay` what the old one refused)."""
+    from lead2inbound.sources.store import SourceError, check_patch, patch
+
+    with _connect(_config()) as conn:
+        source = _source(conn, org, source_id)
+        try:
+            new = check_patch(
+                source,
+                _json_arg(mapping, "--mapping"),
+                _json_arg(options, "--options"),
+                int(success_status) if success_status else None,
+            )
+        except SourceError as exc:
+            raise click.ClickException(str(exc)) from None
+        patch(conn, source, new)
+    click.echo(f"source {source.source_id} updated", err=True)
+
+
+@sources.command("deliveries")
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.argument("source_id")
+def sources_deliveries(org: str, limit: int, source_id: str) -> None:
+    """What vendors posted to the source, newest first, as JSON lines (refused ones with their
+    body; credentials removed)."""
+    from datetime import UTC, datetime
+
+    from lead2inbound.sources import deliveries
+
+    with _connect(_config()) as conn:
+        source = _source(conn, org, source_id)
+        found = deliveries.list_sync(
+            conn,
+            source.org_id,
+            source.source_id,
+            since=datetime(1970, 1, 1, tzinfo=UTC),
+            limit=limit,
+        )
+    for item in found:
+        click.echo(json.dumps(item.as_dict()))
+
+
+@sources.command("replay")
+@click.option("--url", required=True, envvar="L2I_URL", show_envvar=True, help="The service.")
+@click.option(
+    "--key", required=True, envvar="L2I_ADMIN_KEY", show_envvar=True, help="An admin key."
+)
+@click.option("--since", required=True, help="Replay refused deliveries received since (ISO).")
+@click.argument("source_id")
+def sources_replay(url: str, key: str, since: str, source_id: str) -> None:
+    """Replay the source's refused deliveries since a time through a running service (the same
+    path as a live post: a lead already made is a duplicate)."""
+    import httpx
+
+    base = url.rstrip("/") + f"/v1/sources/{source_id}/deliveries"
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        listed = httpx.get(
+            base,
+            params={"since": since, "outcome": "refused", "limit": "1000"},
+            headers=headers,
+            timeout=30,
+        )
+        if listed.status_code != 200:
+            raise click.ClickException(f"HTTP {listed.status_code}: {listed.text[:500]}")
+        items = sorted(listed.json()["data"], key=lambda d: d["received_at"])
+        for item in items:
+            resp = httpx.post(f"{base}/{item['delivery_id']}/replay", headers=headers, timeout=30)
+            answer = resp.json() if resp.content else {}
+            what = answer.get("outcome") or answer.get("code") or ""
+            click.echo(f"{item['delivery_id']}  {resp.status_code}  {what}")
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"could not reach {url}: {exc}") from None

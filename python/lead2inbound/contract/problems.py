@@ -22,6 +22,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "not_leased": (409, "Lead is not leased to you"),
     "request_timeout": (408, "Request body not received in time"),
     "idempotency_in_flight": (409, "A request with this Idempotency-Key is still in flight"),
+    "nothing_to_replay": (409, "The delivery has no body to replay"),
     "payload_too_large": (413, "Request body too large"),
     "unsupported_media_type": (415, "Unsupported content type"),
     "validation_error": (422, "Request failed validation"),

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from lead2inbound.contract.regions import CODES
+
 # --- limits ---------------------------------------------------------------------------------------
 
 Short = Annotated[str, Meta(max_length=200)]
@@ -23,13 +25,7 @@ CustomValue = Annotated[str, Meta(max_length=500)] | int | float | bool
 MAX_CUSTOM_FIELDS = 50
 MAX_SELLERS = 100
 
-US_CA_STATES = frozenset(
-    # US states, DC and territories
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
-    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI UM "
-    # Canadian provinces and territories
-    "AB BC MB NB NL NS NT NU ON PE QC SK YT".split()
-)
+US_CA_STATES = CODES  # the two-letter codes (contract/regions.py)
 
 
 class Consent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -159,7 +155,12 @@ class LeadIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     state: (
         Annotated[
             str,
-            Meta(max_length=2, description="US state or Canadian province code", examples=["TX"]),
+            Meta(
+                max_length=64,
+                description="US state or territory, or Canadian province: its two-letter code "
+                "or its full name, in any case (`Texas`, `texas`, `tx`); stored as the code.",
+                examples=["TX"],
+            ),
         ]
         | None
     ) = None
@@ -269,6 +270,15 @@ class LeadResult(msgspec.Struct):
             ],
         ),
     ]
+    warnings: Annotated[
+        list[str],
+        Meta(
+            description="Only for a lead made through a source, when something was left out: "
+            "an optional value that did not validate (kept in `custom_fields` as "
+            "`invalid__<field>`), a value the source's mapping could not convert, a path with "
+            "no value. Absent when there is none."
+        ),
+    ] = []
 
 
 class ErrorItem(msgspec.Struct, omit_defaults=True):
@@ -851,8 +861,32 @@ class ApiKeyRevoked(msgspec.Struct):
 # --- lead sources (docs/lead-sources.md, "Sources") ----------------------------------------------
 
 SourceFormat = Literal["json", "form", "multipart", "form_json", "facebook"]
-SignatureScheme = Literal["none", "facebook", "typeform", "hubspot-v1", "hubspot-v3", "hmac-sha256"]
-PresetName = Literal["hubspot", "unbounce", "gravity-forms", "typeform", "facebook", "zapier"]
+SignatureScheme = Literal[
+    "none",
+    "facebook",
+    "typeform",
+    "hubspot-v1",
+    "hubspot-v3",
+    "hmac-sha256",
+    "calendly",
+    "webflow",
+    "standard-webhooks",
+]
+PresetName = Literal[
+    "hubspot",
+    "unbounce",
+    "gravity-forms",
+    "typeform",
+    "facebook",
+    "zapier",
+    "google-ads",
+    "webflow",
+    "calendly",
+    "activecampaign",
+    "elementor",
+    "formstack",
+    "jotform",
+]
 
 
 class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -940,12 +974,53 @@ class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    body_secret: (
+        Annotated[
+            str,
+            Meta(
+                max_length=4000,
+                description="A secret the vendor puts in the body (Google Ads' `google_key`, "
+                "Formstack's `HandshakeKey`), expected at `options.body_secret_at` (a JSON "
+                "Pointer or a form field's name) on every post without an API key; compared in "
+                "constant time. Sealed.",
+            ),
+        ]
+        | None
+    ) = None
     sandbox: Annotated[
         bool, Meta(description="Signed posts act as a test key: leads stored, never queued.")
     ] = False
     rate_limit: Annotated[
-        int, Meta(ge=1, le=1_000_000, description="Signed posts per minute.", examples=[120])
+        int,
+        Meta(
+            ge=1,
+            le=1_000_000,
+            description="Posts per minute through its signature or its URL.",
+            examples=[120],
+        ),
     ] = 120
+    success_status: Annotated[
+        Literal[200, 201] | None,
+        Meta(
+            description="What a new lead answers: 201 (as POST /v1/leads) or 200 for vendors "
+            "that count anything else as a failure (Webflow). Default: the preset's, else 201. "
+            "A duplicate is 200 either way."
+        ),
+    ] = None
+
+
+class SourcePatch(msgspec.Struct, forbid_unknown_fields=True):
+    """PATCH /v1/sources/{source_id}: fix a mapping (then replay what it refused)."""
+
+    mapping: Annotated[
+        dict[str, Any] | None, Meta(description="A new mapping (replaces the whole).")
+    ] = None
+    options: Annotated[
+        dict[str, Any] | None, Meta(description="New mapping options (replace the whole).")
+    ] = None
+    success_status: Annotated[
+        Literal[200, 201] | None, Meta(description="What a new lead answers.")
+    ] = None
 
 
 class FacebookFetches(msgspec.Struct):
@@ -971,9 +1046,14 @@ class SourceOut(msgspec.Struct):
     signature: Annotated[str, Meta(description="The signature scheme (`none`: API keys only).")]
     secrets: Annotated[list[str], Meta(description="The names of the secrets it holds.")]
     sandbox: Annotated[bool, Meta(description="Signed posts act as a test key.")]
-    rate_limit: Annotated[int, Meta(description="Signed posts per minute.")]
+    rate_limit: Annotated[int, Meta(description="Posts per minute (signature or URL).")]
+    success_status: Annotated[int, Meta(description="What a new lead answers: 200 or 201.")]
     ingest_url: Annotated[
-        str, Meta(description="Where the vendor posts.", examples=["/v1/sources/0190.../leads"])
+        str,
+        Meta(
+            description="Where a vendor that sends a key or a signature posts.",
+            examples=["/v1/sources/0190.../leads"],
+        ),
     ]
     created_at: Annotated[Timestamp, Meta(description="When it was made.")]
     facebook_leads: (
@@ -986,6 +1066,117 @@ class SourceOut(msgspec.Struct):
         ]
         | None
     ) = None
+    hook_url: (
+        Annotated[
+            str,
+            Meta(
+                description="Only in the creation answer, shown once: the source's URL that is "
+                "its own credential (`/v1/hooks/l2i_hook_...`), for vendors that can be given a "
+                "URL and nothing else. Stored only as a digest; rotate it with "
+                "`POST /v1/sources/{source_id}/urls`.",
+                examples=["/v1/hooks/l2i_hook_AbC123dEf456_..."],
+            ),
+        ]
+        | None
+    ) = None
+
+
+class SourceUrl(msgspec.Struct):
+    """One of a source's URLs (never its token: only the public part)."""
+
+    hook_id: Annotated[str, Meta(description="The token's public id.")]
+    url_hint: Annotated[
+        str, Meta(description="What logs show of it.", examples=["l2i_hook_AbC123dEf456_…"])
+    ]
+    created_at: Annotated[Timestamp, Meta(description="When it was made.")]
+    expires_at: Annotated[
+        Timestamp | None, Meta(description="When it stops working (rotated: the overlap's end).")
+    ]
+    revoked_at: Annotated[Timestamp | None, Meta(description="When it was revoked.")]
+    active: Annotated[bool, Meta(description="It works now.")]
+
+
+class SourceUrlList(msgspec.Struct):
+    """GET /v1/sources/{source_id}/urls: oldest first."""
+
+    data: list[SourceUrl]
+
+
+class SourceUrlIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/sources/{source_id}/urls: a new URL; the older ones end after the overlap."""
+
+    overlap_s: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=2_592_000,
+            description="How long the older URLs keep working (seconds; 0: they stop now), so "
+            "the vendor's settings can be changed without a lost post.",
+            examples=[86400],
+        ),
+    ] = 86_400
+
+
+class SourceUrlCreated(msgspec.Struct):
+    """The new URL, shown once."""
+
+    hook_id: Annotated[str, Meta(description="The token's public id.")]
+    hook_url: Annotated[
+        str,
+        Meta(
+            description="The path to paste into the vendor's settings (after the service's "
+            "address). Shown once; stored only as a digest.",
+            examples=["/v1/hooks/l2i_hook_AbC123dEf456_..."],
+        ),
+    ]
+    urls: Annotated[list[SourceUrl], Meta(description="All the source's URLs, after this one.")]
+
+
+class SourceUrlRevoked(msgspec.Struct):
+    """DELETE /v1/sources/{source_id}/urls/{hook_id}."""
+
+    hook_id: Annotated[str, Meta(description="The revoked URL's id.")]
+    revoked: Literal[True]
+
+
+class SourceDelivery(msgspec.Struct):
+    """What a vendor sent to a source (docs/lead-sources.md, "Deliveries")."""
+
+    delivery_id: Annotated[str, Meta(description="Its id (a UUID).")]
+    received_at: Annotated[Timestamp, Meta(description="When it arrived.")]
+    outcome: Annotated[
+        Literal["created", "duplicate", "refused", "unauthorized"],
+        Meta(
+            description="`created` / `duplicate`: it made (or matched) a lead; `refused`: a "
+            "4xx (mapping, phone, unreadable body), kept with its body; `unauthorized`: a bad "
+            "signature or body secret, counted without its body."
+        ),
+    ]
+    status: Annotated[int, Meta(description="What the vendor was answered.")]
+    problem: Annotated[
+        dict[str, Any] | None, Meta(description="The refusal: `code`, `detail`, `errors`.")
+    ]
+    content_type: Annotated[str | None, Meta(description="As sent.")]
+    headers: Annotated[
+        dict[str, str],
+        Meta(description="As sent, without credentials, cookies and signatures."),
+    ]
+    body: Annotated[
+        str | None,
+        Meta(
+            description="The raw body as text (the source's body secret cut out), for a "
+            "delivery that made no lead; null otherwise."
+        ),
+    ]
+    lead_id: Annotated[str | None, Meta(description="The lead it made (or a replay made).")]
+    replayed_at: Annotated[Timestamp | None, Meta(description="When it was last replayed.")]
+    replay_status: Annotated[int | None, Meta(description="What its last replay answered.")]
+
+
+class SourceDeliveryList(msgspec.Struct):
+    """GET /v1/sources/{source_id}/deliveries: newest first."""
+
+    data: list[SourceDelivery]
 
 
 class SourceList(msgspec.Struct):

@@ -23,6 +23,7 @@ import uuid_utils
 
 from lead2inbound._core import InvalidPhone, PhoneNumber, normalize
 from lead2inbound.contract.problems import validation
+from lead2inbound.contract.regions import state_code
 from lead2inbound.contract.schemas import LeadIn
 from lead2inbound.contract.wire import nul_errors
 from lead2inbound.dialing import calling_hours
@@ -31,8 +32,10 @@ from lead2inbound.intake.validation import error, phone_detail, semantic_errors,
 
 # RFC 3339 date-time: a full date, a time and an offset (Z or ±hh:mm). No offset, no consent:
 # the gate fails closed rather than guess a time zone.
+# RFC 3339, and ISO 8601's `+0000` offsets (Facebook, Zapier): the same instant. A time with no
+# offset at all stays invalid: the consent gate fails closed.
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:?\d{2})$"
 )
 _to_json = msgspec.json.Encoder()
 
@@ -66,6 +69,7 @@ class PreparedLead:
     scrubbed_at: datetime | None = None
     zones: tuple[str, ...] = ()  # candidate time zones (calling_hours.locate)
     calling_rules: tuple[str, ...] = ()  # calling-hours rules that apply
+    warnings: tuple[str, ...] = ()  # what a source's lead left out (sources/lenient.py)
 
     @property
     def eligible(self) -> bool:
@@ -90,7 +94,7 @@ class PreparedLead:
             lead.first_name,
             lead.last_name,
             lead.email,
-            lead.state.upper() if lead.state else None,
+            lead.state,  # the code (prepare)
             lead.postal_code,
             lead.city,
             lead.address,
@@ -154,6 +158,8 @@ def prepare(
     """Validate what types could not and run the gates that need no store. Raises 422."""
     phone_raw = lead.phone if isinstance(lead.phone, str) else str(lead.phone)
     errors = semantic_errors(lead, skip=frozenset({"phone"}))
+    if lead.state is not None and not errors:  # "Texas", "tx": TX from here on
+        lead = msgspec.structs.replace(lead, state=state_code(lead.state))
     errors.extend(_nul_errors(lead))
     number: PhoneNumber | None = None
     try:

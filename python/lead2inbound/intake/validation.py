@@ -17,7 +17,8 @@ import msgspec
 
 from lead2inbound._core import InvalidPhone, normalize
 from lead2inbound.contract.problems import _param, error, validation
-from lead2inbound.contract.schemas import US_CA_STATES, ErrorItem, LeadIn
+from lead2inbound.contract.regions import state_code
+from lead2inbound.contract.schemas import ErrorItem, LeadIn
 from lead2inbound.contract.wire import decode_json
 from lead2inbound.intake.forms import WireNames, unflatten
 
@@ -133,9 +134,9 @@ def _collect(
 
 
 def _check_state(value: str) -> tuple[str, str] | None:
-    if value.upper() in US_CA_STATES:
+    if state_code(value) is not None:
         return None
-    return "invalid", "must be a US state or Canadian province code (two letters)"
+    return "invalid", "must be a US state or territory or a Canadian province (code or name)"
 
 
 def _check_email(value: str) -> tuple[str, str] | None:

@@ -40,7 +40,7 @@ from lead2inbound.contract.problems import ProblemError, validation
 from lead2inbound.dnc.crypto import SecretBox, SecretError
 from lead2inbound.dnc.gate import DncService
 from lead2inbound.intake.pipeline import OrgPolicy, prepare
-from lead2inbound.intake.validation import error, parse_lead
+from lead2inbound.intake.validation import error
 from lead2inbound.intake.writer import LeadWriter, WriteResult
 from lead2inbound.ops.background import BackgroundTask
 from lead2inbound.ops.config import Config
@@ -51,7 +51,7 @@ from lead2inbound.ops.outbound import (
     OutboundTimeout,
     send,
 )
-from lead2inbound.sources.preview import mapped_lead
+from lead2inbound.sources.preview import source_lead
 from lead2inbound.sources.store import Source, get_async
 from lead2inbound.store.queries import sql
 
@@ -208,8 +208,8 @@ def _graph_error(status: int, body: Any) -> GraphError:
 
 def facebook_lead(source: Source, doc: dict[str, Any]) -> Any:
     """The LeadIn and wire names a fetched Graph lead makes under the source's mapping."""
-    data, names, _ = mapped_lead(source, doc)
-    return parse_lead(data, strict=False, names=names)
+    lead, names, _ = source_lead(source, doc)  # lenient: only the phone refuses it
+    return lead, names
 
 
 class FacebookRetrier(BackgroundTask):

@@ -13,7 +13,8 @@ the document, one rule per lead field:
 - `{"split_name": RULE, "part": "first"|"last"}`: a full name cut at its first space.
 - `{"join": [RULE, ...], "sep": " "}`: the non-empty values joined.
 - `{"find": P, "where": {Q: value}, "get": R}`: in the list at `P`, the first item whose `Q` is
-  `value`, then `R` inside it (Typeform's answers, Facebook's `field_data`).
+  `value`, then `R` inside it (Typeform's answers, Facebook's `field_data`). A where value may
+  be `{"contains": text}` (in any case) or another rule, whose value is looked up first.
 - `{"const": value}`: a fixed value.
 
 A value that is a list of one item is that item (Unbounce and Facebook send every answer as a
@@ -253,10 +254,23 @@ def check_rule(rule: Any, where: str, depth: int = 0) -> None:
         cond = rule.get("where")
         if not isinstance(cond, dict) or not cond or not all(isinstance(k, str) for k in cond):
             raise MappingError(where, "find needs where: {path: value}")
+        for want in cond.values():
+            if isinstance(want, dict) and "contains" in want:
+                _check_contains(want, where)
+            elif isinstance(want, dict):
+                check_rule(want, where, depth + 1)
+            elif not isinstance(want, (str, int, float, bool)) or want is None:
+                raise MappingError(where, "a where value is a value, {contains: text} or a rule")
         if not isinstance(rule.get("get", ""), str):
             raise MappingError(where, "get must be a path")
     elif kind == "const" and not isinstance(rule["const"], (str, int, float, bool, list)):
         raise MappingError(where, "const must be a string, number, boolean or list")
+
+
+def _check_contains(want: dict[str, Any], where: str) -> None:
+    text = want.get("contains")
+    if set(want) != {"contains"} or not isinstance(text, str) or not 1 <= len(text.strip()) <= 200:
+        raise MappingError(where, "contains takes a text of 1 to 200 characters")
 
 
 def check_mapping(mapping: Any) -> None:
@@ -281,13 +295,20 @@ def check_options(options: Any) -> None:
             "the Graph API address is the operator's setting (L2I_FACEBOOK_GRAPH_URL), "
             "not a source option",
         )
-    known = {"unmapped", "unmapped_from", "unmapped_key", "unmapped_value", "ignore"}
+    known = {
+        "unmapped",
+        "unmapped_from",
+        "unmapped_key",
+        "unmapped_value",
+        "ignore",
+        "body_secret_at",
+    }
     extra = set(options) - known
     if extra:
         raise MappingError("options", f"unknown option(s): {', '.join(sorted(extra))}")
     if options.get("unmapped", "custom_fields") not in ("custom_fields", "drop"):
         raise MappingError("options.unmapped", "custom_fields or drop")
-    for name in ("unmapped_from", "unmapped_key", "unmapped_value"):
+    for name in ("unmapped_from", "unmapped_key", "unmapped_value", "body_secret_at"):
         if not isinstance(options.get(name, ""), str):
             raise MappingError(f"options.{name}", "must be a string")
     ignore = options.get("ignore", [])
@@ -343,6 +364,7 @@ class _Run:
     doc: Any
     used: set[tuple[str, ...]] = field(default_factory=set)
     missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _eval(rule: Any, run: _Run) -> tuple[Any, str | None]:
@@ -386,7 +408,9 @@ def _eval(rule: Any, run: _Run) -> tuple[Any, str | None]:
     else:  # find
         value, where = _find(rule, run)
     if value is not _MISSING and rule.get("as"):
-        value = _convert(value, rule["as"])
+        value, problem = _convert(value, rule["as"])
+        if problem:
+            run.warnings.append(f"{where or 'a value'} {problem}")
     return value, where
 
 
@@ -396,8 +420,9 @@ def _find(rule: dict[str, Any], run: _Run) -> tuple[Any, str | None]:
         run.missing.append(rule["find"])
         return _MISSING, rule["find"]
     base = _steps(rule["find"])
+    conds = [(k, _condition(v, run)) for k, v in rule["where"].items()]
     for i, item in enumerate(items):
-        if all(_same(_unwrap(resolve(item, k)), v) for k, v in rule["where"].items()):
+        if all(test(_unwrap(resolve(item, k))) for k, test in conds):
             get = rule.get("get") or ""
             run.used.add(tuple([*base, str(i)]))
             value = _unwrap(resolve(item, get) if get else item)
@@ -408,6 +433,23 @@ def _find(rule: dict[str, Any], run: _Run) -> tuple[Any, str | None]:
     desc = ", ".join(f"{k} = {v!r}" for k, v in rule["where"].items())
     run.missing.append(f"{rule['find']}[{desc}]")
     return _MISSING, rule["find"]
+
+
+def _condition(want: Any, run: _Run) -> Any:
+    """What a `where` value tests: equality with a value; `{"contains": text}`, the text in it
+    in any case (not a regular expression: a tenant's pattern must not be able to stall a
+    worker); or another rule's value, looked up first (Typeform: the answer whose field id is
+    the id of the question titled "First name")."""
+    if isinstance(want, dict) and "contains" in want:
+        needle = " ".join(str(want["contains"]).split()).casefold()
+        return lambda got: (
+            got is not _MISSING and needle in " ".join(as_text(got).split()).casefold()
+        )
+    if isinstance(want, dict):
+        want, _ = _eval(want, _Run(run.doc))  # its misses are not the mapping's warnings
+        if want is _MISSING:
+            return lambda got: False
+    return lambda got: _same(got, want)
 
 
 def _norm(value: Any) -> str:
@@ -434,43 +476,74 @@ _DATE_FORMATS = (
 )
 
 
-def _convert(value: Any, kind: str) -> Any:
+def _convert(value: Any, kind: str) -> tuple[Any, str | None]:
+    """Total over every JSON value (issue 21: vendor data never raises): the converted value or
+    _MISSING, and what was wrong with it (a warning), never an exception."""
     if kind == "string":
-        return str(value)
+        return as_text(value), None
     if kind == "digits":
-        digits = "".join(ch for ch in str(value) if ch.isdigit())
-        return digits or _MISSING
-    return to_datetime(value)
+        digits = "".join(ch for ch in as_text(value) if ch in "0123456789")
+        return (digits, None) if digits else (_MISSING, "has no digits: left out")
+    when = parse_time(value)
+    if when is None:  # kept as text: the consent gate then records invalid_consent (fails closed)
+        return as_text(value), "is not a time this service can read: kept as given"
+    return when, None
+
+
+def as_text(value: Any) -> str:
+    """A JSON value as text: a string as it is, a number or boolean as JSON writes it, a list or
+    object as compact JSON."""
+    if isinstance(value, str):
+        return value
+    try:
+        return msgspec.json.encode(value).decode()
+    except (TypeError, ValueError, OverflowError):  # not JSON (a caller's own value)
+        return str(value)
+
+
+_UNIX = re.compile(r"[0-9]{1,20}")
+
+
+def parse_time(value: Any) -> str | None:
+    """An RFC 3339 string (UTC when the source gives no offset) from the usual webhook forms:
+    RFC 3339 / ISO 8601 (also `+0000` offsets), Unix seconds or milliseconds, and
+    `2026-07-05 04:19 PM UTC` (Unbounce); None for anything else, including numbers no calendar
+    holds (`99999999999999999999`)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        if isinstance(value, (int, float)) or _UNIX.fullmatch(value):
+            num = float(value)
+            when = datetime.fromtimestamp(num / 1000 if num > 1e11 else num, UTC)
+            return when.isoformat().replace("+00:00", "Z")
+        when = _parse_text_time(value.strip())
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):  # out of the calendar's range
+        return None
+
+
+def _parse_text_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    zoned = text.replace(" UTC", " +0000").replace(" GMT", " +0000")
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(zoned, fmt.replace("%Z", "%z"))
+        except ValueError:
+            continue
+    return None
 
 
 def to_datetime(value: Any) -> Any:
-    """An RFC 3339 string (UTC when the source gives no offset) from the usual webhook forms:
-    RFC 3339 / ISO 8601 (also `+0000` offsets), Unix seconds or milliseconds, and
-    `2026-07-05 04:19 PM UTC` (Unbounce). Anything else is kept as it is (the consent gate then
+    """`parse_time`'s answer, or the value as text when it is not a time (the consent gate then
     records `invalid_consent`)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
-        num = float(value)
-        when = datetime.fromtimestamp(num / 1000 if num > 1e11 else num, UTC)
-        return when.isoformat().replace("+00:00", "Z")
-    text = str(value).strip()
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        when = None
-        for fmt in _DATE_FORMATS:
-            try:
-                zoned = text.replace(" UTC", " +0000").replace(" GMT", " +0000")
-                when = datetime.strptime(zoned, fmt.replace("%Z", "%z"))
-                break
-            except ValueError:
-                continue
-    if when is None:
-        return text
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.isoformat().replace("+00:00", "Z")
+    return _convert(value, "datetime")[0]
 
 
 @dataclass
@@ -483,6 +556,8 @@ class Mapped:
 def apply(doc: Any, mapping: dict[str, Any], options: dict[str, Any] | None = None) -> Mapped:
     """The lead data a document makes under `mapping` (see the module doc)."""
     options = options or {}
+    if options.get("body_secret_at"):  # the vendor's secret never becomes a custom field
+        options = {**options, "ignore": [*options.get("ignore", []), options["body_secret_at"]]}
     run = _Run(doc)
     data: dict[str, Any] = {}
     names: WireNames = {}
@@ -502,6 +577,7 @@ def apply(doc: Any, mapping: dict[str, Any], options: dict[str, Any] | None = No
         if where:
             names[tuple(path)] = where
     warnings = [f"no value at {p}" for p in dict.fromkeys(run.missing)]
+    warnings += list(dict.fromkeys(run.warnings))
     if options.get("unmapped", "custom_fields") == "custom_fields":
         _unmapped(doc, run, data, names, options, warnings)
     return Mapped(data, names, warnings)

@@ -25,6 +25,8 @@ class Preset:
     mapping: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
     json_field: str | None = None
+    # 200 for vendors that count any other answer as a failure (docs/lead-sources.md)
+    success_status: int = 201
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +37,7 @@ class Preset:
             "signature": self.signature,
             "mapping": copy.deepcopy(self.mapping),
             "options": copy.deepcopy(self.options),
+            "success_status": self.success_status,
         }
 
 
@@ -162,6 +165,17 @@ def _answer(kind: str, *, ref: str | None = None) -> dict[str, Any]:
     return {"find": _ANSWERS, "where": where, "get": f"/{kind}"}
 
 
+def _titled(words: str) -> dict[str, Any]:
+    """The text answer to the short-text question whose title has `words` (real forms' refs
+    are generated: the question is found by its type and title, its answer by its field id)."""
+    question = {
+        "find": "/form_response/definition/fields",
+        "where": {"/type": "short_text", "/title": {"contains": words}},
+        "get": "/id",
+    }
+    return {"find": _ANSWERS, "where": {"/field/id": question}, "get": "/text"}
+
+
 TYPEFORM = Preset(
     name="typeform",
     title="Typeform webhook (form_response, signed with Typeform-Signature)",
@@ -173,13 +187,19 @@ TYPEFORM = Preset(
         "first_name": {
             "first": [
                 _answer("text", ref="first_name"),
+                _titled("first name"),
                 {"split_name": _answer("text", ref="name"), "part": "first"},
+                {"split_name": _titled("name"), "part": "first"},
             ]
         },
         "last_name": {
             "first": [
                 _answer("text", ref="last_name"),
+                _titled("last name"),
+                _titled("surname"),
                 {"split_name": _answer("text", ref="name"), "part": "last"},
+                {"split_name": _titled("full name"), "part": "last"},
+                {"split_name": _titled("your name"), "part": "last"},
             ]
         },
         "state": _answer("text", ref="state"),
@@ -276,6 +296,260 @@ ZAPIER = Preset(
     },
 )
 
+
+def _gads(column_id: str) -> dict[str, Any]:
+    return {
+        "find": "/user_column_data",
+        "where": {"/column_id": column_id},
+        "get": "/string_value",
+    }
+
+
+# Google Ads lead form asset, webhook delivery ("Implementation", developers.google.com/google-
+# ads/webhook/docs/implementation): JSON, the answers in `user_column_data` by `column_id`, the
+# advertiser's key in the body as `google_key`. A lead form carries no TCPA consent of its own:
+# its leads are `missing_consent` unless a mapping says otherwise (the gate fails closed).
+GOOGLE_ADS = Preset(
+    name="google-ads",
+    title="Google Ads lead form webhook (JSON; the form's key in the body as google_key)",
+    format="json",
+    signature="none",
+    mapping={
+        "phone": _gads("PHONE_NUMBER"),
+        "first_name": {
+            "first": [_gads("FIRST_NAME"), {"split_name": _gads("FULL_NAME"), "part": "first"}]
+        },
+        "last_name": {
+            "first": [_gads("LAST_NAME"), {"split_name": _gads("FULL_NAME"), "part": "last"}]
+        },
+        "email": _gads("EMAIL"),
+        "postal_code": _gads("POSTAL_CODE"),
+        "city": _gads("CITY"),
+        "state": _gads("REGION"),
+        "address": _gads("STREET_ADDRESS"),
+        "external_id": "/lead_id",
+        "attribution.utm_source": {"const": "google"},
+        "attribution.gclid": "/gcl_id",
+        "attribution.campaign_id": {"path": "/campaign_id", "as": "string"},
+        "attribution.ad_id": {"path": "/creative_id", "as": "string"},
+        "custom_fields.google_form_id": {"path": "/form_id", "as": "string"},
+        "custom_fields.google_is_test": {"path": "/is_test", "as": "string"},
+    },
+    # the form's other questions become custom fields, named by their column id
+    options={
+        "unmapped_from": "/user_column_data",
+        "unmapped_key": "/column_id",
+        "unmapped_value": "/string_value",
+        "body_secret_at": "/google_key",
+    },
+    success_status=200,
+)
+
+_WF = "/payload/data/"
+# Webflow `form_submission` ("Working with webhooks", developers.webflow.com/data/docs/working-
+# with-webhooks): JSON, the fields under `payload.data` by their labels (a phone may be a JSON
+# number). Webhooks made by an OAuth app are signed (`"signature": "webflow"`); ones made in the
+# site's dashboard are not (the URL alone). Anything but 200 is a failure to Webflow.
+WEBFLOW = Preset(
+    name="webflow",
+    title="Webflow form_submission webhook (JSON; any answer but 200 counts as a failure)",
+    format="json",
+    signature="none",
+    mapping={
+        "phone": {
+            "first": [_WF + "Phone Number", _WF + "Phone", _WF + "phone"],
+            "as": "string",
+        },
+        "first_name": {
+            "first": [
+                _WF + "First Name",
+                _WF + "first-name",
+                {"split_name": {"first": [_WF + "Name", _WF + "name"]}, "part": "first"},
+            ]
+        },
+        "last_name": {
+            "first": [
+                _WF + "Last Name",
+                _WF + "last-name",
+                {"split_name": {"first": [_WF + "Name", _WF + "name"]}, "part": "last"},
+            ]
+        },
+        "email": {"first": [_WF + "Email", _WF + "email", _WF + "Email Address"]},
+        "external_id": "/payload/id",
+        "custom_fields.webflow_form": "/payload/name",
+    },
+    options={"unmapped_from": "/payload/data"},
+    success_status=200,
+)
+
+# Calendly `invitee.created` ("Webhook Signatures" and "Get sample webhook data",
+# developer.calendly.com): JSON, signed `Calendly-Webhook-Signature: t=...,v1=...`; the phone is
+# the SMS reminder number or a booking question named "Phone Number"; UTM in `payload.tracking`.
+CALENDLY = Preset(
+    name="calendly",
+    title="Calendly invitee.created webhook (JSON, Calendly-Webhook-Signature)",
+    format="json",
+    signature="calendly",
+    mapping={
+        "phone": {
+            "first": [
+                "/payload/text_reminder_number",
+                {
+                    "find": "/payload/questions_and_answers",
+                    "where": {"/question": "Phone Number"},
+                    "get": "/answer",
+                },
+            ]
+        },
+        "first_name": {
+            "first": ["/payload/first_name", {"split_name": "/payload/name", "part": "first"}]
+        },
+        "last_name": {
+            "first": ["/payload/last_name", {"split_name": "/payload/name", "part": "last"}]
+        },
+        "email": "/payload/email",
+        "external_id": "/payload/uri",
+        "attribution.utm_source": "/payload/tracking/utm_source",
+        "attribution.utm_medium": "/payload/tracking/utm_medium",
+        "attribution.utm_campaign": "/payload/tracking/utm_campaign",
+        "attribution.utm_term": "/payload/tracking/utm_term",
+        "attribution.utm_content": "/payload/tracking/utm_content",
+        "custom_fields.calendly_event": "/payload/scheduled_event/name",
+        "custom_fields.calendly_start": "/payload/scheduled_event/start_time",
+    },
+    # the booking questions' answers become custom fields, named by the question
+    options={
+        "unmapped_from": "/payload/questions_and_answers",
+        "unmapped_key": "/question",
+        "unmapped_value": "/answer",
+    },
+)
+
+# ActiveCampaign webhooks ("Webhooks", developers.activecampaign.com/page/webhooks): a form
+# (urlencoded) with PHP bracket names kept as they are: `contact[phone]`, `contact[email]`, ...
+ACTIVECAMPAIGN = Preset(
+    name="activecampaign",
+    title="ActiveCampaign webhook (form-encoded contact[...] fields)",
+    format="form",
+    signature="none",
+    mapping={
+        "phone": "contact[phone]",
+        "first_name": "contact[first_name]",
+        "last_name": "contact[last_name]",
+        "email": "contact[email]",
+        "external_id": "contact[id]",
+        "consent.ip_address": "contact[ip]",
+        "custom_fields.activecampaign_type": "type",
+        "custom_fields.activecampaign_tags": "contact[tags]",
+    },
+    options={
+        "ignore": ["url", "initiated_by", "initiated_from", "date_time", "contact[orgname]"],
+    },
+)
+
+# Elementor Pro forms, "Webhook" action with "Advanced Data" on ("Actions After Submit: Webhook",
+# elementor.com/help): a urlencoded form with `fields[<id>][value]` and `meta[...][value]`. The
+# field ids are the form's own (Advanced tab, "ID"): this preset assumes `name`, `email`, `phone`
+# (change them to your form's, as for Gravity Forms).
+ELEMENTOR = Preset(
+    name="elementor",
+    title="Elementor Pro form, Webhook action with Advanced Data (form-encoded)",
+    format="form",
+    signature="none",
+    mapping={
+        "phone": "fields[phone][value]",
+        "first_name": {"split_name": "fields[name][value]", "part": "first"},
+        "last_name": {"split_name": "fields[name][value]", "part": "last"},
+        "email": "fields[email][value]",
+        "consent.source_url": "meta[page_url][value]",
+        "consent.ip_address": "meta[remote_ip][value]",
+        "consent.user_agent": "meta[user_agent][value]",
+        "attribution.landing_page": "meta[page_url][value]",
+        "custom_fields.elementor_form": "form[name]",
+        "custom_fields.message": "fields[message][value]",
+    },
+    # each field comes with its id, type, title, value and raw_value: only the mapped ones
+    options={"unmapped": "drop"},
+)
+
+# Formstack webhooks ("Webhook Setup" and "Webhook Examples", developers.formstack.com/docs):
+# with the JSON format and field names (the default), each field by its label, a Name or Address
+# field as an object of sub-fields (`first`, `last`; `address`, `city`, `state`, `zip`), plus
+# `FormID`, `UniqueID`, and the handshake key the form's owner sets as `HandshakeKey`.
+FORMSTACK = Preset(
+    name="formstack",
+    title="Formstack webhook (JSON, field names; the handshake key in the body)",
+    format="json",
+    signature="none",
+    mapping={
+        "phone": {"first": ["/Phone", "/Phone Number"]},
+        "first_name": {"first": ["/Name/first", {"split_name": "/Name", "part": "first"}]},
+        "last_name": {"first": ["/Name/last", {"split_name": "/Name", "part": "last"}]},
+        "email": "/Email",
+        "address": "/Address/address",
+        "city": "/Address/city",
+        "state": "/Address/state",
+        "postal_code": "/Address/zip",
+        "external_id": {"path": "/UniqueID", "as": "string"},
+        "custom_fields.formstack_form": {"path": "/FormID", "as": "string"},
+    },
+    options={
+        "body_secret_at": "/HandshakeKey",
+        "ignore": ["/Address/address2", "/Address/country"],
+    },
+)
+
+_JF = "/rawRequest/"
+# Jotform webhooks (Jotform's "How to Set Up a Webhook" and its webhook API guide): multipart/
+# form-data with `formID`, `submissionID`, `ip`, `pretty`, and the answers as JSON in the
+# `rawRequest` field, each keyed `q<question id>_<unique name>`: a Name field as `{first,
+# last}`, a Phone field as `{full}`. The ids are the form's own: this preset assumes the
+# starter form's q3 name, q4 email, q5 phone (change them to your form's, as for Gravity Forms).
+JOTFORM = Preset(
+    name="jotform",
+    title="Jotform webhook (multipart; the answers as JSON in rawRequest)",
+    format="form_json",
+    json_field="rawRequest",
+    signature="none",
+    mapping={
+        "phone": {"first": [_JF + "q5_phoneNumber/full", _JF + "q5_phoneNumber"]},
+        "first_name": _JF + "q3_name/first",
+        "last_name": _JF + "q3_name/last",
+        "email": _JF + "q4_email",
+        "external_id": "submissionID",
+        "consent.ip_address": "ip",
+        "custom_fields.jotform_form": "formID",
+    },
+    options={
+        "unmapped_from": "/rawRequest",
+        "ignore": [
+            _JF + "slug",
+            _JF + "event_id",
+            _JF + "jsExecutionTracker",
+            _JF + "submitSource",
+            _JF + "buildDate",
+            _JF + "timeToSubmit",
+            _JF + "validatedNewRequiredFieldIDs",
+            _JF + "path",
+        ],
+    },
+)
+
 PRESETS: dict[str, Preset] = {
-    p.name: p for p in (HUBSPOT, UNBOUNCE, GRAVITY_FORMS, TYPEFORM, FACEBOOK, ZAPIER)
+    p.name: p
+    for p in (
+        HUBSPOT,
+        UNBOUNCE,
+        GRAVITY_FORMS,
+        TYPEFORM,
+        FACEBOOK,
+        ZAPIER,
+        GOOGLE_ADS,
+        WEBFLOW,
+        CALENDLY,
+        ACTIVECAMPAIGN,
+        ELEMENTOR,
+        FORMSTACK,
+        JOTFORM,
+    )
 }

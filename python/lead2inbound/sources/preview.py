@@ -12,10 +12,10 @@ from typing import Any
 import msgspec
 
 from lead2inbound.contract.problems import ProblemError
-from lead2inbound.contract.schemas import ErrorItem
+from lead2inbound.contract.schemas import ErrorItem, LeadIn
 from lead2inbound.intake.forms import WireNames
 from lead2inbound.intake.pipeline import OrgPolicy, prepare
-from lead2inbound.intake.validation import parse_lead
+from lead2inbound.sources.lenient import lenient_lead
 from lead2inbound.sources.mapping import apply, decode
 from lead2inbound.sources.store import Source
 
@@ -26,6 +26,14 @@ def mapped_lead(source: Source, doc: Any) -> tuple[dict[str, Any], WireNames, li
     mapped = apply(doc, source.mapping, source.options)
     mapped.data["source"] = source.name
     return mapped.data, mapped.names, mapped.warnings
+
+
+def source_lead(source: Source, doc: Any) -> tuple[LeadIn, WireNames, list[str]]:
+    """The lead a decoded body makes through the source: mapped, then validated leniently
+    (sources/lenient.py: only the phone refuses it); with every warning."""
+    data, names, warnings = mapped_lead(source, doc)
+    lead, wire = lenient_lead(data, names, warnings)
+    return lead, wire, warnings
 
 
 def preview(
@@ -57,9 +65,9 @@ def preview(
     doc = decode(body, content_type, fmt, source.json_field)  # unreadable: the 400 or 415 itself
     try:
         data, names, out["warnings"] = mapped_lead(source, doc)
-        out["lead"] = data
+        out["lead"] = data  # as it is stored: a value set aside is in custom_fields
         out["sources"] = {"#/" + "/".join(k): v for k, v in names.items()}
-        lead, wire = parse_lead(data, strict=False, names=names)
+        lead, wire = lenient_lead(data, names, out["warnings"])
         prepared = prepare(
             lead,
             policy=OrgPolicy(source.org_id, source.require_valid_phone),

@@ -11,6 +11,15 @@ Schemes (docs/lead-sources.md, "Signed webhooks"):
   webhooks send with "Include request signature in header"; no timestamp, so no replay window).
 - `hmac-sha256`: our own for partner systems: `L2I-Signature: t=<unix seconds>,v1=<hex
   HMAC-SHA256(secret, "<t>." + body)>`; older than 5 minutes is refused.
+- `calendly`: `Calendly-Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signing key,
+  "<t>." + body)>` (Calendly's "Webhook Signatures"); older than 5 minutes is refused.
+- `webflow`: `x-webflow-timestamp: <unix ms>`, `x-webflow-signature: <hex HMAC-SHA256(client
+  secret, "<timestamp>:" + body)>` (Webflow's "Verifying webhook signatures"; only webhooks
+  made by an OAuth app are signed); older than 5 minutes is refused.
+- `standard-webhooks`: `webhook-id`, `webhook-timestamp` (unix seconds), `webhook-signature:
+  v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>." + body)>` (space-separated, any one may
+  match), the key being the base64 after `whsec_` (the Standard Webhooks specification);
+  older than 5 minutes is refused.
 
 Where a timestamp is signed, a signature is also accepted only once within the window (a
 replayed request is refused even inside it): `Replays` remembers it in Redis.
@@ -19,12 +28,16 @@ replayed request is refused even inside it): `Replays` remembers it in Redis.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import time
 from collections.abc import Callable, Sequence
+from typing import get_args
 
-SCHEMES = ("none", "facebook", "typeform", "hubspot-v1", "hubspot-v3", "hmac-sha256")
+from lead2inbound.contract.schemas import SignatureScheme
+
+SCHEMES: tuple[str, ...] = get_args(SignatureScheme)  # the contract names them
 REPLAY_WINDOW_S = 300
 
 
@@ -77,7 +90,7 @@ def verify(
     if scheme == "hubspot-v3":
         given = (header("X-HubSpot-Signature-v3") or "").strip()
         stamp = (header("X-HubSpot-Request-Timestamp") or "").strip()
-        if not given or not stamp.isdigit():
+        if not given or not _digits(stamp):
             raise BadSignature("X-HubSpot-Signature-v3")
         _fresh(int(stamp) / 1000, now)
         ok = False
@@ -87,18 +100,59 @@ def verify(
         if not ok:
             raise BadSignature("X-HubSpot-Signature-v3")
         return "hs3:" + given
-    if scheme == "hmac-sha256":
-        raw = header("L2I-Signature") or ""
+    if scheme in ("hmac-sha256", "calendly"):  # the same layout, each its own header
+        name = "L2I-Signature" if scheme == "hmac-sha256" else "Calendly-Webhook-Signature"
+        raw = header(name) or ""
         parts = dict(p.strip().partition("=")[::2] for p in raw.split(",") if "=" in p)
         stamp, given = parts.get("t", ""), parts.get("v1", "")
-        if not stamp.isdigit() or not given:
-            raise BadSignature("L2I-Signature")
+        if not _digits(stamp) or not given:
+            raise BadSignature(name)
         _fresh(int(stamp), now)
         expected = _mac(secret, stamp.encode() + b"." + body).hex()
         if not _same(given.lower(), expected):
-            raise BadSignature("L2I-Signature")
-        return "l2i:" + given.lower()
+            raise BadSignature(name)
+        return f"{scheme}:{given.lower()}"
+    if scheme == "webflow":
+        stamp = (header("x-webflow-timestamp") or "").strip()
+        given = (header("x-webflow-signature") or "").strip().lower()
+        if not _digits(stamp) or not given:
+            raise BadSignature("x-webflow-signature")
+        _fresh(int(stamp) / 1000, now)
+        expected = _mac(secret, stamp.encode() + b":" + body).hex()
+        if not _same(given, expected):
+            raise BadSignature("x-webflow-signature")
+        return "webflow:" + given
+    if scheme == "standard-webhooks":
+        msg_id = (header("webhook-id") or "").strip()
+        stamp = (header("webhook-timestamp") or "").strip()
+        given = (header("webhook-signature") or "").split()
+        if not msg_id or not _digits(stamp) or not given:
+            raise BadSignature("webhook-signature")
+        _fresh(int(stamp), now)
+        key = _standard_key(secret)
+        data = msg_id.encode() + b"." + stamp.encode() + b"." + body
+        expected = base64.b64encode(hmac.new(key, data, hashlib.sha256).digest()).decode()
+        ok = False
+        for item in given[:10]:  # each is compared: the time does not say which matched
+            version, _, sig = item.partition(",")
+            ok |= version == "v1" and _same(sig, expected)
+        if not ok:
+            raise BadSignature("webhook-signature")
+        return "sw:" + msg_id  # the message id is the sender's idempotency key
     raise BadSignature("no signature scheme")
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 15
+
+
+def _standard_key(secret: str) -> bytes:
+    """A Standard Webhooks secret (`whsec_<base64>`) as its HMAC key; one that is not base64 is
+    used as its bytes (a secret the source's owner typed)."""
+    try:
+        return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        return secret.encode()
 
 
 def _fresh(stamp_s: float, now: float) -> None:

@@ -23,7 +23,7 @@ from lead2inbound.sources.presets import PRESETS
 from lead2inbound.sources.signatures import SCHEMES
 from lead2inbound.store.queries import sql
 
-SECRET_NAMES = ("secret", "verify_token", "page_token")
+SECRET_NAMES = ("secret", "verify_token", "page_token", "body_secret")
 
 
 class SourceError(ValueError):
@@ -52,6 +52,7 @@ class Source:
     rate_limit: int
     created_at: datetime
     require_valid_phone: bool = False
+    success_status: int = 201
 
     @property
     def path(self) -> str:
@@ -77,6 +78,7 @@ class Source:
             "secrets": secret_names or [],
             "sandbox": self.sandbox,
             "rate_limit": self.rate_limit,
+            "success_status": self.success_status,
             "ingest_url": self.path,
             "created_at": self.created_at.isoformat(),
         }
@@ -103,6 +105,7 @@ def _row(row: Any) -> Source:
         rate_limit=row[12],
         created_at=row[13],
         require_valid_phone=bool(row[14]),
+        success_status=int(row[15]),
     )
 
 
@@ -118,6 +121,7 @@ def plan(
     secrets: dict[str, str | None] | None = None,
     sandbox: bool = False,
     rate_limit: int = 120,
+    success_status: int | None = None,
 ) -> dict[str, Any]:
     """A new source's row (without ids and sealing), checked; SourceError names the bad field."""
     if not isinstance(name, str) or not 1 <= len(name) <= 200 or "\x00" in name:
@@ -158,6 +162,10 @@ def plan(
         raise SourceError("secrets", f"unknown secret(s): {', '.join(sorted(unknown))}")
     if scheme != "none" and not given.get("secret"):
         raise SourceError("secret", f"the {scheme} signature needs the shared secret")
+    if options.get("body_secret_at") and not given.get("body_secret"):
+        raise SourceError("body_secret", "options.body_secret_at needs the secret to expect there")
+    if given.get("body_secret") and not options.get("body_secret_at"):
+        raise SourceError("options.body_secret_at", "where the body carries body_secret")
     if fmt == "facebook":
         if scheme != "facebook":
             raise SourceError("signature", "a facebook source checks Facebook's signature")
@@ -166,6 +174,9 @@ def plan(
                 raise SourceError(needed, "a facebook source needs it")
     if isinstance(rate_limit, bool) or not 1 <= rate_limit <= 1_000_000:
         raise SourceError("rate_limit", "must be from 1 to 1000000 per minute")
+    status = success_status or base.get("success_status") or 201
+    if status not in (200, 201):
+        raise SourceError("success_status", "200 or 201")
     return {
         "name": name,
         "preset": preset,
@@ -177,6 +188,7 @@ def plan(
         "secrets": given,
         "sandbox": bool(sandbox),
         "rate_limit": rate_limit,
+        "success_status": status,
     }
 
 
@@ -306,3 +318,48 @@ def rekey(conn: psycopg.Connection, box: SecretBox) -> tuple[int, int]:
             )
             resealed += 1
     return resealed, current
+
+
+def check_patch(
+    source: Source,
+    mapping: dict[str, Any] | None,
+    options: dict[str, Any] | None,
+    success_status: int | None,
+) -> dict[str, Any]:
+    """A source's new mapping, options and success status, checked (SourceError names the
+    field): what `PATCH /v1/sources/{id}` and `l2i sources update` change."""
+    new = {
+        "mapping": source.mapping if mapping is None else mapping,
+        "options": source.options if options is None else options,
+        "success_status": source.success_status if success_status is None else success_status,
+    }
+    try:
+        check_mapping(new["mapping"])
+        check_options(new["options"])
+    except MappingError as exc:
+        where = (
+            exc.where if exc.where.startswith(("options", "mapping")) else f"mapping.{exc.where}"
+        )
+        raise SourceError(where, exc.detail) from None
+    if new["success_status"] not in (200, 201):
+        raise SourceError("success_status", "200 or 201")
+    return new
+
+
+_PATCH = (
+    "UPDATE lead_sources SET mapping = %s, options = %s, success_status = %s "
+    "WHERE org_id = %s AND source_id = %s"
+)
+
+
+def _patch_params(source: Source, new: dict[str, Any]) -> tuple[Any, ...]:
+    mapping, options = json.dumps(new["mapping"]), json.dumps(new["options"])
+    return (mapping, options, new["success_status"], source.org_id, source.source_id)
+
+
+async def patch_async(conn: psycopg.AsyncConnection, source: Source, new: dict[str, Any]) -> None:
+    await conn.execute(_PATCH, _patch_params(source, new))
+
+
+def patch(conn: psycopg.Connection, source: Source, new: dict[str, Any]) -> None:
+    conn.execute(_PATCH, _patch_params(source, new))

@@ -25,6 +25,7 @@ from lead2inbound.web.http import (
     handle_problem,
     handle_unexpected,
     new_request_id,
+    public_path,
 )
 from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
 from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
@@ -34,6 +35,15 @@ from lead2inbound.web.resources.health import HealthResource, MetricsResource, R
 from lead2inbound.web.resources.imports import LeadsImportResource
 from lead2inbound.web.resources.leads import LeadsBatchResource, LeadsResource
 from lead2inbound.web.resources.read import LeadResource
+from lead2inbound.web.resources.source_deliveries import (
+    SourceDeliveriesResource,
+    SourceDeliveryReplayResource,
+)
+from lead2inbound.web.resources.source_urls import (
+    HookResource,
+    SourceUrlResource,
+    SourceUrlsResource,
+)
 from lead2inbound.web.resources.sources import (
     SourceLeadsResource,
     SourcePreviewResource,
@@ -44,8 +54,6 @@ from lead2inbound.web.resources.suppressions import SuppressionResource, Suppres
 from lead2inbound.web.services import Services
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# A key's secret part after its public id (`l2i_[pk_]<env>_<key id>_<secret>`): never logged.
-_KEY_SECRET_IN_PATH = re.compile(r"(l2i_(?:pk_)?[a-z]+_[A-Za-z0-9]+)_[^/]+")
 
 
 class RequestContext:
@@ -91,9 +99,7 @@ class RequestContext:
             self.s.metrics.request(route, req.method, status, elapsed)
             if ACCESS_LOG.enabled():
                 principal = req.context.get("principal")
-                path = req.path
-                if "l2i_" in path:  # a key in the path (form endpoints): keep its id only
-                    path = _KEY_SECRET_IN_PATH.sub(r"\1_…", path)
+                path = public_path(req.path)  # a key or a source URL's token: its id only
                 ACCESS_LOG.write(
                     f"{req.method} {path} {status}",
                     {
@@ -139,6 +145,14 @@ def create_app(
     app.add_route("/v1/sources", SourcesResource(services))
     app.add_route("/v1/sources/{source_id}", SourceResource(services))
     app.add_route("/v1/sources/{source_id}/leads", SourceLeadsResource(services))
+    app.add_route("/v1/sources/{source_id}/urls", SourceUrlsResource(services))
+    app.add_route("/v1/sources/{source_id}/urls/{hook_id}", SourceUrlResource(services))
+    app.add_route("/v1/hooks/{token}", HookResource(services))
+    app.add_route("/v1/sources/{source_id}/deliveries", SourceDeliveriesResource(services))
+    app.add_route(
+        "/v1/sources/{source_id}/deliveries/{delivery_id}/replay",
+        SourceDeliveryReplayResource(services),
+    )
     app.add_route("/v1/sources/{source_id}/preview", SourcePreviewResource(services))
     app.add_route("/v1/forms/{form_key}", FormResource(services))
     app.add_route("/v1/forms.js", FormsScriptResource())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -44,6 +45,17 @@ _FALCON_CODES = {
 }
 
 
+# A credential's secret part after its public id, in a path: an API key
+# (`l2i_[pk_]<env>_<key id>_<secret>`, the form endpoint) or a source URL's token
+# (`l2i_hook_<hook id>_<secret>`). Never logged, never echoed in a problem's `instance`.
+_SECRET_IN_PATH = re.compile(r"(l2i_(?:pk_)?[a-z]+_[A-Za-z0-9]+)_[^/]+")
+
+
+def public_path(path: str) -> str:
+    """The path as logs and answers may show it: a credential in it by its public id only."""
+    return _SECRET_IN_PATH.sub(r"\1_…", path) if "l2i_" in path else path
+
+
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
@@ -73,7 +85,8 @@ def problem_body(exc: ProblemError, request_id: str, instance: str | None) -> An
 
 
 def send_problem(req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: ProblemError) -> None:
-    problem = problem_of(exc, req.context.get("request_id") or new_request_id(), req.path)
+    rid = req.context.get("request_id") or new_request_id()
+    problem = problem_of(exc, rid, public_path(req.path))
     resp.status = exc.status
     resp.content_type = PROBLEM_JSON
     resp.data = _encode(problem)
@@ -110,14 +123,14 @@ async def handle_unexpected(req: Any, resp: Any, exc: Exception, params: Any) ->
     """Store outages become 503 + Retry-After; anything else is a bug, logged with its trace
     and answered with a bare problem carrying the request id (never the trace itself)."""
     if isinstance(exc, _STORE_OUTAGES):
-        log.warning("database unavailable on %s %s: %s", req.method, req.path, exc)
+        log.warning("database unavailable on %s %s: %s", req.method, public_path(req.path), exc)
         send_problem(req, resp, unavailable("The database", retry_after=1))
         return
     if isinstance(exc, _REDIS_OUTAGES):
-        log.warning("redis unavailable on %s %s: %s", req.method, req.path, exc)
+        log.warning("redis unavailable on %s %s: %s", req.method, public_path(req.path), exc)
         send_problem(req, resp, unavailable("Redis", retry_after=1))
         return
-    log.exception("unexpected error on %s %s", req.method, req.path)
+    log.exception("unexpected error on %s %s", req.method, public_path(req.path))
     problem = ProblemError("service_unavailable", "Internal error; nothing was stored.")
     problem.status, problem.title, problem.code = 500, "Internal error", "internal_error"
     send_problem(req, resp, problem)

@@ -81,7 +81,7 @@ def _as_utf8(body: bytes, params: dict[str, str]) -> bytes:
 
 
 def answer(result: WriteResult, lead: PreparedLead) -> dict[str, Any]:
-    return {
+    out = {
         "outcome": "created" if result.created else "duplicate",
         "lead_id": result.lead_id,
         "status": result.status,
@@ -91,6 +91,9 @@ def answer(result: WriteResult, lead: PreparedLead) -> dict[str, Any]:
         "phone_valid": result.phone_valid,
         "checks": result.checks,
     }
+    if lead.warnings:
+        out["warnings"] = list(lead.warnings)
+    return out
 
 
 def lead_answer(result: WriteResult, lead: PreparedLead) -> Answer:
@@ -119,6 +122,7 @@ async def submit(
     principal: Any,
     parse: Callable[[], Awaitable[tuple[LeadIn, WireNames]]],
     route: str,
+    warnings: list[str] | None = None,
 ) -> None:
     """One lead from its parsing to its answer: the path every single-lead way in shares
     (`POST /v1/leads`, a source's `POST /v1/sources/{id}/leads`): the charge, Idempotency-Key,
@@ -127,6 +131,8 @@ async def submit(
         key = idempotency_key(req)
         lead, names = await parse()
         prepared = prepare_for(s, principal, lead, names)
+        if warnings:  # filled by a source's parse: what its lead left out
+            prepared.warnings = tuple(warnings)
     except ProblemError:
         await s.charge(req, principal, 1, "write")  # a 429 or 403 comes first
         raise

@@ -12,6 +12,8 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import msgspec
+
 from lead2inbound.access.auth import Principal, client_ip
 from lead2inbound.contract.problems import ProblemError, not_found, unauthorized, validation
 from lead2inbound.contract.schemas import (
@@ -20,15 +22,16 @@ from lead2inbound.contract.schemas import (
     SourceIn,
     SourceList,
     SourceOut,
+    SourcePatch,
     SourcePreview,
 )
 from lead2inbound.dnc.crypto import SecretError
 from lead2inbound.intake.forms import WireNames
-from lead2inbound.intake.validation import error, parse_lead
-from lead2inbound.sources import store
+from lead2inbound.intake.validation import error
+from lead2inbound.sources import deliveries, hooks, store
 from lead2inbound.sources.facebook import fetch_summary, keep, leadgen_notices, principal_of
-from lead2inbound.sources.mapping import decode
-from lead2inbound.sources.preview import mapped_lead, preview
+from lead2inbound.sources.mapping import decode, resolve
+from lead2inbound.sources.preview import preview, source_lead
 from lead2inbound.sources.signatures import REPLAY_WINDOW_S, BadSignature, verify
 from lead2inbound.web.http import read_body, send_json
 from lead2inbound.web.openapi import Op, Resp, path, query
@@ -81,7 +84,9 @@ class SourcesResource:
             description="A named source with its body format, field mapping and (optionally) "
             "signature check; start from a `preset` (hubspot, unbounce, gravity-forms, typeform, "
             "facebook, zapier). Secrets are sealed under L2I_SECRET_KEY and never shown again. "
-            "Its ingest URL is `/v1/sources/{source_id}/leads`.",
+            "Its ingest URL is `/v1/sources/{source_id}/leads` (with a key or its signature); "
+            "`hook_url`, shown only here, is its URL that is its own credential "
+            "(`/v1/hooks/l2i_hook_...`) for vendors that take a URL and nothing else.",
             scope="admin",
             body=SourceIn,
             responses=(Resp(201, "The new source.", SourceOut, headers=("Location",)),),
@@ -117,9 +122,11 @@ class SourcesResource:
                     "secret": body.secret,
                     "verify_token": body.verify_token,
                     "page_token": body.page_token,
+                    "body_secret": body.body_secret,
                 },
                 sandbox=body.sandbox,
                 rate_limit=body.rate_limit,
+                success_status=body.success_status,
             )
         except store.SourceError as exc:
             raise validation([error(exc.where.split(".", 1), "invalid", exc.detail)]) from None
@@ -127,9 +134,11 @@ class SourcesResource:
             raise validation(
                 [error(["secret"], "invalid", "the service has no L2I_SECRET_KEY to seal it")]
             )
-        async with self.s.pool.connection() as conn:
+        pepper = self.s.config.key_pepper.encode()
+        async with self.s.pool.connection() as conn, conn.transaction():
             source = await store.create_async(conn, self.s.sources_box, principal.org_id, planned)
-        send_json(resp, 201, _show(self.s, source))
+            token = await hooks.add_async(conn, pepper, source.org_id, source.source_id, None)
+        send_json(resp, 201, {**_show(self.s, source), "hook_url": hooks.url_path(token)})
         resp.set_header("Location", f"/v1/sources/{source.source_id}")
 
     async def on_get(self, req: Any, resp: Any) -> None:
@@ -147,6 +156,18 @@ class SourceResource:
             parameters=(SOURCE_ID,),
             responses=(Resp(200, "The source.", SourceOut),),
             errors=(404,),
+            tags=("sources",),
+        ),
+        "patch": Op(
+            summary="Change a source's mapping",
+            description="A new `mapping`, `options` or `success_status` (each replaces the "
+            "whole); then replay what the old mapping refused "
+            "(`POST /v1/sources/{source_id}/deliveries/{delivery_id}/replay`).",
+            scope="admin",
+            parameters=(SOURCE_ID,),
+            body=SourcePatch,
+            responses=(Resp(200, "The source.", SourceOut),),
+            errors=(400, 404, 415, 422),
             tags=("sources",),
         ),
         "delete": Op(
@@ -170,6 +191,21 @@ class SourceResource:
             async with self.s.pool.connection() as conn:
                 shown["facebook_leads"] = await fetch_summary(conn, source)
         send_json(resp, 200, shown)
+
+    async def on_patch(self, req: Any, resp: Any, source_id: str) -> None:
+        _, source = await _admin_source(self.s, req, source_id)
+        body = await decode_body(req, SourcePatch, 262_144)
+        try:
+            new = store.check_patch(source, body.mapping, body.options, body.success_status)
+            if new["options"].get("body_secret_at") and body_secret_at(source) is None:
+                raise store.SourceError("options.body_secret_at", "needs a body_secret")
+        except store.SourceError as exc:
+            raise validation([error(exc.where.split(".", 1), "invalid", exc.detail)]) from None
+        async with self.s.pool.connection() as conn:
+            await store.patch_async(conn, source, new)
+            changed = await store.get_async(conn, source.source_id, source.org_id)
+        assert changed is not None
+        send_json(resp, 200, _show(self.s, changed))
 
     async def on_delete(self, req: Any, resp: Any, source_id: str) -> None:
         principal = await self.s.authorize(req, "admin")
@@ -287,7 +323,7 @@ class SourceLeadsResource:
             source = await store.get_async(conn, sid, None)
         if source is None or source.format != "facebook":
             raise not_found("source")
-        ip = self._refuse_blocked(req)
+        ip = failure_gate(self.s, req)
         mode = req.get_param("hub.mode") or ""
         token = req.get_param("hub.verify_token") or ""
         challenge = req.get_param("hub.challenge") or ""
@@ -306,7 +342,6 @@ class SourceLeadsResource:
 
     async def on_post(self, req: Any, resp: Any, source_id: str) -> None:
         sid = source_uuid(source_id)
-        limit = self.s.config.max_body_bytes
         if req.get_header("Authorization") is not None:
             principal = await self.s.authenticate(req)
             async with self.s.pool.connection() as conn:
@@ -314,91 +349,205 @@ class SourceLeadsResource:
             if source is None:
                 await self.s.charge(req, principal, 1, "write")
                 raise not_found("source")
-            raw: bytes | None = None
-        else:
-            async with self.s.pool.connection() as conn:
-                source = await store.get_async(conn, sid, None)
-            if source is None or source.signature == "none":
-                raise unauthorized()  # no key, and nothing else could vouch for the request
-            raw = await read_body(req, limit)
-            await self._check_signature(req, source, raw)
-            principal = principal_of(source)
-            req.context.principal = principal
-        if source.format == "facebook":
-            await self._facebook(req, resp, principal, source, raw)
+            await ingest(self.s, req, resp, source, principal, None)
             return
+        async with self.s.pool.connection() as conn:
+            source = await store.get_async(conn, sid, None)
+        if source is None or (source.signature == "none" and not body_secret_at(source)):
+            raise unauthorized()  # no key, and nothing else could vouch for the request
+        raw = await read_body(req, self.s.config.max_body_bytes)
+        await check_vendor_proof(self.s, req, source, raw)
+        principal = principal_of(source)
+        req.context.principal = principal
+        await ingest(self.s, req, resp, source, principal, raw)
 
-        async def parse() -> tuple[LeadIn, WireNames]:
-            body = raw if raw is not None else await read_body(req, limit)
-            doc = decode(body, req.content_type or "", source.format, source.json_field)
-            data, names, _ = mapped_lead(source, doc)
-            return parse_lead(data, strict=False, names=names)
 
-        await submit(self.s, req, resp, principal, parse, f"POST {source.path}")
+async def ingest(
+    s: Services,
+    req: Any,
+    resp: Any,
+    source: store.Source,
+    principal: Principal,
+    raw: bytes | None,
+    *,
+    content_type: str | None = None,
+    keep: bool = True,
+) -> None:
+    """A vendor's post, once it is authenticated (a key, the source's signature or its URL):
+    mapped and then exactly `POST /v1/leads` (leads.submit), answered with the source's success
+    status, and kept as a delivery (sources/deliveries.py; not when `keep` is off: a replay).
+    `raw`: the body when the signature check read it already; `content_type`: a replay's."""
+    limit = s.config.max_body_bytes
+    if source.format == "facebook":
+        await _facebook(s, req, resp, principal, source, raw)
+        return
+    ctype = content_type if content_type is not None else req.content_type or ""
+    warnings: list[str] = []
+    read: list[bytes] = []
 
-    def _refuse_blocked(self, req: Any) -> str:
-        """The client's address, after refusing it (429) when it has failed too often."""
-        ip = client_ip(
-            req.remote_addr, req.get_header("X-Forwarded-For"), self.s.config.trusted_proxy_hops
+    async def parse() -> tuple[LeadIn, WireNames]:
+        body = raw if raw is not None else await read_body(req, limit)
+        read.append(body)
+        doc = decode(body, ctype, source.format, source.json_field)
+        lead, names, found = source_lead(source, doc)
+        warnings.extend(found)
+        return lead, names
+
+    try:
+        await submit(s, req, resp, principal, parse, f"POST {source.path}", warnings)
+    except ProblemError as exc:
+        if keep and exc.status in (400, 415, 422):  # a vendor cannot send it again differently
+            problem = {"code": exc.code, "detail": exc.detail}
+            if exc.errors:
+                problem["errors"] = msgspec.to_builtins(exc.errors)
+            body = read[0] if read else raw
+            await _keep(s, req, source, "refused", exc.status, problem, body, None, ctype)
+        raise
+    if source.success_status == 200 and str(resp.status).startswith("201"):
+        resp.status = 200  # the vendor counts anything else as a failure (Webflow)
+    if keep:
+        try:
+            answer = msgspec.json.decode(resp.data or b"{}")
+        except msgspec.DecodeError:  # pragma: no cover - submit answers JSON
+            answer = {}
+        outcome = "duplicate" if answer.get("outcome") == "duplicate" else "created"
+        status = int(str(resp.status).split()[0])
+        await _keep(s, req, source, outcome, status, None, None, answer.get("lead_id"), ctype)
+
+
+async def _keep(
+    s: Services,
+    req: Any,
+    source: store.Source,
+    outcome: str,
+    status: int,
+    problem: dict[str, Any] | None,
+    body: bytes | None,
+    lead_id: str | None,
+    content_type: str | None,
+) -> None:
+    """Record a delivery; never fails the request (the answer stands without its record)."""
+    try:
+        secret = source.secrets(s.sources_box).get("body_secret") if body else None
+    except SecretError:
+        secret = None
+    try:
+        async with s.pool.connection() as conn:
+            await deliveries.record(
+                conn,
+                source.org_id,
+                source.source_id,
+                outcome=outcome,
+                status=status,
+                problem=problem,
+                content_type=content_type,
+                headers=deliveries.kept_headers(dict(req.headers)),
+                body=deliveries.redact(body, secret) if body is not None else None,
+                lead_id=lead_id,
+            )
+    except Exception as exc:  # the store away: the lead (or the refusal) stands as answered
+        log.warning("source %s: delivery not recorded: %s", source.source_id, exc)
+
+
+def body_secret_at(source: store.Source) -> str | None:
+    at = source.options.get("body_secret_at") if source.format != "facebook" else None
+    return str(at) if at else None
+
+
+async def check_vendor_proof(s: Services, req: Any, source: store.Source, raw: bytes) -> None:
+    """What a source requires of a post without an API key, besides its URL: its signature
+    scheme's signature and its body secret, each a 401 (and an address failure) when bad,
+    counted as an `unauthorized` delivery (without its body: anyone may post those)."""
+    try:
+        await _check_vendor_proof(s, req, source, raw)
+    except ProblemError as exc:
+        if exc.code == "unauthorized" and source.format != "facebook":
+            problem = {"code": exc.code, "detail": exc.detail}
+            await _keep(s, req, source, "unauthorized", 401, problem, None, None, req.content_type)
+        raise
+
+
+async def _check_vendor_proof(s: Services, req: Any, source: store.Source, raw: bytes) -> None:
+    if source.signature != "none":
+        await check_signature(s, req, source, raw)
+    at = body_secret_at(source)
+    if at is None:
+        return
+    ip = failure_gate(s, req)
+    try:
+        expected = source.secrets(s.sources_box).get("body_secret", "")
+        doc = decode(raw, req.content_type or "", source.format, source.json_field)
+        given = resolve(doc, at)
+        given = given[0] if isinstance(given, list) and len(given) == 1 else given
+    except (ProblemError, SecretError):
+        expected, given = "", None
+    ok = isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+    if not (ok and expected):
+        log.info("source %s: body secret refused", source.source_id)
+        s.auth_failures.failed(ip)
+        raise unauthorized()
+
+
+def failure_gate(s: Services, req: Any) -> str:
+    """The client's address, refused (429) while it has too many failed attempts."""
+    ip = client_ip(req.remote_addr, req.get_header("X-Forwarded-For"), s.config.trusted_proxy_hops)
+    wait = s.auth_failures.blocked(ip)
+    if wait:
+        raise ProblemError(
+            "rate_limited",
+            f"Too many failed authentication attempts; retry after {wait} s.",
+            headers=[("Retry-After", str(wait))],
         )
-        wait = self.s.auth_failures.blocked(ip)
-        if wait:
-            raise ProblemError(
-                "rate_limited",
-                f"Too many failed authentication attempts; retry after {wait} s.",
-                headers=[("Retry-After", str(wait))],
-            )
-        return ip
+    return ip
 
-    async def _check_signature(self, req: Any, source: store.Source, raw: bytes) -> None:
-        ip = self._refuse_blocked(req)
-        try:
-            secret = source.secrets(self.s.sources_box).get("secret", "")
-            if not secret:
-                raise BadSignature("no secret")
-            urls = [req.url]
-            if req.url.startswith("http://"):
-                urls.append("https://" + req.url[len("http://") :])
-            replay = verify(
-                source.signature, secret, raw, req.get_header, method=req.method, urls=urls
-            )
-            if replay is not None and not await self._first_use(source, replay):
-                raise BadSignature("replayed")
-        except (BadSignature, SecretError) as exc:
-            log.info("source %s: signature refused (%s)", source.source_id, exc)
-            self.s.auth_failures.failed(ip)
-            raise unauthorized() from None
 
-    async def _first_use(self, source: store.Source, token: str) -> bool:
-        """A signed timestamp's signature is good once: kept in Redis for the replay window.
-        Redis away: accepted (the timestamp window still holds; the limiter degrades alike)."""
-        digest = hashlib.sha256(f"{source.source_id}:{token}".encode()).hexdigest()
-        try:
-            got = await self.s.redis.set(
-                f"l2i:sig:{{{source.source_id}}}:{digest}", b"1", nx=True, ex=REPLAY_WINDOW_S * 2
-            )
-        except Exception as exc:
-            log.warning("replay check skipped (redis): %s", exc)
-            return True
-        return bool(got)
+async def check_signature(s: Services, req: Any, source: store.Source, raw: bytes) -> None:
+    """The source's signature over the raw body (401 when bad, missing or replayed; counted
+    as an authentication failure of the client's address)."""
+    ip = failure_gate(s, req)
+    try:
+        secret = source.secrets(s.sources_box).get("secret", "")
+        if not secret:
+            raise BadSignature("no secret")
+        urls = [req.url]
+        if req.url.startswith("http://"):
+            urls.append("https://" + req.url[len("http://") :])
+        replay = verify(source.signature, secret, raw, req.get_header, method=req.method, urls=urls)
+        if replay is not None and not await _first_use(s, source, replay):
+            raise BadSignature("replayed")
+    except (BadSignature, SecretError) as exc:
+        log.info("source %s: signature refused (%s)", source.source_id, exc)
+        s.auth_failures.failed(ip)
+        raise unauthorized() from None
 
-    async def _facebook(
-        self, req: Any, resp: Any, principal: Any, source: store.Source, raw: bytes | None
-    ) -> None:
-        body = raw if raw is not None else await read_body(req, self.s.config.max_body_bytes)
-        try:
-            doc = decode(body, req.content_type or "", "facebook")
-            notices = leadgen_notices(doc)
-        except ProblemError:
-            await self.s.charge(req, principal, 1, "write")
-            raise
-        # one unit per lead it will fetch (a notification of 1000 ids is 1000 fetches)
-        await self.s.charge(req, principal, max(1, len(notices.kept)), "write")
-        kept = await keep(self.s.pool, source, notices.kept) if notices.kept else 0
-        if kept:
-            self.s.facebook.kick()
-        send_json(
-            resp,
-            200,
-            {"received": len(notices.kept), "kept": kept, "refused": notices.refused},
+
+async def _first_use(s: Services, source: store.Source, token: str) -> bool:
+    """A signed timestamp's signature is good once: kept in Redis for the replay window.
+    Redis away: accepted (the timestamp window still holds; the limiter degrades alike)."""
+    digest = hashlib.sha256(f"{source.source_id}:{token}".encode()).hexdigest()
+    try:
+        got = await s.redis.set(
+            f"l2i:sig:{{{source.source_id}}}:{digest}", b"1", nx=True, ex=REPLAY_WINDOW_S * 2
         )
+    except Exception as exc:
+        log.warning("replay check skipped (redis): %s", exc)
+        return True
+    return bool(got)
+
+
+async def _facebook(
+    s: Services, req: Any, resp: Any, principal: Any, source: store.Source, raw: bytes | None
+) -> None:
+    body = raw if raw is not None else await read_body(req, s.config.max_body_bytes)
+    try:
+        doc = decode(body, req.content_type or "", "facebook")
+        notices = leadgen_notices(doc)
+    except ProblemError:
+        await s.charge(req, principal, 1, "write")
+        raise
+    # one unit per lead it will fetch (a notification of 1000 ids is 1000 fetches)
+    await s.charge(req, principal, max(1, len(notices.kept)), "write")
+    kept = await keep(s.pool, source, notices.kept) if notices.kept else 0
+    if kept:
+        s.facebook.kick()
+    send_json(resp, 200, {"received": len(notices.kept), "kept": kept, "refused": notices.refused})
