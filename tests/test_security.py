@@ -182,6 +182,50 @@ ENDPOINTS = [
     ),
     # the Facebook handshake, public: not a facebook source, so not found for everyone
     Endpoint("GET", "/v1/sources/{source_id}/leads", None, frozenset({404})),
+    # the source's own URLs (issue 22): an unknown token is refused for everyone
+    Endpoint(
+        "POST",
+        "/v1/hooks/l2i_hook_AAAAAAAAAAAA_nothing",
+        None,
+        frozenset({401}),
+        body=lambda p: lead(p),
+        route="/v1/hooks/{token}",
+    ),
+    Endpoint("GET", "/v1/sources/{source_id}/urls", "admin", frozenset({200}), owned=True),
+    Endpoint(
+        "POST",
+        "/v1/sources/{source_id}/urls",
+        "admin",
+        frozenset({201}),
+        body=lambda p: {},
+        owned=True,
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/sources/{source_id}/urls/AAAAAAAAAAAA",
+        "admin",
+        frozenset({404}),
+        owned=True,
+        route="/v1/sources/{source_id}/urls/{hook_id}",
+    ),
+    Endpoint("GET", "/v1/sources/{source_id}/deliveries", "admin", frozenset({200}), owned=True),
+    Endpoint(
+        "POST",
+        "/v1/sources/{source_id}/deliveries/00000000-0000-0000-0000-000000000000/replay",
+        "admin",
+        frozenset({404}),
+        body=lambda p: {},
+        owned=True,
+        route="/v1/sources/{source_id}/deliveries/{delivery_id}/replay",
+    ),
+    Endpoint(
+        "PATCH",
+        "/v1/sources/{source_id}",
+        "admin",
+        frozenset({200}),
+        body=lambda p: {"success_status": 201},
+        owned=True,
+    ),
     # last: the first caller allowed to delete it does, the later ones find it gone
     Endpoint("DELETE", "/v1/sources/{source_id}", "admin", frozenset({200, 404}), owned=True),
 ]
