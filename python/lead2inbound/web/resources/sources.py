@@ -12,6 +12,8 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import msgspec
+
 from lead2inbound.access.auth import Principal, client_ip
 from lead2inbound.contract.problems import ProblemError, not_found, unauthorized, validation
 from lead2inbound.contract.schemas import (
@@ -30,6 +32,7 @@ from lead2inbound.sources.facebook import keep, leadgen_notices, principal_of
 from lead2inbound.sources.mapping import decode
 from lead2inbound.sources.preview import mapped_lead, preview
 from lead2inbound.sources.signatures import REPLAY_WINDOW_S, BadSignature, verify
+from lead2inbound.store import events
 from lead2inbound.web.http import read_body, send_json
 from lead2inbound.web.openapi import Op, Resp, path, query
 from lead2inbound.web.resources.common import decode_body
@@ -327,7 +330,36 @@ class SourceLeadsResource:
             data, names, _ = mapped_lead(source, doc)
             return parse_lead(data, strict=False, names=names)
 
-        await submit(self.s, req, resp, principal, parse, f"POST {source.path}")
+        if raw is None:  # a key's post: the key's owner sees the problem in the answer
+            await submit(self.s, req, resp, principal, parse, f"POST {source.path}")
+            return
+        try:
+            await submit(self.s, req, resp, principal, parse, f"POST {source.path}")
+        except ProblemError as exc:
+            await self._record_failure(source, exc)
+            raise
+
+    async def _record_failure(self, source: store.Source, exc: ProblemError) -> None:
+        """source.lead_failed: a signed vendor post was refused (a vendor cannot read our
+        answers; the org reads this). Throttled posts are not recorded: a vendor's flood would
+        become a flood of events."""
+        if exc.code == "rate_limited":
+            return
+        problem: dict[str, Any] = {"code": exc.code, "status": exc.status, "detail": exc.detail}
+        if exc.errors:
+            problem["errors"] = [msgspec.to_builtins(e) for e in exc.errors]
+        try:
+            async with self.s.pool.connection() as conn, conn.transaction():
+                await events.record(
+                    conn,
+                    org_id=source.org_id,
+                    type="source.lead_failed",
+                    data={"source_id": source.source_id, "source": source.name,
+                          "problem": problem},
+                    sandbox=source.sandbox,
+                )  # fmt: skip
+        except Exception as exc2:  # the refusal is answered either way
+            log.warning("source.lead_failed not recorded: %s", exc2)
 
     async def _check_signature(self, req: Any, source: store.Source, raw: bytes) -> None:
         ip = client_ip(
