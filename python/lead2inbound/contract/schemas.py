@@ -942,6 +942,16 @@ class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
     ] = 120
 
 
+class FacebookFetches(msgspec.Struct):
+    """How many of a Facebook source's notifications are in one fetch status."""
+
+    count: Annotated[int, Meta(description="How many.")]
+    last_error: Annotated[
+        str | None,
+        Meta(description="The latest error among them (a `failed` one: why it gave up)."),
+    ]
+
+
 class SourceOut(msgspec.Struct):
     """A lead source as shown (which secrets it has, never their values)."""
 
@@ -960,6 +970,16 @@ class SourceOut(msgspec.Struct):
         str, Meta(description="Where the vendor posts.", examples=["/v1/sources/0190.../leads"])
     ]
     created_at: Annotated[Timestamp, Meta(description="When it was made.")]
+    facebook_leads: (
+        Annotated[
+            dict[str, FacebookFetches],
+            Meta(
+                description="`facebook`, `GET /v1/sources/{id}` only: its notifications by fetch "
+                "status (`pending`, `done`, `failed`), each with the latest error."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class SourceList(msgspec.Struct):
@@ -1008,8 +1028,14 @@ class SourcePreview(msgspec.Struct):
 class FacebookReceived(msgspec.Struct):
     """A Facebook Lead Ads notification, kept: its leads are fetched in the background."""
 
-    received: Annotated[int, Meta(ge=0, description="Leadgen changes in the notification.")]
+    received: Annotated[
+        int, Meta(ge=0, description="Distinct leadgen ids in the notification (each charged).")
+    ]
     kept: Annotated[int, Meta(ge=0, description="Of those, new (not seen before).")]
+    refused: Annotated[
+        int,
+        Meta(ge=0, description="Leadgen changes whose id is not digits: never fetched."),
+    ] = 0
 
 
 # Where msgspec's types say less than the answers do (a union of untagged Structs), the OpenAPI

@@ -66,6 +66,13 @@ class Config:
     facebook_timeout_ms: int = 5000  # L2I_FACEBOOK_TIMEOUT_MS: one Graph API lead fetch
     facebook_retry_interval_s: float = 2.0  # L2I_FACEBOOK_RETRY_INTERVAL_S: retrier poll when idle
     facebook_retry_max_backoff_s: float = 900.0  # L2I_FACEBOOK_RETRY_MAX_BACKOFF_S
+    # L2I_FACEBOOK_GRAPH_ALLOW_PRIVATE: the Graph API base may be http and a loopback/private
+    # address (a local fake Graph API in tests, an egress proxy); never a tenant's choice
+    facebook_graph_allow_private: bool = False
+    facebook_max_attempts: int = 50  # L2I_FACEBOOK_MAX_ATTEMPTS: then the fetch is `failed`
+    facebook_give_up_s: float = 86400.0  # L2I_FACEBOOK_GIVE_UP_S: `failed` this long after receipt
+    facebook_concurrency: int = 16  # L2I_FACEBOOK_CONCURRENCY: fetches in flight per worker
+    facebook_org_concurrency: int = 4  # L2I_FACEBOOK_ORG_CONCURRENCY: of those, per org
     batch_max_body_bytes: int = 16_777_216  # L2I_BATCH_MAX_BODY_BYTES: POST /v1/leads/batch
     csv_max_rows: int = 1_000_000  # L2I_CSV_MAX_ROWS: rows one POST /v1/leads/import may hold
     csv_chunk_rows: int = 500  # L2I_CSV_CHUNK_ROWS: rows per writer transaction on import
@@ -145,6 +152,23 @@ class Config:
             raise ConfigError("L2I_SECRET_KEY must be at least 32 characters")
         if self.dnc_rescrub_batch < 1 or self.dnc_rescrub_interval_s <= 0:
             raise ConfigError("L2I_DNC_RESCRUB_BATCH and L2I_DNC_RESCRUB_INTERVAL_S must be > 0")
+        if (
+            self.facebook_max_attempts < 1
+            or self.facebook_give_up_s <= 0
+            or not 1 <= self.facebook_org_concurrency <= self.facebook_concurrency
+        ):
+            raise ConfigError(
+                "L2I_FACEBOOK_MAX_ATTEMPTS and L2I_FACEBOOK_GIVE_UP_S must be > 0, and "
+                "1 <= L2I_FACEBOOK_ORG_CONCURRENCY <= L2I_FACEBOOK_CONCURRENCY"
+            )
+        graph = self.facebook_graph_url
+        if not graph.startswith("https://") and not (
+            self.facebook_graph_allow_private and graph.startswith("http://")
+        ):
+            raise ConfigError(
+                "L2I_FACEBOOK_GRAPH_URL must be an https URL (http only with "
+                "L2I_FACEBOOK_GRAPH_ALLOW_PRIVATE=true)"
+            )
         if self.facebook_retry_interval_s <= 0 or self.facebook_timeout_ms < 50:
             raise ConfigError(
                 "L2I_FACEBOOK_RETRY_INTERVAL_S must be > 0 and L2I_FACEBOOK_TIMEOUT_MS >= 50"
