@@ -317,3 +317,36 @@ def test_killing_the_writer_connection_mid_batch_leaves_no_lead_and_no_event(
     # the writer recovers: the next post is stored with its events
     lead_id = post(service, key, lead("5125550401")).json()["lead_id"]
     assert types(history(service, key, lead_id)) == ["lead.created", "lead.queued"]
+
+
+def test_retention_purges_old_events_in_batches_and_keeps_the_rest(database_url, org):
+    from psycopg_pool import AsyncConnectionPool
+
+    from lead2inbound.store.retention import EventRetention
+
+    fetch(
+        database_url,
+        "INSERT INTO events (org_id, type, data, created_at)"
+        " SELECT %s, 'suppression.added', '{}', now() - make_interval(days => 91)"
+        " FROM generate_series(1, 25) RETURNING 1",
+        org.org_id,
+    )
+    fetch(
+        database_url,
+        "INSERT INTO events (org_id, type, data) SELECT %s, 'suppression.removed', '{}'"
+        " FROM generate_series(1, 3) RETURNING 1",
+        org.org_id,
+    )
+
+    async def purge():
+        async with AsyncConnectionPool(database_url, min_size=1, max_size=2, open=False) as pool:
+            loop = EventRetention(pool, 90)
+            loop.batch = 10
+            return [await loop.round() for _ in range(4)]
+
+    import asyncio
+
+    assert asyncio.run(purge()) == [10, 10, 5, 0]
+    assert fetch(database_url, "SELECT type, count(*) FROM events GROUP BY type") == [
+        ("suppression.removed", 3)
+    ]

@@ -1212,3 +1212,17 @@ class WebhookAttemptList(msgspec.Struct):
     data: list[WebhookAttempt]
     has_more: bool
     next_cursor: Annotated[str | None, Meta(description="Pass as `starting_after`.")]
+
+
+class WebhookPayload(msgspec.Struct):
+    """The JSON body of a webhook delivery (Standard Webhooks' `{type, timestamp, data}`, with
+    the event's id, org, lead, request and mode alongside)."""
+
+    type: Annotated[str, Meta(description="The event type.", examples=["lead.created"])]
+    timestamp: Annotated[Timestamp, Meta(description="When the event was recorded.")]
+    id: Annotated[str, Meta(description="The event id; also the `webhook-id` header.")]
+    org: str
+    sandbox: bool
+    lead_id: str | None
+    request_id: str | None
+    data: Annotated[dict[str, Any], Meta(description="As in `Event.data`.")]

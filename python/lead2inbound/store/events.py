@@ -168,6 +168,37 @@ def record_leads_sync(
         conn.execute(sql("events_record_leads"), _lead_params(type, leads, request_id))
 
 
+async def read_after(
+    conn: Any,
+    org_id: str,
+    sandbox: bool,
+    position: tuple[Any, int] | None,
+    limit: int,
+    *,
+    type: str | None = None,
+    prefix: str | None = None,
+    lead_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Events of the org and mode after `position` ((xact, seq), None: from the start), oldest
+    first, below the log's horizon: no event that commits later can appear before them, so a
+    cursor never skips one. Rows as dicts (`event_json` shows one)."""
+    c_xact, c_seq = position if position is not None else (None, None)
+    params = {"org": org_id, "sandbox": sandbox, "c_xact": c_xact, "c_seq": c_seq,
+              "limit": limit, "type": type, "prefix": prefix, "lead": lead_id}  # fmt: skip
+    # planned each time: the filters are optional, and a generic plan would pick one index
+    cur = await conn.execute(sql("events_list_after"), params, prepare=False)
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
+
+
+async def horizon(conn: Any) -> tuple[Any, int]:
+    """The position just before every event not yet safely readable: a stream that starts
+    "now" reads after it."""
+    cur = await conn.execute(sql("event_horizon"))
+    row = await cur.fetchone()
+    return (row[0], 0)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 

@@ -29,7 +29,11 @@ from lead2inbound.web.http import (
 from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
 from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
-from lead2inbound.web.resources.events import EventsResource, LeadEventsResource
+from lead2inbound.web.resources.events import (
+    EventsResource,
+    EventStreamResource,
+    LeadEventsResource,
+)
 from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
 from lead2inbound.web.resources.imports import LeadsImportResource
@@ -131,6 +135,7 @@ def create_app(
     app.add_route("/v1/leads/{lead_id}", LeadResource(services))
     app.add_route("/v1/leads/{lead_id}/events", LeadEventsResource(services))
     app.add_route("/v1/events", EventsResource(services))
+    app.add_route("/v1/events/stream", EventStreamResource(services))
     app.add_route("/v1/webhook-endpoints", WebhookEndpointsResource(services))
     app.add_route("/v1/webhook-endpoints/{endpoint_id}", WebhookEndpointResource(services))
     app.add_route("/v1/webhook-endpoints/{endpoint_id}/rotate", WebhookRotateResource(services))

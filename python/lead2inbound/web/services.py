@@ -43,9 +43,11 @@ from lead2inbound.ops.metrics import TALLY, Metrics
 from lead2inbound.sources.facebook import FacebookRetrier
 from lead2inbound.store import suppressions
 from lead2inbound.store.queries import sql
+from lead2inbound.store.retention import EventRetention
 from lead2inbound.web.cursors import CursorSigner
 from lead2inbound.webhooks.delivery import Deliverer, policy_of
 from lead2inbound.webhooks.listener import EventListener
+from lead2inbound.webhooks.stream import StreamHub
 
 log = logging.getLogger("lead2inbound")
 _KEY_IN_QUERY = re.compile(r"l2i_(live|test)_")
@@ -132,6 +134,9 @@ class Services:
         self.deliverer = Deliverer(self.pool, self.sources_box, config)
         self.listener = EventListener(config.database_url)
         self.listener.subscribe(lambda orgs: self.deliverer.poke())
+        self.streams = StreamHub()
+        self.retention = EventRetention(self.pool, config.event_retention_days)
+        self.listener.subscribe(self.streams.on_events)
         self.outbound = policy_of(config)
         self._rechecks: set[asyncio.Task[None]] = set()
         self._tally: asyncio.Task[None] | None = None
@@ -151,6 +156,7 @@ class Services:
         self.facebook.start()
         self.listener.start()
         self.deliverer.start()
+        self.retention.start()
         # Everything built so far (modules, the app, pools) lives as long as the worker: move it
         # out of the collector's sight so a full collection does not walk it (tens of ms under
         # load, every second or so: the p99 of every request caught behind it).
@@ -162,6 +168,8 @@ class Services:
             task.cancel()
         await self.idempotency.stop()
         await self.facebook.stop()
+        self.streams.close()
+        await self.retention.stop()
         await self.deliverer.stop()
         await self.listener.stop()
         await self.writer.stop()

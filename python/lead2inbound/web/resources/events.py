@@ -6,15 +6,20 @@ Stripe's test and live modes; a lead's history is the lead's own (its events car
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import msgspec
 from psycopg.rows import dict_row
 
 from lead2inbound.contract.problems import not_found
 from lead2inbound.contract.schemas import EventList
+from lead2inbound.store import events
 from lead2inbound.store.events import event_json
 from lead2inbound.store.queries import sql
 from lead2inbound.web.http import send_json
@@ -104,16 +109,11 @@ async def read_after(
     position: Any,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Events after `position` ((xact, seq) or None: from the start), oldest first, below the
-    log's safe horizon (nothing that commits later can appear before them)."""
-    c_xact, c_seq = position if position is not None else (None, None)
-    params = {"org": org_id, "sandbox": sandbox, "c_xact": c_xact, "c_seq": c_seq,
-              "limit": limit, **filters.params()}  # fmt: skip
     async with s.pool.connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        # planned each time: the filters are optional, and a generic plan would pick one index
-        await cur.execute(sql("events_list_after"), params, prepare=False)
-        return await cur.fetchall()
+        return await events.read_after(
+            conn, org_id, sandbox, position, limit,
+            type=filters.type, prefix=filters.prefix, lead_id=filters.lead_id,
+        )  # fmt: skip
 
 
 LIST_EVENTS = Op(
@@ -260,3 +260,104 @@ class LeadEventsResource:
                 "next_cursor": str(rows[-1]["event_id"]) if has_more else None,
             },
         )
+
+
+HEARTBEAT_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+# After a wake-up that found nothing (the event's transaction is committed but an older one is
+# still in flight, so the log's horizon holds it back), look again after these pauses.
+_RECHECK_S = (0.02, 0.05, 0.1, 0.25, 0.5)
+_PAGE = 200
+
+
+def sse(row: dict[str, Any]) -> bytes:
+    """One event as Server-Sent Events: its id (for Last-Event-ID), its type, its JSON."""
+    body = _json.encode(event_json(row)).decode()
+    return f"id: {row['event_id']}\nevent: {row['type']}\ndata: {body}\n\n".encode()
+
+
+_json = msgspec.json.Encoder()
+
+
+class EventStreamResource:
+    """GET /v1/events/stream: the log live, as Server-Sent Events."""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="Stream events live",
+            description="The org's events of the key's mode as Server-Sent Events "
+            "(`text/event-stream`): `id:` (the event id), `event:` (its type), `data:` (the "
+            "event as `GET /v1/events` shows it). Starts with what happens from now on, or "
+            "after the `Last-Event-ID` header (or `after`): a client that reconnects with the "
+            "last id it saw gets exactly what it missed, in order, from the log. A comment line "
+            f"every {int(HEARTBEAT_S)} s keeps proxies from closing it. Same filters as "
+            "`GET /v1/events`. Works across workers and nodes (Postgres LISTEN/NOTIFY wakes "
+            "every stream; the log is the truth).",
+            scope="read",
+            parameters=(TYPE_PARAM, LEAD_PARAM, AFTER_PARAM),
+            responses=(
+                Resp(
+                    200,
+                    "The stream (it does not end until the client or the server closes it).",
+                    media="text/event-stream",
+                    raw_schema={"type": "string"},
+                ),
+            ),
+            errors=(422,),
+            notes=((422, "A query parameter or Last-Event-ID is not valid: `errors` names it."),),
+            tags=("events",),
+        )
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        principal = await self.s.authorize(req, "read")
+        org, sandbox = principal.org_id, principal.sandbox
+        filters = filters_of(req)
+        last = req.get_header("Last-Event-ID") or text_param(req, "after")
+        if last:
+            position = await position_of(self.s, org, sandbox, last.strip(), "Last-Event-ID")
+        else:
+            async with self.s.pool.connection() as conn:
+                position = await events.horizon(conn)
+        resp.status = 200
+        resp.content_type = "text/event-stream"
+        resp.set_header("Cache-Control", "no-cache")
+        resp.set_header("X-Accel-Buffering", "no")  # nginx: do not buffer the stream
+        resp.stream = self._events(org, sandbox, filters, position)
+
+    async def _events(
+        self, org: str, sandbox: bool, filters: Filters, position: Any
+    ) -> AsyncIterator[bytes]:
+        hub = self.s.streams
+        wake = hub.join(org)
+        try:
+            yield b": connected\n\n"
+            idle_since = time.monotonic()
+            woken = True
+            while not hub.closing.is_set():
+                rows = await read_after(self.s, org, sandbox, filters, position, _PAGE)
+                for pause in _RECHECK_S if woken and not rows else ():
+                    await asyncio.sleep(pause)
+                    rows = await read_after(self.s, org, sandbox, filters, position, _PAGE)
+                    if rows:
+                        break
+                if rows:
+                    position = (rows[-1]["xact"], rows[-1]["seq"])
+                    yield b"".join(sse(r) for r in rows)
+                    idle_since = time.monotonic()
+                    if len(rows) == _PAGE:
+                        continue
+                wake.clear()
+                left = HEARTBEAT_S - (time.monotonic() - idle_since)
+                try:
+                    await asyncio.wait_for(wake.wait(), max(0.05, min(left, 5.0)))
+                    woken = True
+                except TimeoutError:
+                    woken = False  # a poll now and then: the log is the truth
+                if time.monotonic() - idle_since >= HEARTBEAT_S:
+                    yield b": heartbeat\n\n"
+                    idle_since = time.monotonic()
+        finally:
+            hub.leave(org, wake)
