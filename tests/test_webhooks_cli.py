@@ -41,7 +41,7 @@ def test_webhooks_cli_lifecycle(database_url):
                 "--types",
                 "lead.*",
                 **allow,
-            ).stdout  # fmt: skip
+            ).stdout
         )
         assert made["secret"].startswith("whsec_") and made["types"] == ["lead.*"]
         listed = cli(database_url, "webhooks", "list", "--org", "cli-org").stdout
