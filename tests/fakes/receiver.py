@@ -21,6 +21,10 @@ class Delivery:
         return self.headers["webhook-id"]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the stdlib's 5 resets connections under a concurrent sender
+
+
 class Receiver:
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
@@ -50,7 +54,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
