@@ -581,9 +581,11 @@ def _dnc_secret_key(cfg: Config, embedded: bool) -> None:
 
 from lead2inbound.cli.dnc import dnc as _dnc_commands  # noqa: E402
 from lead2inbound.cli.sources import sources as _sources_commands  # noqa: E402
+from lead2inbound.cli.webhooks import webhooks as _webhooks_commands  # noqa: E402
 
 main.add_command(_dnc_commands)
 main.add_command(_sources_commands)
+main.add_command(_webhooks_commands)
 
 
 if __name__ == "__main__":  # pragma: no cover

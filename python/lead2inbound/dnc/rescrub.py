@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,9 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from lead2inbound.dnc.providers import ProviderUnavailable, ScrubResult
-from lead2inbound.ops.background import BackgroundTask
+from lead2inbound.ops.background import RetryLoop, backoff
+from lead2inbound.store import events
+from lead2inbound.store.events import LeadEvent
 from lead2inbound.store.queries import sql
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ log = logging.getLogger("lead2inbound.dnc.rescrub")
 RESCRUB_AFTER_DAYS = 31  # TSR: the registry must be checked no more than 31 days before a call
 
 
-class Rescrubber(BackgroundTask):
+class Rescrubber(RetryLoop):
     TASK_NAME = "l2i-dnc-rescrub"
 
     def __init__(
@@ -48,29 +49,17 @@ class Rescrubber(BackgroundTask):
     ):
         self._pool = pool
         self._dnc = dnc
-        self._interval_s = interval_s
-        self._batch = batch
+        self.interval_s = interval_s
+        self.batch = batch
         self._max_backoff_s = max_backoff_s
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                done = await self.round()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Postgres away: try again later, never die
-                log.warning("re-scrub round failed: %s", exc)
-                done = 0
-            if done < self._batch:
-                await asyncio.sleep(self._interval_s * random.uniform(0.75, 1.25))
-
     def _backoff(self, attempts: int) -> float:
-        return min(self._max_backoff_s, 2.0 ** min(attempts, 30)) * random.uniform(0.8, 1.2)
+        return backoff(attempts, base=1.0, cap=self._max_backoff_s)
 
     async def round(self) -> int:
         """One round; returns how many pending leads it looked at."""
         async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(sql("dnc_pending_pick"), (self._batch,))
+            cur = await conn.execute(sql("dnc_pending_pick"), (self.batch,))
             rows = await cur.fetchall()
             if not rows:
                 return 0
@@ -89,7 +78,8 @@ class Rescrubber(BackgroundTask):
                         (org_id, lead_id, answer.outcome, answer.checked_at, answer.evidence())
                     )
             if settle:
-                await conn.execute(sql("dnc_pending_settle"), _columns(settle, 5))
+                cur = await conn.execute(sql("dnc_pending_settle"), _columns(settle, 5))
+                await _record_settled(conn, await cur.fetchall())
             if retry:
                 await conn.execute(sql("dnc_pending_retry"), _columns(retry, 4))
         if settle:
@@ -120,6 +110,17 @@ def _failure_evidence(exc: ProviderUnavailable) -> str:
             "checked_at": datetime.now(UTC).isoformat(),
         }
     )
+
+
+async def _record_settled(conn: AsyncConnection[Any], rows: list[Any]) -> None:
+    """A re-scrub's result per lead (lead.dnc_scrubbed), then where it went: lead.queued (a
+    live eligible lead) or lead.held (ineligible)."""
+    scrubbed = [LeadEvent(str(r[3]), str(r[0])) for r in rows]
+    await events.record_leads(conn, "lead.dnc_scrubbed", scrubbed)
+    queued = [LeadEvent(str(r[3]), str(r[0])) for r in rows if r[4] and not r[5]]
+    await events.record_leads(conn, "lead.queued", queued)
+    held = [LeadEvent(str(r[3]), str(r[0])) for r in rows if r[1] == "ineligible"]
+    await events.record_leads(conn, "lead.held", held)
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -178,6 +179,13 @@ async def rescrub_due(
                 rows.append((org_id, lead_id, "unavailable", None, _failure_evidence(answer)))
             else:
                 rows.append((org_id, lead_id, answer.outcome, answer.checked_at, answer.evidence()))
-        await conn.execute(sql("dnc_predial_record"), _columns(rows, 5))
+        cur = await conn.execute(sql("dnc_predial_record"), _columns(rows, 5))
+        recorded = await cur.fetchall()
+        await events.record_leads(
+            conn, "lead.dnc_scrubbed", [LeadEvent(org_id, str(r[0])) for r in recorded]
+        )
+        hits = [r for r in recorded if r[1] not in ("clear", "unavailable")]
+        held = [LeadEvent(org_id, str(r[0])) for r in hits]
+        await events.record_leads(conn, "lead.held", held)
     removed = {str(r[1]) for r in rows if r[2] != "clear"}
     return [lead_id for lead_id in lead_ids if str(lead_id) not in removed]

@@ -18,6 +18,7 @@ from lead2inbound.contract.problems import ProblemError
 from lead2inbound.ops.config import Config
 from lead2inbound.ops.logs import ACCESS_LOG
 from lead2inbound.ops.logs import configure as configure_logging
+from lead2inbound.store.events import REQUEST_ID
 from lead2inbound.web.cors import Cors
 from lead2inbound.web.http import (
     BodyReads,
@@ -30,6 +31,11 @@ from lead2inbound.web.http import (
 from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
 from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
+from lead2inbound.web.resources.events import (
+    EventsResource,
+    EventStreamResource,
+    LeadEventsResource,
+)
 from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
 from lead2inbound.web.resources.imports import LeadsImportResource
@@ -51,6 +57,13 @@ from lead2inbound.web.resources.sources import (
     SourcesResource,
 )
 from lead2inbound.web.resources.suppressions import SuppressionResource, SuppressionsResource
+from lead2inbound.web.resources.webhooks import (
+    WebhookAttemptsResource,
+    WebhookEndpointResource,
+    WebhookEndpointsResource,
+    WebhookReplayResource,
+    WebhookRotateResource,
+)
 from lead2inbound.web.services import Services
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -75,6 +88,7 @@ class RequestContext:
         req.context.request_id = (
             incoming if incoming and _REQUEST_ID.match(incoming) else new_request_id()
         )
+        REQUEST_ID.set(req.context.request_id)  # for the events this request records
         req.context.started = time.perf_counter()
         req.context.rate_headers = None
         if self.s is not None:
@@ -133,6 +147,14 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/v1/leads", LeadsResource(services))
     app.add_route("/v1/leads/{lead_id}", LeadResource(services))
+    app.add_route("/v1/leads/{lead_id}/events", LeadEventsResource(services))
+    app.add_route("/v1/events", EventsResource(services))
+    app.add_route("/v1/events/stream", EventStreamResource(services))
+    app.add_route("/v1/webhook-endpoints", WebhookEndpointsResource(services))
+    app.add_route("/v1/webhook-endpoints/{endpoint_id}", WebhookEndpointResource(services))
+    app.add_route("/v1/webhook-endpoints/{endpoint_id}/rotate", WebhookRotateResource(services))
+    app.add_route("/v1/webhook-endpoints/{endpoint_id}/replay", WebhookReplayResource(services))
+    app.add_route("/v1/webhook-endpoints/{endpoint_id}/attempts", WebhookAttemptsResource(services))
     app.add_route("/v1/dial-queue/claim", ClaimResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/complete", CompleteResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/release", ReleaseResource(services))

@@ -20,9 +20,16 @@ from typing import Any
 import msgspec
 
 from lead2inbound.contract.problems import PROBLEMS
-from lead2inbound.contract.schemas import SCHEMA_PATCHES, FacebookReceived, LeadResult, Problem
+from lead2inbound.contract.schemas import (
+    SCHEMA_PATCHES,
+    FacebookReceived,
+    LeadResult,
+    Problem,
+    WebhookPayload,
+)
 from lead2inbound.intake.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lead2inbound.intake.idempotency import MAX_KEY_LENGTH, REPLAYED
+from lead2inbound.store.events import TYPES as EVENT_TYPES
 
 REF = "#/components/schemas/{name}"
 JSON = "application/json"
@@ -223,8 +230,39 @@ def documented_methods(resource: Any) -> list[str]:
     return routed_methods(resource) + (["options"] if "options" in docs else [])
 
 
+def _webhooks(payload_ref: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.1 `webhooks`: what an endpoint receives, one entry per event type
+    (docs/events.md)."""
+    signed = [
+        {"name": name, "in": "header", "required": True, "schema": {"type": "string"},
+         "description": text}
+        for name, text in (
+            ("webhook-id", "The event id: the same on every retry (deduplicate on it)."),
+            ("webhook-timestamp", "Unix seconds when this try was signed."),
+            ("webhook-signature", "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`; two, space "
+             "separated, during a secret rotation's overlap."),
+        )
+    ]  # fmt: skip
+    return {
+        kind: {
+            "post": {
+                "summary": kind,
+                "description": f"Sent when {why}. Answer 2xx within 10 s; anything else is "
+                "retried (docs/events.md); 410 Gone disables the endpoint.",
+                "parameters": signed,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": payload_ref}},
+                },
+                "responses": {"2XX": {"description": "Received."}},
+            }
+        }
+        for kind, why in EVENT_TYPES.items()
+    }
+
+
 def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]:
-    types: list[Any] = [Problem, LeadResult, FacebookReceived]
+    types: list[Any] = [Problem, LeadResult, FacebookReceived, WebhookPayload]
     ops: list[tuple[str, str, Op]] = []
     for template, resource in routes(app):
         docs: dict[str, Op] = getattr(resource, "openapi", {}) or {}
@@ -263,6 +301,7 @@ def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]
             "headers. Field reference: docs/fields.md; errors: docs/errors.md.",
         },
         "paths": paths,
+        "webhooks": _webhooks(ref_of[WebhookPayload]),
         "components": {
             "schemas": components,
             "headers": HEADERS,

@@ -43,7 +43,11 @@ from lead2inbound.ops.metrics import TALLY, Metrics
 from lead2inbound.sources.facebook import FacebookRetrier
 from lead2inbound.store import suppressions
 from lead2inbound.store.queries import sql
+from lead2inbound.store.retention import EventRetention
 from lead2inbound.web.cursors import CursorSigner
+from lead2inbound.webhooks.delivery import Deliverer, policy_of
+from lead2inbound.webhooks.listener import EventListener
+from lead2inbound.webhooks.stream import StreamHub
 
 log = logging.getLogger("lead2inbound")
 _KEY_IN_QUERY = re.compile(r"l2i_(live|test)_")
@@ -91,6 +95,7 @@ class Services:
             flushers=config.writer_flushers,
             queue_timeout_s=config.write_queue_timeout_s or None,
             limiter=self.limiter,
+            event_log=config.event_log,
         )
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
         self.dnc = DncService(self.pool, config)
@@ -125,6 +130,14 @@ class Services:
             box=self.sources_box,
             on_written=self.metrics.lead,
         )
+        # Events out (docs/events.md): the delivery worker, woken by the LISTEN connection
+        self.deliverer = Deliverer(self.pool, self.sources_box, config)
+        self.listener = EventListener(config.database_url)
+        self.listener.subscribe(lambda orgs: self.deliverer.poke())
+        self.streams = StreamHub()
+        self.retention = EventRetention(self.pool, config.event_retention_days)
+        self.listener.subscribe(self.streams.on_events)
+        self.outbound = policy_of(config)
         self._rechecks: set[asyncio.Task[None]] = set()
         self._tally: asyncio.Task[None] | None = None
         self._origins: dict[str, tuple[bool, float]] = {}
@@ -141,6 +154,9 @@ class Services:
         self.suppression_hint.schedule_rebuild()  # in the background: "maybe" until done
         self.idempotency.start()
         self.facebook.start()
+        self.listener.start()
+        self.deliverer.start()
+        self.retention.start()
         # Everything built so far (modules, the app, pools) lives as long as the worker: move it
         # out of the collector's sight so a full collection does not walk it (tens of ms under
         # load, every second or so: the p99 of every request caught behind it).
@@ -152,6 +168,10 @@ class Services:
             task.cancel()
         await self.idempotency.stop()
         await self.facebook.stop()
+        self.streams.close()
+        await self.retention.stop()
+        await self.deliverer.stop()
+        await self.listener.stop()
         await self.writer.stop()
         await self.rescrubber.stop()
         await self.dnc.aclose()

@@ -33,6 +33,7 @@ from lead2inbound.sources.facebook import fetch_summary, keep, leadgen_notices, 
 from lead2inbound.sources.mapping import decode, resolve
 from lead2inbound.sources.preview import preview, source_lead
 from lead2inbound.sources.signatures import REPLAY_WINDOW_S, BadSignature, verify
+from lead2inbound.store import events
 from lead2inbound.web.http import read_body, send_json
 from lead2inbound.web.openapi import Op, Resp, path, query
 from lead2inbound.web.resources.common import decode_body
@@ -396,6 +397,8 @@ async def ingest(
     try:
         await submit(s, req, resp, principal, parse, f"POST {source.path}", warnings)
     except ProblemError as exc:
+        if principal.key_id.startswith("src:"):  # a vendor's post (no key): the org reads this
+            await _record_failure(s, source, exc)
         if keep and exc.status in (400, 415, 422):  # a vendor cannot send it again differently
             problem = {"code": exc.code, "detail": exc.detail}
             if exc.errors:
@@ -413,6 +416,29 @@ async def ingest(
         outcome = "duplicate" if answer.get("outcome") == "duplicate" else "created"
         status = int(str(resp.status).split()[0])
         await _keep(s, req, source, outcome, status, None, None, answer.get("lead_id"), ctype)
+
+
+async def _record_failure(s: Services, source: store.Source, exc: ProblemError) -> None:
+    """source.lead_failed: a signed vendor post was refused (a vendor cannot read our
+    answers; the org reads this). Throttled posts are not recorded: a vendor's flood would
+    become a flood of events."""
+    if exc.code == "rate_limited":
+        return
+    problem: dict[str, Any] = {"code": exc.code, "status": exc.status, "detail": exc.detail}
+    if exc.errors:
+        problem["errors"] = [msgspec.to_builtins(e) for e in exc.errors]
+    try:
+        async with s.pool.connection() as conn, conn.transaction():
+            await events.record(
+                conn,
+                org_id=source.org_id,
+                type="source.lead_failed",
+                data={"source_id": source.source_id, "source": source.name,
+                      "problem": problem},
+                sandbox=source.sandbox,
+            )  # fmt: skip
+    except Exception as exc2:  # the refusal is answered either way
+        log.warning("source.lead_failed not recorded: %s", exc2)
 
 
 async def _keep(
