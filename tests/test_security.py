@@ -65,6 +65,8 @@ class Endpoint:
     route: str = field(default="")
     raw: Callable[[str], tuple[bytes, str]] | None = None  # (body, content type): not JSON
     operator: bool = False  # an operator's endpoint: may name orgs (per-org counters), no leads
+    stream: bool = False  # an endless answer (Server-Sent Events): only its status is read
+    per_mode: bool = False  # the object belongs to one mode: the org's sandbox key gets a 404
 
     @property
     def template(self) -> str:
@@ -182,6 +184,60 @@ ENDPOINTS = [
     ),
     # the Facebook handshake, public: not a facebook source, so not found for everyone
     Endpoint("GET", "/v1/sources/{source_id}/leads", None, frozenset({404})),
+    # events and webhook endpoints (issue 23): `{endpoint_id}` is an endpoint of the owning org
+    Endpoint("GET", "/v1/events", "read", frozenset({200})),
+    Endpoint("GET", "/v1/events/stream", "read", frozenset({200}), stream=True),
+    Endpoint("GET", "/v1/leads/{lead_id}/events", "read", frozenset({200}), owned=True),
+    Endpoint(
+        "POST",
+        "/v1/webhook-endpoints",
+        "admin",
+        frozenset({201}),
+        body=lambda p: {"url": "https://hooks.example.com/l2i"},
+    ),
+    Endpoint("GET", "/v1/webhook-endpoints", "admin", frozenset({200})),
+    Endpoint(
+        "GET",
+        "/v1/webhook-endpoints/{endpoint_id}",
+        "admin",
+        frozenset({200}),
+        owned=True,
+        per_mode=True,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/webhook-endpoints/{endpoint_id}/attempts",
+        "admin",
+        frozenset({200}),
+        owned=True,
+        per_mode=True,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/rotate",
+        "admin",
+        frozenset({200, 201}),
+        body=lambda p: {},
+        owned=True,
+        per_mode=True,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/replay",
+        "admin",
+        frozenset({200, 202}),
+        body=lambda p: {"since": "2026-01-01T00:00:00Z"},
+        owned=True,
+        per_mode=True,
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/webhook-endpoints/{endpoint_id}",
+        "admin",
+        frozenset({200, 404}),
+        owned=True,
+        per_mode=True,
+    ),
     # the source's own URLs (issue 22): an unknown token is refused for everyone
     Endpoint(
         "POST",
@@ -321,12 +377,21 @@ def expected(ep: Endpoint, view: str) -> set[int]:
         return {403}
     if view == "other_org_all_scopes" and ep.owned:
         return {404}
+    if view == "own_sandbox" and ep.per_mode:
+        return {404}
     return set(ep.ok)
 
 
 @pytest.fixture
 def matrix_service(server_factory, database_url, redis_url):
-    return server_factory(service_env(database_url, redis_url, L2I_AUTH_FAILURES_PER_MINUTE="0"))
+    return server_factory(
+        service_env(
+            database_url,
+            redis_url,
+            L2I_AUTH_FAILURES_PER_MINUTE="0",
+            L2I_SECRET_KEY="matrix-secret-key-of-at-least-32-characters",
+        )
+    )
 
 
 def test_tenant_and_scope_matrix(matrix_service, database_url):
@@ -338,13 +403,26 @@ def test_tenant_and_scope_matrix(matrix_service, database_url):
     source = httpx.post(f"{base}/v1/sources", json=MATRIX_SOURCE, headers=bearer(keys.own))
     assert source.status_code == 201, source.text
     own_source_id = source.json()["source_id"]
+    endpoint = httpx.post(
+        f"{base}/v1/webhook-endpoints",
+        json={"url": "https://hooks.example.com/matrix"},
+        headers=bearer(keys.own),
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    own_endpoint_id = endpoint.json()["id"]
     cells = 0
     failures = []
     for n, ep in enumerate(ENDPOINTS):
         for m, view in enumerate(VIEWS):
             headers, query = view_request(view, keys)
             phone = f"51255571{n:01d}{m:01d}"[-10:] if m < 10 else f"512555{7200 + n * 20 + m}"
-            url = base + ep.path.format(lead_id=own_lead_id, source_id=own_source_id) + query
+            url = (
+                base
+                + ep.path.format(
+                    lead_id=own_lead_id, source_id=own_source_id, endpoint_id=own_endpoint_id
+                )
+                + query
+            )
             kw: dict[str, Any] = {"headers": headers, "timeout": 10}
             if ep.body is not None:
                 kw["json"] = ep.body(phone)
@@ -352,7 +430,17 @@ def test_tenant_and_scope_matrix(matrix_service, database_url):
                 content, kind = ep.raw(phone)
                 kw["content"] = content
                 kw["headers"] = {**headers, "Content-Type": kind}
-            resp = httpx.request(ep.method, url, **kw)
+            if ep.stream:
+                with httpx.stream(ep.method, url, **kw) as streamed:
+                    if streamed.status_code < 400:
+                        cells += 1  # its events: tests/test_event_stream.py
+                        if streamed.status_code not in expected(ep, view):
+                            failures.append((ep.method, ep.path, view, streamed.status_code))
+                        continue
+                    streamed.read()
+                    resp = streamed
+            else:
+                resp = httpx.request(ep.method, url, **kw)
             cells += 1
             want = expected(ep, view)
             if resp.status_code not in want:
