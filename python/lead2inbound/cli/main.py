@@ -557,9 +557,11 @@ def _dnc_secret_key(cfg: Config, embedded: bool) -> None:
         os.environ["L2I_SECRET_KEY"] = key
 
 
+from lead2inbound.cli.console import console as _console_commands  # noqa: E402
 from lead2inbound.cli.dnc import dnc as _dnc_commands  # noqa: E402
 from lead2inbound.cli.sources import sources as _sources_commands  # noqa: E402
 
+main.add_command(_console_commands)
 main.add_command(_dnc_commands)
 main.add_command(_sources_commands)
 

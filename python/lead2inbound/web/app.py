@@ -18,6 +18,7 @@ from lead2inbound.contract.problems import ProblemError
 from lead2inbound.ops.config import Config
 from lead2inbound.ops.logs import ACCESS_LOG
 from lead2inbound.ops.logs import configure as configure_logging
+from lead2inbound.web.console.pages import add_routes as add_console_routes
 from lead2inbound.web.cors import Cors
 from lead2inbound.web.http import (
     handle_falcon_error,
@@ -138,6 +139,7 @@ def create_app(
     app.add_route("/openapi.json", OpenApiResource(app))
     app.add_route("/docs", DocsPageResource())
     app.add_route("/docs/assets/{name}", DocsAssetResource())
+    add_console_routes(app, services)
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(services))
     app.add_route("/metrics", MetricsResource(services))

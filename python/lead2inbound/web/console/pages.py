@@ -1,0 +1,356 @@
+"""The console's pages (docs/console.md). Each one finds the session's org through the gate
+and then calls what the API resources call: `list_leads`, `read_lead`, the key store's
+`checked_new_key`/`create_new_key`, `Services.revoke_key`."""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode
+
+import falcon
+
+from lead2inbound.access import keystore, sessions
+from lead2inbound.access.sessions import Session
+from lead2inbound.contract.problems import ProblemError
+from lead2inbound.dialing import calling_hours
+from lead2inbound.dialing.leads import lead_json
+from lead2inbound.web.console import gate
+from lead2inbound.web.console.render import page
+from lead2inbound.web.resources.read import list_leads, read_lead
+
+if TYPE_CHECKING:
+    from lead2inbound.web.services import Services
+
+_FORM_MAX = 65_536
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+NAV = (("leads", "Leads", "/console/leads"), ("keys", "API keys", "/console/keys"))
+
+
+def headers(resp: Any) -> None:
+    for name, value in gate.SECURITY_HEADERS:
+        resp.set_header(name, value)
+
+
+async def read_form(req: Any) -> dict[str, str]:
+    """An urlencoded form body (each field once; the first wins), at most 64 KiB."""
+    body = await req.bounded_stream.read(_FORM_MAX + 1)
+    if len(body) > _FORM_MAX:
+        raise falcon.HTTPPayloadTooLarge(title="Too large", description="The form is too large.")
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in fields.items()}
+
+
+def problem_text(exc: ProblemError) -> str:
+    """A problem as one line for a page: its detail and the fields' messages."""
+    parts = [exc.detail or exc.code]
+    parts += [f"{err.param}: {err.detail}" for err in exc.errors or ()]
+    return " ".join(p for p in parts if p)
+
+
+class ConsolePage:
+    """A page of a signed-in org: `session`, the CSRF token and the navigation in `ctx`."""
+
+    api = False  # not part of the API document (openapi.routes skips it)
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def signed_in(self, req: Any, resp: Any) -> Session | None:
+        headers(resp)
+        try:
+            return await gate.session_of(self.s, req)
+        except gate.SignInRequired:
+            if req.method == "GET":
+                resp.status = 303
+                resp.location = "/console/sign-in"
+            else:
+                resp.status = 401
+                resp.content_type = "text/plain; charset=utf-8"
+                resp.text = "Signed out: sign in again."
+            return None
+
+    def ctx(self, session: Session, here: str, **more: Any) -> dict[str, Any]:
+        return {
+            "org_name": session.org_name,
+            "csrf": gate.csrf_for(self.s, session),
+            "nav": NAV,
+            "here": here,
+            **more,
+        }
+
+
+# --- sign-in, sign-out ---------------------------------------------------------------------
+
+
+class SignInPage(ConsolePage):
+    async def on_get(self, req: Any, resp: Any) -> None:
+        headers(resp)
+        page(resp, "sign_in.html", error=None)
+
+    async def on_post(self, req: Any, resp: Any) -> None:
+        headers(resp)
+        if not gate.same_origin(req):
+            raise falcon.HTTPForbidden(title="Forbidden", description="Cross-site sign-in.")
+        form = await read_form(req)
+        key = form.get("key", "")
+        try:
+            principal = await self.s.authenticate(req, pasted_key=key)
+        except ProblemError as exc:
+            status = 429 if exc.code == "rate_limited" else 401
+            message = exc.detail if status == 429 else "That key is not a valid API key."
+            page(resp, "sign_in.html", status=status, error=message)
+            return
+        if "admin" not in principal.scopes:
+            page(
+                resp, "sign_in.html", status=403,
+                error="That key has no admin scope: only an admin key signs in to the console.",
+            )  # fmt: skip
+            return
+        async with self.s.pool.connection() as conn:
+            token = await sessions.open_session(conn, principal.org_id, principal.key_id)
+        gate.set_cookie(self.s, req, resp, token)
+        resp.status = 303
+        resp.location = "/console"
+
+
+class LinkPage(ConsolePage):
+    """`l2i console link` prints `/console/link#<token>`: the token stays in the fragment (never
+    sent in a URL, so never in a log); the page's script posts it."""
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        headers(resp)
+        page(resp, "link.html", error=None)
+
+    async def on_post(self, req: Any, resp: Any) -> None:
+        headers(resp)
+        if not gate.same_origin(req):
+            raise falcon.HTTPForbidden(title="Forbidden", description="Cross-site sign-in.")
+        form = await read_form(req)
+        async with self.s.pool.connection() as conn:
+            org_id = await sessions.use_link(conn, form.get("token"))
+            if org_id is None:
+                page(
+                    resp, "link.html", status=401,
+                    error="This sign-in link is used, expired or unknown: ask for a new one.",
+                )  # fmt: skip
+                return
+            token = await sessions.open_session(conn, org_id, None)
+        gate.set_cookie(self.s, req, resp, token)
+        resp.status = 303
+        resp.location = "/console"
+
+
+class SignOut(ConsolePage):
+    async def on_post(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        gate.check_csrf(self.s, req, session, await read_form(req))
+        async with self.s.pool.connection() as conn:
+            await sessions.sign_out(conn, session.token)
+        gate.clear_cookie(self.s, req, resp)
+        resp.status = 303
+        resp.location = "/console/sign-in"
+
+
+class Home(ConsolePage):
+    async def on_get(self, req: Any, resp: Any) -> None:
+        if await self.signed_in(req, resp) is None:
+            return
+        resp.status = 303
+        resp.location = "/console/leads"
+
+
+class Static:
+    api = False
+
+    async def on_get(self, req: Any, resp: Any, name: str) -> None:
+        kind = _STATIC.get(name)
+        if kind is None:
+            raise falcon.HTTPNotFound()
+        files = importlib.resources.files("lead2inbound.web.console") / "static" / name
+        resp.content_type = kind
+        resp.data = files.read_bytes()
+        resp.set_header("Cache-Control", "public, max-age=300")
+        resp.set_header("X-Content-Type-Options", "nosniff")
+
+
+# --- leads ----------------------------------------------------------------------------------
+
+FILTERS = ("status", "source", "phone", "created_after", "created_before")
+
+
+def _lead_filters(req: Any) -> dict[str, str]:
+    """The filter form's values; a plain date becomes that day's start (UTC) so the API's
+    RFC 3339 rule applies to the rest."""
+    shown = {}
+    for name in FILTERS:
+        value = req.params.get(name)
+        if isinstance(value, str) and value:
+            shown[name] = value
+            if name.startswith("created_") and _DATE.match(value):
+                req.params[name] = f"{value}T00:00:00+00:00"
+    return shown
+
+
+class LeadsPage(ConsolePage):
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        shown = _lead_filters(req)
+        req.params.setdefault("limit", "50")
+        error = None
+        listing: dict[str, Any] = {"data": [], "has_more": False, "next_cursor": None}
+        try:
+            listing = await list_leads(self.s, req, session.org_id)
+        except ProblemError as exc:
+            error = problem_text(exc)
+        more = None
+        if listing["next_cursor"]:
+            more = "/console/leads?" + urlencode(
+                {**shown, "starting_after": listing["next_cursor"]}
+            )
+        newest = listing["data"][0]["created_at"] if listing["data"] else None
+        live = None
+        if not req.params.get("starting_after") and not error:
+            live = "/console/leads/rows?" + urlencode(
+                {k: v for k, v in shown.items() if k != "created_after"}
+            )
+        page(
+            resp, "leads.html",
+            **self.ctx(session, "leads", leads=listing["data"], filters=shown, error=error,
+                       more=more, live=live, newest=newest),
+        )  # fmt: skip
+
+
+class LeadRows(ConsolePage):
+    """The rows newer than `created_after`, for the Leads page's live updates (console.js)."""
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        _lead_filters(req)
+        req.params["limit"] = "100"
+        try:
+            listing = await list_leads(self.s, req, session.org_id)
+        except ProblemError:
+            listing = {"data": []}
+        page(resp, "lead_rows.html", leads=listing["data"])
+
+
+class LeadPage(ConsolePage):
+    async def on_get(self, req: Any, resp: Any, lead_id: str) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        try:
+            row = await read_lead(self.s, session.org_id, lead_id)
+        except ProblemError:
+            row = None
+        if row is None:
+            page(resp, "not_found.html", status=404, **self.ctx(session, "leads", what="lead"))
+            return
+        now = self.s.clock()
+        lead = lead_json(row, now, self.s.enforce_hours)
+        windows = calling_hours.local_windows(
+            row.get("timezones") or calling_hours.ANY_US,
+            row.get("calling_rules") or (calling_hours.FEDERAL,),
+            now,
+        )
+        zones = row.get("timezones") or [row.get("timezone") or "UTC"]
+        at = calling_hours.callable_at_local(lead["callable_at"], zones[0])
+        page(
+            resp, "lead.html",
+            **self.ctx(session, "leads", lead=lead, windows=windows, callable_local=at),
+        )  # fmt: skip
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+class KeysPage(ConsolePage):
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        await self.show(resp, session)
+
+    async def show(self, resp: Any, session: Session, status: int = 200, **more: Any) -> None:
+        async with self.s.pool.connection() as conn:
+            keys = await keystore.list_keys_async(conn, session.org_id)
+        more.setdefault("created", None)
+        more.setdefault("error", None)
+        more.setdefault("form", {})
+        page(resp, "keys.html", status=status, **self.ctx(session, "keys", keys=keys, **more))
+
+    async def on_post(self, req: Any, resp: Any) -> None:
+        """Create a key: the same rules and code as POST /v1/api-keys."""
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        form = await read_form(req)
+        gate.check_csrf(self.s, req, session, form)
+        try:
+            new = keystore.checked_new_key(
+                name=form.get("name", "").strip(),
+                kind=form.get("kind", "secret"),
+                scopes=",".join(v for v in ("write", "read", "dial", "admin") if form.get(v)),
+                rate_limit=_int(form.get("rate_limit"), "rate_limit"),
+                test=form.get("env") == "test",
+                allowed_origins=",".join(form.get("allowed_origins", "").replace(",", " ").split())
+                or None,
+                ip_rate_limit=_int(form["ip_rate_limit"], "ip_rate_limit")
+                if form.get("ip_rate_limit")
+                else None,
+                success_url=form.get("success_url") or None,
+                error_url=form.get("error_url") or None,
+            )
+        except keystore.KeyStoreError as exc:
+            message = f"{exc.param}: {exc}" if exc.param else str(exc)
+            await self.show(resp, session, status=422, error=message, form=form)
+            return
+        async with self.s.pool.connection() as conn:
+            full, info = await keystore.create_new_key(
+                conn, session.org_id, self.s.config.key_pepper.encode(), new
+            )
+        await self.show(resp, session, status=201, created={"key": full, "info": info})
+
+
+def _int(raw: str | None, param: str) -> int:
+    try:
+        return int((raw or "").strip())
+    except ValueError:
+        raise keystore.KeyStoreError(f"{param} must be a whole number", param) from None
+
+
+class KeyRevoke(ConsolePage):
+    async def on_post(self, req: Any, resp: Any, key_id: str) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        gate.check_csrf(self.s, req, session, await read_form(req))
+        valid = len(key_id) == 12 and key_id.isalnum() and key_id.isascii()
+        row = await self.s.revoke_key(session.org_id, key_id) if valid else None
+        if row is None:
+            page(resp, "not_found.html", status=404, **self.ctx(session, "keys", what="key"))
+            return
+        resp.status = 303
+        resp.location = "/console/keys"
+
+
+def add_routes(app: Any, services: Services) -> None:
+    app.add_route("/console", Home(services))
+    app.add_route("/console/sign-in", SignInPage(services))
+    app.add_route("/console/link", LinkPage(services))
+    app.add_route("/console/sign-out", SignOut(services))
+    app.add_route("/console/static/{name}", Static())
+    app.add_route("/console/leads", LeadsPage(services))
+    app.add_route("/console/leads/rows", LeadRows(services))
+    app.add_route("/console/leads/{lead_id}", LeadPage(services))
+    app.add_route("/console/keys", KeysPage(services))
+    app.add_route("/console/keys/{key_id}/revoke", KeyRevoke(services))
