@@ -109,9 +109,7 @@ def test_sign_in_with_an_admin_key_cookie_flags_and_sign_out(browser, service, o
     assert browser.js("location.pathname") == "/console/sign-in"  # no session: sign in first
     shot(browser, "sign-in")
     sign_in(browser, service, org_a.key("admin"))
-    assert browser.js("location.pathname") == "/console/leads", browser.js(
-        "document.body.innerText"
-    )
+    assert browser.js("location.pathname") == "/console/overview"
     assert browser.js("document.querySelector('.org').textContent") == "Acme Leads"
     cookie = next(c for c in browser.cookies() if c["name"] == "l2i_console")
     assert cookie["httpOnly"] is True
@@ -177,7 +175,7 @@ def test_one_time_link_signs_in_once_and_expires(browser, service, org_a, db):
     url = link(db, service.url, "--org", "Acme Leads")
     assert url.startswith(service.url + "/console/link#")
     browser.goto(url)
-    browser.wait_for("location.pathname === '/console/leads'")
+    browser.wait_for("location.pathname === '/console/overview'")
     assert browser.js("document.querySelector('.org').textContent") == "Acme Leads"
     sign_out(browser)
     # the same link again: refused
@@ -473,3 +471,73 @@ def test_keys_created_in_the_page_work_once_shown_and_stop_when_revoked(browser,
     while httpx.get(service.url + "/v1/leads", headers=auth(key)).status_code != 401:
         assert time.monotonic() < deadline, "the revoked key still works after 2 s"
         time.sleep(0.1)
+
+
+def test_overview_draws_the_day_and_the_queue(browser, service, org_a):
+    writer = org_a.key("write")
+    for i in range(3):
+        httpx.post(service.url + "/v1/leads", json=lead(f"51255504{i:02d}"), headers=auth(writer))
+    httpx.post(service.url + "/v1/leads", json={"phone": "5125550499"}, headers=auth(writer))
+    sign_in(browser, service, org_a.key("admin"))
+    assert browser.js("location.pathname") == "/console/overview"  # the console's home
+    assert browser.js("document.querySelectorAll('#lead-chart rect').length") >= 2
+    legend = browser.js("document.getElementById('legend').innerText")
+    assert "queued" in legend and "held: missing_consent" in legend, legend
+    now = browser.js("document.getElementById('now').innerText")
+    assert "waiting" in now and "DNC provider" in now
+    assert re.search(r"p50 ≤ [\d.]+ ms, p99 ≤ [\d.]+ ms", now), now
+    shot(browser, "overview")
+
+
+def test_suppressing_a_number_takes_its_waiting_lead_out_of_the_queue(
+    browser, service, org_a, tmp_path
+):
+    writer = org_a.key("write")
+    queued = httpx.post(
+        service.url + "/v1/leads",
+        json=lead("5125550611", first_name="Waiting", state="CA"),
+        headers=auth(writer),
+    ).json()["lead_id"]
+    sign_in(browser, service, org_a.key("admin"))
+    browser.goto(service.url + "/console/queue")
+    assert "Waiting" in browser.js("document.getElementById('queue').innerText")
+    assert "America/Los_Angeles" in browser.js("document.getElementById('queue').innerText")
+    shot(browser, "queue")
+
+    browser.goto(service.url + "/console/suppressions")
+    browser.fill("#s-phones", "phone\n(512) 555-0611\nnot a number 1\n+1 512 555 0612")
+    browser.fill("#s-reason", "asked by phone")
+    browser.submit("#add-suppressions")
+    result = browser.js("document.getElementById('result').innerText")
+    assert "Added 2" in result and "refused 1" in result, result
+    assert browser.js(f"!!document.querySelector('#dequeued a[href=\"/console/leads/{queued}\"]')")
+    shot(browser, "suppressions")
+    browser.goto(service.url + "/console/queue")
+    assert "Waiting" not in browser.js("document.getElementById('queue').innerText")
+    browser.goto(f"{service.url}/console/leads/{queued}")
+    assert "suppressed" in browser.js("document.getElementById('held-why').textContent")
+
+    # a CSV file, read in the browser and posted as text
+    csv = tmp_path / "dnc.csv"
+    csv.write_text("phone,name\n5125550621,a\n5125550622,b\n")
+    browser.goto(service.url + "/console/suppressions")
+    doc = browser.send("DOM.getDocument")["root"]["nodeId"]
+    node = browser.send("DOM.querySelector", nodeId=doc, selector="#s-file")["nodeId"]
+    browser.send("DOM.setFileInputFiles", files=[str(csv)], nodeId=node)
+    browser.wait_for("document.getElementById('s-phones').value.includes('5125550622')")
+    browser.submit("#add-suppressions")
+    assert "Added 2" in browser.js("document.getElementById('result').innerText")
+
+    # search in any format, then remove (confirmed) through the API's own path
+    browser.goto(service.url + "/console/suppressions?q=512-555-0612")
+    rows = browser.js("document.getElementById('suppressions').innerText")
+    assert "+15125550612" in rows and "asked by phone" in rows
+    browser.js("document.querySelector('#suppressions button').click()")
+    browser.wait_for("document.getElementById('confirm').open")
+    before = browser.js("performance.timeOrigin")
+    browser.js("document.getElementById('confirm-yes').click()")
+    browser.wait_for(f"performance.timeOrigin !== {before} && document.readyState === 'complete'")
+    listed = httpx.get(
+        service.url + "/v1/suppressions/%2B15125550612", headers=auth(org_a.key("read"))
+    )
+    assert listed.status_code == 404

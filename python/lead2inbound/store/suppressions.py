@@ -33,12 +33,19 @@ async def add(
     conn: AsyncConnection, org_id: str, phones: list[str], reason: str | None, *, now: datetime
 ) -> list[str]:
     """Add E.164 numbers; returns the newly added ones. Call inside a transaction."""
+    return (await add_and_dequeue(conn, org_id, phones, reason, now=now))[0]
+
+
+async def add_and_dequeue(
+    conn: AsyncConnection, org_id: str, phones: list[str], reason: str | None, *, now: datetime
+) -> tuple[list[str], list[str]]:
+    """Add E.164 numbers: (the newly added ones, the ids of the queued leads they took out of
+    the dial queue). Call inside a transaction."""
     cur = await conn.execute(
         sql("suppressions_add"), {"org": org_id, "phones": phones, "reason": reason}
     )
     added = [r[0] for r in await cur.fetchall()]
-    await dequeue(conn, org_id, phones, now=now)
-    return added
+    return added, await dequeue(conn, org_id, phones, now=now)
 
 
 async def dequeue(

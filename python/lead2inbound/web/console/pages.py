@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import importlib.resources
 import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
 import falcon
+from psycopg.rows import dict_row
 
+from lead2inbound._core import InvalidPhone, normalize
 from lead2inbound.access import keystore, sessions
 from lead2inbound.access.sessions import Session
 from lead2inbound.contract.problems import ProblemError
 from lead2inbound.dialing import calling_hours
 from lead2inbound.dialing.leads import lead_json
-from lead2inbound.web.console import gate
+from lead2inbound.ops.metrics import latency_quantiles
+from lead2inbound.store.queries import sql
+from lead2inbound.web.console import charts, gate
 from lead2inbound.web.console.render import page
 from lead2inbound.web.resources.read import list_leads, read_lead
+from lead2inbound.web.resources.suppressions import suppress, suppression_page, unsuppress
 
 if TYPE_CHECKING:
     from lead2inbound.web.services import Services
@@ -26,7 +32,14 @@ if TYPE_CHECKING:
 _FORM_MAX = 65_536
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
-NAV = (("leads", "Leads", "/console/leads"), ("keys", "API keys", "/console/keys"))
+NAV = (
+    ("overview", "Overview", "/console/overview"),
+    ("leads", "Leads", "/console/leads"),
+    ("queue", "Dial queue", "/console/queue"),
+    ("suppressions", "Suppressions", "/console/suppressions"),
+    ("keys", "API keys", "/console/keys"),
+)
+_SUPPRESS_MAX_LINES = 20_000  # a pasted or imported list, sent in chunks of the API's 1000
 
 
 def headers(resp: Any) -> None:
@@ -34,10 +47,10 @@ def headers(resp: Any) -> None:
         resp.set_header(name, value)
 
 
-async def read_form(req: Any) -> dict[str, str]:
-    """An urlencoded form body (each field once; the first wins), at most 64 KiB."""
-    body = await req.bounded_stream.read(_FORM_MAX + 1)
-    if len(body) > _FORM_MAX:
+async def read_form(req: Any, limit: int = _FORM_MAX) -> dict[str, str]:
+    """An urlencoded form body (each field once; the first wins), at most `limit` bytes."""
+    body = await req.bounded_stream.read(limit + 1)
+    if len(body) > limit:
         raise falcon.HTTPPayloadTooLarge(title="Too large", description="The form is too large.")
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {k: v[0] for k, v in fields.items()}
@@ -161,7 +174,7 @@ class Home(ConsolePage):
         if await self.signed_in(req, resp) is None:
             return
         resp.status = 303
-        resp.location = "/console/leads"
+        resp.location = "/console/overview"
 
 
 class Static:
@@ -343,12 +356,209 @@ class KeyRevoke(ConsolePage):
         resp.location = "/console/keys"
 
 
+# --- overview -------------------------------------------------------------------------------
+
+
+class OverviewPage(ConsolePage):
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        now = self.s.clock()
+        org = session.org_id
+        async with self.s.pool.connection() as conn:
+            cur = await conn.execute(
+                sql("console_lead_minutes"), {"org": org, "since": now - timedelta(hours=24)}
+            )
+            minutes = await cur.fetchall()
+            cur = await conn.execute(sql("console_queue_stats"), {"org": org, "now": now})
+            queue = await cur.fetchone()
+            cur = await conn.execute(
+                "SELECT provider, connected_at FROM dnc_connections WHERE org_id = %s", (org,)
+            )
+            dnc = await cur.fetchone()
+        chart = charts.leads_per_minute(minutes, now)
+        count, (p50, p99) = latency_quantiles("/v1/leads", "POST")
+        page(
+            resp, "overview.html",
+            **self.ctx(session, "overview", chart=chart, queue=queue, dnc=dnc, now=now,
+                       intake={"count": count, "p50": p50, "p99": p99}),
+        )  # fmt: skip
+
+
+# --- dial queue -----------------------------------------------------------------------------
+
+
+class QueuePage(ConsolePage):
+    NEXT = 50
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        now = self.s.clock()
+        async with self.s.pool.connection() as conn:
+            cur = await conn.execute(
+                sql("console_queue_stats"), {"org": session.org_id, "now": now}
+            )
+            stats = await cur.fetchone()
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                sql("console_queue_next"), {"org": session.org_id, "limit": self.NEXT}
+            )
+            rows = await cur.fetchall()
+        entries = []
+        for r in rows:
+            zones = r["timezones"] or calling_hours.ANY_US
+            rules = r["calling_rules"] or (calling_hours.FEDERAL,)
+            leased = r["lease_expires_at"] is not None and r["lease_expires_at"] > now
+            at = None if leased else calling_hours.next_callable(zones, rules, now)
+            if not self.s.enforce_hours and not leased:
+                at = now
+            entries.append({
+                **r,
+                "leased": leased,
+                "callable_now": at == now and not r["sandbox"],
+                "callable_local": calling_hours.callable_at_local(
+                    at.isoformat() if at else None, zones[0]),
+                "windows": calling_hours.local_windows(zones[:1], rules, now),
+            })  # fmt: skip
+        page(
+            resp, "queue.html",
+            **self.ctx(session, "queue", stats=stats, entries=entries, limit=self.NEXT,
+                       callable_now=sum(1 for e in entries if e["callable_now"])),
+        )  # fmt: skip
+
+
+# --- suppressions ---------------------------------------------------------------------------
+
+
+class SuppressionsPage(ConsolePage):
+    PAGE = 50
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        await self.show(req, resp, session)
+
+    async def show(
+        self, req: Any, resp: Any, session: Session, status: int = 200, **more: Any
+    ) -> None:
+        org = session.org_id
+        query = req.get_param("q") or ""
+        error = more.pop("error", None)
+        found: list[Any] = []
+        has_more = False
+        cursor = None
+        if query:
+            try:
+                e164 = normalize(query).e164
+            except InvalidPhone:
+                error = error or f"{query[:40]!r} is not a possible phone number."
+            else:
+                async with self.s.pool.connection() as conn:
+                    cur = await conn.execute(sql("suppression_get"), {"org": org, "phone": e164})
+                    row = await cur.fetchone()
+                found = [row] if row else []
+        else:
+            c_at, c_phone = None, None
+            raw = req.get_param("after")
+            parts = self.s.cursors.verify(org, "suppressions", raw) if raw else None
+            if parts is not None and len(parts) == 2:
+                c_at, c_phone = datetime.fromisoformat(parts[0]), parts[1]
+            found, has_more = await suppression_page(self.s, org, self.PAGE, c_at, c_phone)
+            if has_more:
+                cursor = self.s.cursors.sign(
+                    org, "suppressions", (found[-1][2].isoformat(), found[-1][0])
+                )
+        more.setdefault("result", None)
+        page(
+            resp, "suppressions.html", status=status,
+            **self.ctx(session, "suppressions", rows=found, query=query, error=error,
+                       more=f"/console/suppressions?{urlencode({'after': cursor})}"
+                       if cursor else None, **more),
+        )  # fmt: skip
+
+    async def on_post(self, req: Any, resp: Any) -> None:
+        """Add one number or a pasted (or imported CSV) list: the API's `suppress`, in chunks
+        of its 1000-number limit."""
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        form = await read_form(req, 2_000_000)
+        gate.check_csrf(self.s, req, session, form)
+        raws = phones_in(form.get("phones", ""))
+        reason = form.get("reason") or None
+        if not raws or len(raws) > _SUPPRESS_MAX_LINES:
+            await self.show(
+                req, resp, session, status=422,
+                error=f"Paste 1 to {_SUPPRESS_MAX_LINES} numbers, one a line.",
+            )  # fmt: skip
+            return
+        total: dict[str, list[Any]] = {"added": [], "already_present": [], "errors": [],
+                                       "dequeued": []}  # fmt: skip
+        try:
+            for start in range(0, len(raws), 1000):
+                try:
+                    part = await suppress(
+                        self.s, session.org_id, raws[start : start + 1000], reason
+                    )
+                except ProblemError as exc:
+                    if exc.code != "invalid_phone":
+                        raise
+                    chunk = raws[start : start + 1000]  # not one number possible
+                    part = {"added": [], "already_present": [], "dequeued": [],
+                            "errors": [{"index": i, "detail": "not a possible phone number"}
+                                       for i in range(len(chunk))]}  # fmt: skip
+                for err in part["errors"]:
+                    err["index"] += start
+                    err["phone"] = raws[err["index"]] if err["index"] < len(raws) else ""
+                for k in total:
+                    total[k] += part[k]
+        except ProblemError as exc:
+            await self.show(req, resp, session, status=422, error=problem_text(exc))
+            return
+        await self.show(req, resp, session, result=total)
+
+
+def phones_in(text: str) -> list[str]:
+    """Numbers from a pasted list or a CSV: one a line, the first cell of each; a header line
+    (no digit in it) is skipped."""
+    out = []
+    for line in text.splitlines():
+        cell = line.split(",")[0].split(";")[0].split("\t")[0].strip().strip('"').strip()
+        if cell and any(ch.isdigit() for ch in cell):
+            out.append(cell)
+    return out
+
+
+class SuppressionRemove(ConsolePage):
+    async def on_post(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        form = await read_form(req)
+        gate.check_csrf(self.s, req, session, form)
+        e164 = await unsuppress(self.s, session.org_id, form.get("phone", ""))
+        if e164 is None:
+            page(resp, "not_found.html", status=404,
+                 **self.ctx(session, "suppressions", what="suppression"))  # fmt: skip
+            return
+        resp.status = 303
+        resp.location = "/console/suppressions"
+
+
 def add_routes(app: Any, services: Services) -> None:
     app.add_route("/console", Home(services))
     app.add_route("/console/sign-in", SignInPage(services))
     app.add_route("/console/link", LinkPage(services))
     app.add_route("/console/sign-out", SignOut(services))
     app.add_route("/console/static/{name}", Static())
+    app.add_route("/console/overview", OverviewPage(services))
+    app.add_route("/console/queue", QueuePage(services))
+    app.add_route("/console/suppressions", SuppressionsPage(services))
+    app.add_route("/console/suppressions/remove", SuppressionRemove(services))
     app.add_route("/console/leads", LeadsPage(services))
     app.add_route("/console/leads/rows", LeadRows(services))
     app.add_route("/console/leads/{lead_id}", LeadPage(services))

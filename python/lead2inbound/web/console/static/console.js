@@ -89,7 +89,22 @@ function liveLeads() {
   setInterval(poll, 500);
 }
 
+// CSV import: the chosen file's text goes into the list box (read in the browser; the form
+// then posts text like a pasted list).
+function fileInputs() {
+  document.querySelectorAll("input[type=file][data-into]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var file = input.files[0];
+      if (!file) return;
+      file.text().then(function (text) {
+        document.getElementById(input.getAttribute("data-into")).value = text;
+      });
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  fileInputs();
   signInFromLink();
   window.addEventListener("hashchange", signInFromLink);
   copyButtons();
