@@ -541,3 +541,120 @@ def test_suppressing_a_number_takes_its_waiting_lead_out_of_the_queue(
         service.url + "/v1/suppressions/%2B15125550612", headers=auth(org_a.key("read"))
     )
     assert listed.status_code == 404
+
+
+# --- docs, keyboard, labels ---------------------------------------------------------------------
+
+
+def test_docs_serve_the_quickstart_with_this_url_and_the_field_reference(browser, service):
+    quick = httpx.get(service.url + "/docs/quickstart")
+    assert quick.status_code == 200
+    assert f"curl -X POST {service.url}/v1/leads" in quick.text
+    assert "127.0.0.1:8000" not in quick.text
+    assert "default-src 'self'" in quick.headers["content-security-policy"]
+    assert "&lt;script src=" in quick.text  # the README's snippet is shown as code
+    fields = httpx.get(service.url + "/docs/fields")
+    assert fields.status_code == 200
+    for name in ("consent_timestamp", "trustedform_cert_url", "custom_fields", "utm_source"):
+        assert name in fields.text, name
+    assert (ROOT / "docs" / "fields.md").read_text().splitlines()[0][2:] in fields.text
+    browser.goto(service.url + "/docs/quickstart")
+    links = browser.js("[...document.querySelectorAll('nav a')].map(a => a.pathname)")
+    assert {"/docs", "/docs/fields", "/console"} <= set(links)
+    shot(browser, "docs-quickstart")
+
+
+INTERACTIVE = (
+    "[...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]"
+    ".filter(e => e.offsetParent !== null && !e.closest('dialog'))"
+)
+NAMED_ROLES = {"textbox", "combobox", "checkbox", "radio", "searchbox", "spinbutton", "button",
+               "link", "listbox", "slider"}  # fmt: skip
+
+
+def tab_through(browser: Browser, limit: int = 200) -> set[int]:
+    """Press Tab from the top of the page until focus comes back round; the indexes (in
+    INTERACTIVE order) of every element focus reached."""
+    browser.js("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+    reached: list[int] = []
+    for _ in range(limit):
+        browser.key("Tab")
+        index = browser.js(f"{INTERACTIVE}.indexOf(document.activeElement)")
+        if reached and index == reached[0] and len(reached) > 1:
+            break  # round again (a date input takes several Tabs: its day, month, year)
+        if index >= 0 and index not in reached:
+            reached.append(index)
+    return set(reached)
+
+
+def unlabelled(browser: Browser) -> list[dict]:
+    """Interactive nodes of the accessibility tree without a name (a label, text or title)."""
+    tree = browser.send("Accessibility.getFullAXTree")["nodes"]
+    bad = []
+    for node in tree:
+        role = node.get("role", {}).get("value")
+        if node.get("ignored") or role not in NAMED_ROLES:
+            continue
+        if not (node.get("name", {}).get("value") or "").strip():
+            bad.append(node)
+    return bad
+
+
+def test_keyboard_only_reaches_every_action_and_every_input_is_labelled(browser, service, org_a):
+    writer = org_a.key("write")
+    one = httpx.post(service.url + "/v1/leads", json=lead("5125550811"), headers=auth(writer))
+    browser.send("Accessibility.enable")
+    browser.goto(service.url + "/console/sign-in")
+    sign_out(browser)
+    assert unlabelled(browser) == []
+    sign_in(browser, service, org_a.key("admin"))
+    for path in (
+        "/console/overview",
+        "/console/leads",
+        f"/console/leads/{one.json()['lead_id']}",
+        "/console/queue",
+        "/console/suppressions",
+        "/console/keys",
+        "/docs/quickstart",
+    ):
+        browser.goto(service.url + path)
+        assert unlabelled(browser) == [], path
+        # a radio group is one Tab stop (its checked button; arrow keys move inside it)
+        expected = browser.js(
+            f"{INTERACTIVE}.map((e, i) => [e, i])"
+            ".filter(([e]) => e.type !== 'radio' || e.checked).map(([, i]) => i)"
+        )
+        assert tab_through(browser) == set(expected), path
+
+    # a whole task by keyboard: create a key, then revoke it through the confirmation dialog
+    browser.goto(service.url + "/console/keys")
+    for _ in range(100):
+        browser.key("Tab")
+        if browser.js("document.activeElement.id") == "k-name":
+            break
+    browser.send("Input.insertText", text="keyboard key")
+    for _ in range(30):
+        browser.key("Tab")
+        if browser.js("document.activeElement.textContent") == "Create key":
+            break
+    before = browser.js("performance.timeOrigin")
+    browser.key("Enter")
+    browser.wait_for(f"performance.timeOrigin !== {before} && document.readyState === 'complete'")
+    key = browser.js("document.getElementById('new-key').value")
+    assert key.startswith("l2i_live_")
+    key_id = key.split("_")[2]
+    for _ in range(200):
+        browser.key("Tab")
+        if browser.js(f"document.activeElement.closest(\"tr[data-key='{key_id}']\") !== null"):
+            break
+    browser.key("Enter")
+    browser.wait_for("document.getElementById('confirm').open")
+    assert browser.js("document.activeElement.id") == "confirm-no"
+    for _ in range(5):
+        browser.key("Tab")
+        if browser.js("document.activeElement.id") == "confirm-yes":
+            break
+    before = browser.js("performance.timeOrigin")
+    browser.key("Enter")
+    browser.wait_for(f"performance.timeOrigin !== {before} && document.readyState === 'complete'")
+    assert "revoked" in browser.js(f"document.querySelector(\"tr[data-key='{key_id}']\").innerText")

@@ -138,6 +138,8 @@ ENDPOINTS = [
         frozenset({200}),
         route="/docs/assets/{name}",
     ),
+    Endpoint("GET", "/docs/quickstart", None, frozenset({200})),
+    Endpoint("GET", "/docs/fields", None, frozenset({200})),
     # Web forms (docs/web-forms.md): the snippet and the thank-you page are public; the plain
     # form endpoint ignores the Authorization header (its publishable key is in the path), so
     # an unknown form key is a 401 whatever the caller sends.

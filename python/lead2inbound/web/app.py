@@ -30,6 +30,7 @@ from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
 from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
 from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
+from lead2inbound.web.resources.guide import FieldsPage, QuickstartPage
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
 from lead2inbound.web.resources.imports import LeadsImportResource
 from lead2inbound.web.resources.leads import LeadsBatchResource, LeadsResource
@@ -139,6 +140,8 @@ def create_app(
     app.add_route("/openapi.json", OpenApiResource(app))
     app.add_route("/docs", DocsPageResource())
     app.add_route("/docs/assets/{name}", DocsAssetResource())
+    app.add_route("/docs/quickstart", QuickstartPage(config.public_url))
+    app.add_route("/docs/fields", FieldsPage())
     add_console_routes(app, services)
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(services))
