@@ -6,7 +6,10 @@ to docs/console/ for docs/console.md."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,8 +100,22 @@ def csrf_of(html: str) -> str:
 
 
 def shot(browser: Browser, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    browser.screenshot(SHOTS / f"{name}.png")
+    """A screenshot for docs/console.md: rewritten with L2I_CONSOLE_SCREENSHOTS=1, otherwise
+    taken into the test's temporary files (so a test run leaves the checkout as it was)."""
+    folder = SHOTS if os.environ.get("L2I_CONSOLE_SCREENSHOTS") == "1" else _tmp_shots()
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(folder / f"{name}.png")
+    assert (folder / f"{name}.png").stat().st_size > 1000
+
+
+def _tmp_shots() -> Path:
+    return Path(tempfile.gettempdir()) / f"l2i-console-shots-{os.getpid()}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _clean_shots():
+    yield
+    shutil.rmtree(_tmp_shots(), ignore_errors=True)
 
 
 # --- sign-in, sessions, cookies ---------------------------------------------------------------
