@@ -78,7 +78,7 @@ def pages(lead_id: str, cursor_url: str) -> list[tuple[str, str]]:
         ("Leads, status=ineligible", "/console/leads?status=ineligible"),
         ("Leads, source=vendor-b", "/console/leads?source=vendor-b"),
         ("Leads, phone (any format)", "/console/leads?phone=%28512%29+000-4242"),
-        ("Leads, one day", "/console/leads?created_after=2026-01-01&created_before=2099-01-01"),
+        ("Leads, date range", "/console/leads?created_after=2026-01-01&created_before=2099-01-01"),
         ("Lead page", f"/console/leads/{lead_id}"),
         ("Dial queue", "/console/queue"),
         ("Suppressions, newest 50", "/console/suppressions"),

@@ -6,6 +6,9 @@ to docs/console/ for docs/console.md."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
+import json
 import os
 import re
 import shutil
@@ -23,6 +26,7 @@ from click.testing import CliRunner
 from lead2inbound.cli import main as cli_main
 from tests.support.browser import Browser, chromium, pages
 from tests.support.server import ServerProcess
+from tests.support.sources import SECRET_KEY as SOURCES_SECRET_KEY
 from tests.support.stack import auth, fetch, lead, make_org, service_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +49,7 @@ def service(db, redis_server, tmp_path_factory):
     client.flushdb()
     client.close()
     srv = ServerProcess(
-        env=service_env(db, redis_server.url),
+        env=service_env(db, redis_server.url, L2I_SECRET_KEY=SOURCES_SECRET_KEY),
         log_path=tmp_path_factory.mktemp("console") / "server.log",
     )
     srv.start()
@@ -632,6 +636,7 @@ def test_keyboard_only_reaches_every_action_and_every_input_is_labelled(browser,
         "/console/queue",
         "/console/suppressions",
         "/console/keys",
+        "/console/sources",
         "/docs/quickstart",
     ):
         browser.goto(service.url + path)
@@ -675,3 +680,80 @@ def test_keyboard_only_reaches_every_action_and_every_input_is_labelled(browser,
     browser.key("Enter")
     browser.wait_for(f"performance.timeOrigin !== {before} && document.readyState === 'complete'")
     assert "revoked" in browser.js(f"document.querySelector(\"tr[data-key='{key_id}']\").innerText")
+
+
+HUBSPOT_SAMPLE = {
+    "vid": 4242,
+    "properties": {
+        "phone": {"value": "(512) 555-0931"},
+        "firstname": {"value": "Hub"},
+        "state": {"value": "TX"},
+    },
+    "form-submissions": [
+        {"timestamp": 1783252800000, "page-url": "https://example.com/lp"},
+    ],
+}
+
+
+def test_sources_from_a_preset_with_a_sample_preview_and_a_signed_blank_one(
+    browser, service, org_a, org_b
+):
+    sign_in(browser, service, org_a.key("admin"))
+    browser.goto(service.url + "/console/sources")
+    browser.fill("#src-name", "hubspot-forms")
+    browser.js("document.getElementById('src-preset').value = 'hubspot'")
+    browser.submit("#create-source")
+    url = browser.js("document.getElementById('new-url').value")
+    assert url.startswith(service.url + "/v1/sources/") and url.endswith("/leads")
+    assert not browser.js("!!document.getElementById('new-secret')")
+    source_id = url.split("/")[-2]
+    browser.goto(f"{service.url}/console/sources/{source_id}")
+    browser.fill("#sample", json.dumps(HUBSPOT_SAMPLE))
+    browser.js("document.getElementById('preview-form').requestSubmit()")
+    browser.wait_for("document.getElementById('preview-out').textContent.includes('lead')")
+    shown = json.loads(browser.js("document.getElementById('preview-out').textContent"))
+    assert shown["valid"] is True and shown["lead"]["phone"] == "(512) 555-0931", shown
+    assert shown["lead"]["first_name"] == "Hub"
+    assert "/properties/firstname/value" in json.dumps(shown)  # where each field came from
+    shot(browser, "source-preview")
+    # the vendor's post through the ingest URL makes the lead the preview showed
+    posted = httpx.post(url, json=HUBSPOT_SAMPLE, headers=auth(org_a.key("write")))
+    assert posted.status_code == 201, posted.text
+
+    # a blank mapping with a signing secret made here, shown once
+    browser.goto(service.url + "/console/sources")
+    browser.fill("#src-name", "partner")
+    browser.fill("#src-mapping", '{"phone": "/tel", "first_name": "/name"}')
+    browser.js("document.getElementById('src-sign').checked = true")
+    browser.submit("#create-source")
+    secret = browser.js("document.getElementById('new-secret').value")
+    signed_url = browser.js("document.getElementById('new-url').value")
+    assert len(secret) >= 40
+    shot(browser, "sources")
+    browser.goto(service.url + "/console/sources")
+    assert secret not in browser.js("document.documentElement.outerHTML")
+    body = json.dumps({"tel": "5125550932", "name": "Signed"}).encode()
+    stamp = str(int(time.time()))
+    mac = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    ok = httpx.post(
+        signed_url, content=body,
+        headers={"Content-Type": "application/json", "L2I-Signature": f"t={stamp},v1={mac}"},
+    )  # fmt: skip
+    assert ok.status_code == 201, ok.text
+    unsigned = httpx.post(signed_url, content=body, headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 401
+
+    # a bad mapping: the API's message; another org's source: 404
+    browser.fill("#src-name", "broken")
+    browser.fill("#src-mapping", '{"phone": 12}')
+    browser.submit("#create-source")
+    assert "mapping" in browser.js("document.getElementById('source-error').textContent")
+    with http_session(service, org_b.key("admin")) as other:
+        assert other.get(f"/console/sources/{source_id}").status_code == 404
+        token = csrf_of(other.get("/console/keys").text)
+        resp = other.post(
+            f"/console/sources/{source_id}/preview",
+            content=json.dumps(HUBSPOT_SAMPLE),
+            headers={"X-CSRF-Token": token},
+        )
+        assert resp.status_code == 404

@@ -5,7 +5,10 @@ and then calls what the API resources call: `list_leads`, `read_lead`, the key s
 from __future__ import annotations
 
 import importlib.resources
+import json
 import re
+import secrets
+import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
@@ -20,10 +23,13 @@ from lead2inbound.contract.problems import ProblemError
 from lead2inbound.dialing import calling_hours
 from lead2inbound.dialing.leads import lead_json
 from lead2inbound.ops.metrics import latency_quantiles
+from lead2inbound.sources import store as sources_store
+from lead2inbound.sources.presets import PRESETS
 from lead2inbound.store.queries import sql
 from lead2inbound.web.console import charts, gate
 from lead2inbound.web.console.render import page
 from lead2inbound.web.resources.read import list_leads, read_lead
+from lead2inbound.web.resources.sources import create_source, preview_payload
 from lead2inbound.web.resources.suppressions import suppress, suppression_page, unsuppress
 
 if TYPE_CHECKING:
@@ -37,6 +43,7 @@ NAV = (
     ("leads", "Leads", "/console/leads"),
     ("queue", "Dial queue", "/console/queue"),
     ("suppressions", "Suppressions", "/console/suppressions"),
+    ("sources", "Sources", "/console/sources"),
     ("keys", "API keys", "/console/keys"),
 )
 _SUPPRESS_MAX_LINES = 20_000  # a pasted or imported list, sent in chunks of the API's 1000
@@ -549,6 +556,124 @@ class SuppressionRemove(ConsolePage):
         resp.location = "/console/suppressions"
 
 
+# --- sources --------------------------------------------------------------------------------
+
+
+class SourcesPage(ConsolePage):
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        await self.show(req, resp, session)
+
+    async def show(
+        self, req: Any, resp: Any, session: Session, status: int = 200, **more: Any
+    ) -> None:
+        async with self.s.pool.connection() as conn:
+            found = await sources_store.list_async(conn, session.org_id)
+        more.setdefault("error", None)
+        more.setdefault("created", None)
+        more.setdefault("form", {})
+        page(
+            resp, "sources.html", status=status,
+            **self.ctx(session, "sources", sources=found, presets=list(PRESETS.values()),
+                       base=_base_url(self.s, req), **more),
+        )  # fmt: skip
+
+    async def on_post(self, req: Any, resp: Any) -> None:
+        """Create a source from a preset or a blank mapping: the API's `create_source`. With
+        "sign", a signing secret is made here and shown once."""
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        form = await read_form(req, 262_144)
+        gate.check_csrf(self.s, req, session, form)
+        preset = form.get("preset") or None
+        mapping = None
+        if form.get("mapping", "").strip():
+            try:
+                mapping = json.loads(form["mapping"])
+            except ValueError as exc:
+                await self.show(req, resp, session, status=422, form=form,
+                                error=f"mapping: not valid JSON ({exc})")  # fmt: skip
+                return
+        secret = secrets.token_urlsafe(32) if form.get("sign") else None
+        try:
+            source = await create_source(
+                self.s, session.org_id, name=form.get("name", "").strip(), preset=preset,
+                mapping=mapping if mapping is not None or preset else {"phone": "/phone"},
+                signature="hmac-sha256" if secret else None,
+                secrets={"secret": secret} if secret else None,
+            )  # fmt: skip
+        except ProblemError as exc:
+            await self.show(req, resp, session, status=422, form=form, error=problem_text(exc))
+            return
+        await self.show(
+            req, resp, session, status=201, created={"source": source, "secret": secret}
+        )
+
+
+class SourcePage(ConsolePage):
+    async def on_get(self, req: Any, resp: Any, source_id: str) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        source = await self.find(session, source_id)
+        if source is None:
+            page(resp, "not_found.html", status=404,
+                 **self.ctx(session, "sources", what="source"))  # fmt: skip
+            return
+        async with self.s.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT leadgen_id, status, attempts, last_error, received_at, next_attempt_at "
+                "FROM facebook_leads WHERE org_id = %s AND source_id = %s "
+                "AND status IN ('pending', 'failed') ORDER BY received_at DESC LIMIT 100",
+                (session.org_id, source.source_id),
+            )
+            fetches = await cur.fetchall()
+        page(
+            resp, "source.html",
+            **self.ctx(session, "sources", source=source, fetches=fetches,
+                       base=_base_url(self.s, req),
+                       secret_names=sources_store.secret_names(source, self.s.sources_box),
+                       mapping=json.dumps(source.mapping, indent=2, ensure_ascii=False)),
+        )  # fmt: skip
+
+    async def find(self, session: Session, source_id: str) -> Any:
+        try:
+            sid = str(uuid.UUID(source_id))
+        except ValueError:
+            return None
+        async with self.s.pool.connection() as conn:
+            return await sources_store.get_async(conn, sid, session.org_id)
+
+
+class SourcePreview(SourcePage):
+    """POST a vendor's sample (console.js sends the textarea with the CSRF header): the API's
+    preview as JSON, shown by the page as text."""
+
+    async def on_post(self, req: Any, resp: Any, source_id: str) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        gate.check_csrf(self.s, req, session, {})
+        source = await self.find(session, source_id)
+        if source is None:
+            raise falcon.HTTPNotFound()
+        body = await req.bounded_stream.read(self.s.config.max_body_bytes + 1)
+        kind = req.get_header("X-Sample-Type") or "application/json"
+        try:
+            out = preview_payload(self.s, source, body, kind, session.key_id or "console")
+        except ProblemError as exc:
+            out = {"valid": False, "problem": problem_text(exc)}
+        resp.content_type = "application/json"
+        resp.text = json.dumps(out, default=str)
+
+
+def _base_url(s: Services, req: Any) -> str:
+    return s.config.public_url.rstrip("/") or f"{req.scheme}://{req.netloc}"
+
+
 def add_routes(app: Any, services: Services) -> None:
     app.add_route("/console", Home(services))
     app.add_route("/console/sign-in", SignInPage(services))
@@ -559,6 +684,9 @@ def add_routes(app: Any, services: Services) -> None:
     app.add_route("/console/queue", QueuePage(services))
     app.add_route("/console/suppressions", SuppressionsPage(services))
     app.add_route("/console/suppressions/remove", SuppressionRemove(services))
+    app.add_route("/console/sources", SourcesPage(services))
+    app.add_route("/console/sources/{source_id}", SourcePage(services))
+    app.add_route("/console/sources/{source_id}/preview", SourcePreview(services))
     app.add_route("/console/leads", LeadsPage(services))
     app.add_route("/console/leads/rows", LeadRows(services))
     app.add_route("/console/leads/{lead_id}", LeadPage(services))

@@ -103,7 +103,28 @@ function fileInputs() {
   });
 }
 
+// A source's sample preview: the textarea is posted to the console's preview (the API's own
+// preview function) with the CSRF header; the answer is shown as text.
+function samplePreview() {
+  var form = document.getElementById("preview-form");
+  if (!form) return;
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var out = document.getElementById("preview-out");
+    out.textContent = "…";
+    fetch(form.dataset.preview, {
+      method: "POST", credentials: "same-origin", redirect: "error",
+      headers: {"X-CSRF-Token": form.dataset.csrf,
+                "X-Sample-Type": document.getElementById("sample-type").value},
+      body: document.getElementById("sample").value
+    }).then(function (r) { return r.json(); })
+      .then(function (answer) { out.textContent = JSON.stringify(answer, null, 2); })
+      .catch(function (e) { out.textContent = "The preview failed: " + e; });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  samplePreview();
   fileInputs();
   signInFromLink();
   window.addEventListener("hashchange", signInFromLink);
