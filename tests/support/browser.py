@@ -1,6 +1,8 @@
-"""A real headless Chromium for browser tests, the way the /docs test drives it: one process per
-page (`--dump-dom` after the page's scripts and network settle, or `--screenshot`), a throwaway
-profile, and pages served from another origin by a small in-process HTTP server."""
+"""A real headless Chromium for browser tests. Two ways: one process per page (`--dump-dom`
+after the page's scripts and network settle, or `--screenshot`; the /docs and web-form tests),
+or `Browser`, one process for a test module driven over the DevTools protocol (cookies kept,
+clicks, keys, the accessibility tree; the console tests). A throwaway profile either way, and
+pages served from another origin by a small in-process HTTP server."""
 
 from __future__ import annotations
 
@@ -35,20 +37,26 @@ def chromium() -> str | None:
     return None
 
 
+# Flags of every headless run: no sandbox (containers), nothing fetched from the internet.
+HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
 def run_chromium(browser: str, *args: str, budget_ms: int = 10_000) -> str:
     """Run one headless Chromium to completion (it exits by itself); its stdout."""
     with tempfile.TemporaryDirectory() as profile:
         out = subprocess.run(
             [
                 browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *HEADLESS,
                 f"--user-data-dir={profile}",
                 f"--virtual-time-budget={budget_ms}",
                 *args,
@@ -142,14 +150,7 @@ class Browser:
         self.proc = subprocess.Popen(
             [
                 binary,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *HEADLESS,
                 "--remote-debugging-pipe",
                 f"--user-data-dir={self._profile.name}",
                 "--window-size=1200,900",

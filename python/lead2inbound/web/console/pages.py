@@ -49,6 +49,11 @@ NAV = (
 _SUPPRESS_MAX_LINES = 20_000  # a pasted or imported list, sent in chunks of the API's 1000
 
 
+def see_other(resp: Any, location: str) -> None:
+    resp.status = 303
+    resp.location = location
+
+
 def headers(resp: Any) -> None:
     for name, value in gate.SECURITY_HEADERS:
         resp.set_header(name, value)
@@ -92,6 +97,10 @@ class ConsolePage:
                 resp.text = "Signed out: sign in again."
             return None
 
+    def missing(self, resp: Any, session: Session, here: str, what: str) -> None:
+        """The 404 page: another org's id and no id at all look the same."""
+        page(resp, "not_found.html", status=404, **self.ctx(session, here, what=what))
+
     def ctx(self, session: Session, here: str, **more: Any) -> dict[str, Any]:
         return {
             "org_name": session.org_name,
@@ -132,8 +141,7 @@ class SignInPage(ConsolePage):
         async with self.s.pool.connection() as conn:
             token = await sessions.open_session(conn, principal.org_id, principal.key_id)
         gate.set_cookie(self.s, req, resp, token)
-        resp.status = 303
-        resp.location = "/console"
+        see_other(resp, "/console")
 
 
 class LinkPage(ConsolePage):
@@ -159,8 +167,7 @@ class LinkPage(ConsolePage):
                 return
             token = await sessions.open_session(conn, org_id, None)
         gate.set_cookie(self.s, req, resp, token)
-        resp.status = 303
-        resp.location = "/console"
+        see_other(resp, "/console")
 
 
 class SignOut(ConsolePage):
@@ -172,16 +179,14 @@ class SignOut(ConsolePage):
         async with self.s.pool.connection() as conn:
             await sessions.sign_out(conn, session.token)
         gate.clear_cookie(self.s, req, resp)
-        resp.status = 303
-        resp.location = "/console/sign-in"
+        see_other(resp, "/console/sign-in")
 
 
 class Home(ConsolePage):
     async def on_get(self, req: Any, resp: Any) -> None:
         if await self.signed_in(req, resp) is None:
             return
-        resp.status = 303
-        resp.location = "/console/overview"
+        see_other(resp, "/console/overview")
 
 
 class Static:
@@ -273,7 +278,7 @@ class LeadPage(ConsolePage):
         except ProblemError:
             row = None
         if row is None:
-            page(resp, "not_found.html", status=404, **self.ctx(session, "leads", what="lead"))
+            self.missing(resp, session, "leads", "lead")
             return
         now = self.s.clock()
         lead = lead_json(row, now, self.s.enforce_hours)
@@ -357,10 +362,9 @@ class KeyRevoke(ConsolePage):
         valid = len(key_id) == 12 and key_id.isalnum() and key_id.isascii()
         row = await self.s.revoke_key(session.org_id, key_id) if valid else None
         if row is None:
-            page(resp, "not_found.html", status=404, **self.ctx(session, "keys", what="key"))
+            self.missing(resp, session, "keys", "key")
             return
-        resp.status = 303
-        resp.location = "/console/keys"
+        see_other(resp, "/console/keys")
 
 
 # --- overview -------------------------------------------------------------------------------
@@ -549,11 +553,9 @@ class SuppressionRemove(ConsolePage):
         gate.check_csrf(self.s, req, session, form)
         e164 = await unsuppress(self.s, session.org_id, form.get("phone", ""))
         if e164 is None:
-            page(resp, "not_found.html", status=404,
-                 **self.ctx(session, "suppressions", what="suppression"))  # fmt: skip
+            self.missing(resp, session, "suppressions", "suppression")
             return
-        resp.status = 303
-        resp.location = "/console/suppressions"
+        see_other(resp, "/console/suppressions")
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -620,8 +622,7 @@ class SourcePage(ConsolePage):
             return
         source = await self.find(session, source_id)
         if source is None:
-            page(resp, "not_found.html", status=404,
-                 **self.ctx(session, "sources", what="source"))  # fmt: skip
+            self.missing(resp, session, "sources", "source")
             return
         async with self.s.pool.connection() as conn:
             cur = await conn.execute(
