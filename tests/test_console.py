@@ -370,6 +370,8 @@ def test_leads_arrive_live_and_a_lead_page_explains_itself(browser, service, org
     assert local.endswith(("CST", "CDT")), local
     assert browser.js("document.querySelector('#trace').innerText").count("consent") >= 1
     assert browser.js("document.querySelectorAll('#trace tbody tr').length") >= 1
+    timeline = browser.js("document.getElementById('timeline').innerText")
+    assert "lead.created" in timeline and "lead.queued" in timeline, timeline  # the event log
     shot(browser, "lead")
     browser.goto(f"{service.url}/console/leads/{held.json()['lead_id']}")
     assert "missing_consent" in browser.js("document.getElementById('held-why').textContent")
@@ -537,6 +539,7 @@ def test_suppressing_a_number_takes_its_waiting_lead_out_of_the_queue(
     assert "Waiting" not in browser.js("document.getElementById('queue').innerText")
     browser.goto(f"{service.url}/console/leads/{queued}")
     assert "suppressed" in browser.js("document.getElementById('held-why').textContent")
+    assert "lead.suppressed" in browser.js("document.getElementById('timeline').innerText")
 
     # a CSV file, read in the browser and posted as text
     csv = tmp_path / "dnc.csv"

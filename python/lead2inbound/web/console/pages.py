@@ -25,9 +25,11 @@ from lead2inbound.dialing.leads import lead_json
 from lead2inbound.ops.metrics import latency_quantiles
 from lead2inbound.sources import store as sources_store
 from lead2inbound.sources.presets import PRESETS
+from lead2inbound.store.events import event_json
 from lead2inbound.store.queries import sql
 from lead2inbound.web.console import charts, gate
 from lead2inbound.web.console.render import page
+from lead2inbound.web.resources.events import Filters, read_after
 from lead2inbound.web.resources.read import list_leads, read_lead
 from lead2inbound.web.resources.sources import create_source, preview_payload
 from lead2inbound.web.resources.suppressions import suppress, suppression_page, unsuppress
@@ -287,11 +289,17 @@ class LeadPage(ConsolePage):
             row.get("calling_rules") or (calling_hours.FEDERAL,),
             now,
         )
+        # its timeline: the event log's entries for it (GET /v1/leads/{id}/events' reading)
+        timeline = await read_after(
+            self.s, session.org_id, row["sandbox"], Filters(lead_id=str(row["lead_id"])), None,
+            200,
+        )  # fmt: skip
         zones = row.get("timezones") or [row.get("timezone") or "UTC"]
         at = calling_hours.callable_at_local(lead["callable_at"], zones[0])
         page(
             resp, "lead.html",
-            **self.ctx(session, "leads", lead=lead, windows=windows, callable_local=at),
+            **self.ctx(session, "leads", lead=lead, windows=windows, callable_local=at,
+                       timeline=[event_json(e) for e in timeline]),
         )  # fmt: skip
 
 

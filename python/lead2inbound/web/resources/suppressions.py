@@ -16,7 +16,7 @@ from lead2inbound.contract.schemas import (
     SuppressionsIn,
 )
 from lead2inbound.intake.validation import error, phone_detail
-from lead2inbound.store import suppressions
+from lead2inbound.store import events, suppressions
 from lead2inbound.store.queries import sql
 from lead2inbound.web.http import send_json
 from lead2inbound.web.openapi import Op, Resp, path, query
@@ -43,7 +43,9 @@ PHONE = path(
 )
 
 
-async def suppress(s: Services, org_id: str, raws: list[str], reason: str | None) -> dict[str, Any]:
+async def suppress(
+    s: Services, org_id: str, raws: list[str], reason: str | None, *, sandbox: bool = False
+) -> dict[str, Any]:
     """Suppress numbers (the API's POST and the console): each normalized like a lead's phone;
     the org's queued leads for them leave the queue in the same transaction. What was added,
     already present, refused (`errors`), and the ids of the leads `dequeued`."""
@@ -66,7 +68,9 @@ async def suppress(s: Services, org_id: str, raws: list[str], reason: str | None
         )
     now = s.clock()
     async with s.pool.connection() as conn, conn.transaction():
-        added, dequeued = await suppressions.add_and_dequeue(conn, org_id, good, reason, now=now)
+        added, dequeued = await suppressions.add_and_dequeue(
+            conn, org_id, good, reason, now=now, sandbox=sandbox
+        )
     await s.publish_suppressions(org_id, good)
     fresh = set(added)
     unique = list(dict.fromkeys(good))
@@ -78,12 +82,21 @@ async def suppress(s: Services, org_id: str, raws: list[str], reason: str | None
     }
 
 
-async def unsuppress(s: Services, org_id: str, raw: str) -> str | None:
-    """Remove a number (any format) from the org's list: its E.164, or None when not listed."""
+async def unsuppress(s: Services, org_id: str, raw: str, *, sandbox: bool = False) -> str | None:
+    """Remove a number (any format) from the org's list (suppression.removed recorded in the
+    same transaction): its E.164, or None when not listed."""
     e164 = _phone_from_path(raw)
-    async with s.pool.connection() as conn:
+    async with s.pool.connection() as conn, conn.transaction():
         cur = await conn.execute(sql("suppression_delete"), {"org": org_id, "phone": e164})
         row = await cur.fetchone()
+        if row is not None:
+            await events.record(
+                conn,
+                org_id=org_id,
+                type="suppression.removed",
+                data={"phone": e164},
+                sandbox=sandbox,
+            )
     return e164 if row is not None else None
 
 
@@ -150,7 +163,9 @@ class SuppressionsResource:
         principal = await self.s.authorize(req, "write")
         body = await decode_body(req, SuppressionsIn, self.s.config.max_body_bytes)
         raws = [p if isinstance(p, str) else str(p) for p in body.phones]
-        result = await suppress(self.s, principal.org_id, raws, body.reason)
+        result = await suppress(
+            self.s, principal.org_id, raws, body.reason, sandbox=principal.sandbox
+        )
         result.pop("dequeued")
         send_json(resp, 200, result)
 
@@ -217,7 +232,7 @@ class SuppressionResource:
 
     async def on_delete(self, req: Any, resp: Any, phone: str) -> None:
         principal = await self.s.authorize(req, "admin")
-        e164 = await unsuppress(self.s, principal.org_id, phone)
+        e164 = await unsuppress(self.s, principal.org_id, phone, sandbox=principal.sandbox)
         if e164 is None:
             raise not_found("suppression")
         send_json(resp, 200, {"phone": e164, "deleted": True})
