@@ -760,3 +760,37 @@ def test_sources_from_a_preset_with_a_sample_preview_and_a_signed_blank_one(
             headers={"X-CSRF-Token": token},
         )
         assert resp.status_code == 404
+
+
+def test_sessions_end_when_idle_or_past_their_lifetime_and_are_renewed_by_use(service, org_a):
+    db = org_a.database_url
+    for column in ("idle_expires_at", "expires_at"):
+        with http_session(service, org_a.key("admin")) as client:
+            assert client.get("/console/keys").status_code == 200
+            token = client.cookies["l2i_console"]
+            digest = hashlib.sha256(token.encode()).digest()
+            with psycopg.connect(db, autocommit=True) as conn:
+                conn.execute(
+                    f"UPDATE console_sessions SET {column} = now() - interval '1 second' "
+                    "WHERE token_digest = %s",
+                    (digest,),
+                )
+            resp = client.get("/console/keys", follow_redirects=False)
+            assert resp.status_code == 303, column
+            assert resp.headers["location"] == "/console/sign-in"
+    # use renews the idle timeout, never past the absolute lifetime
+    with http_session(service, org_a.key("admin")) as client:
+        digest = hashlib.sha256(client.cookies["l2i_console"].encode()).digest()
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE console_sessions SET idle_expires_at = now() + interval '1 minute', "
+                "expires_at = now() + interval '10 minutes' WHERE token_digest = %s",
+                (digest,),
+            )
+        assert client.get("/console/leads").status_code == 200
+        idle, lifetime = fetch(
+            db,
+            "SELECT idle_expires_at, expires_at FROM console_sessions WHERE token_digest = %s",
+            digest,
+        )[0]
+        assert idle == lifetime  # 30 min of idle time would pass the 10 left: capped
