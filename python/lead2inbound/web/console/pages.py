@@ -670,6 +670,10 @@ class SourcePreview(SourcePage):
         if source is None:
             raise falcon.HTTPNotFound()
         body = await req.bounded_stream.read(self.s.config.max_body_bytes + 1)
+        if len(body) > self.s.config.max_body_bytes:
+            raise falcon.HTTPPayloadTooLarge(
+                title="Too large", description="The sample is too large."
+            )
         kind = req.get_header("X-Sample-Type") or "application/json"
         try:
             out = preview_payload(self.s, source, body, kind, session.key_id or "console")

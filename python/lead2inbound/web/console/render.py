@@ -22,7 +22,6 @@ def env() -> jinja2.Environment:
     )
     e.filters["when"] = when
     e.filters["pretty"] = pretty
-    e.filters["tojson_text"] = compact_json
     return e
 
 
@@ -40,11 +39,6 @@ def when(value: Any) -> str:
 def pretty(value: Any) -> str:
     """JSON for a <pre> (escaped by autoescape like any other text)."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def compact_json(value: Any) -> str:
-    """One-line JSON as text (escaped by autoescape; unlike Jinja's `tojson`, not marked safe)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def page(resp: Any, name: str, status: int = 200, **context: Any) -> None:
