@@ -74,13 +74,21 @@ function liveLeads() {
         if (!html.trim()) return;
         var parsed = new DOMParser().parseFromString("<table><tbody>" + html + "</tbody></table>", "text/html");
         var rows = parsed.querySelectorAll("tbody > tr");
+        // The answer looks back a few seconds (a lead committed late): skip the rows shown,
+        // put each new one in its place, newest first.
         for (var i = rows.length - 1; i >= 0; i--) {
-          body.insertBefore(document.importNode(rows[i], true), body.firstChild);
-        }
-        if (rows.length) {
-          table.dataset.newest = rows[0].dataset.created;
+          var row = rows[i];
+          if (body.querySelector('tr[data-lead="' + row.dataset.lead + '"]')) continue;
+          var before = body.firstElementChild;
+          while (before && before.dataset.created > row.dataset.created) {
+            before = before.nextElementSibling;
+          }
+          body.insertBefore(document.importNode(row, true), before);
           var empty = document.getElementById("no-leads");
           if (empty) empty.remove();
+        }
+        if (rows.length && (!table.dataset.newest || rows[0].dataset.created > table.dataset.newest)) {
+          table.dataset.newest = rows[0].dataset.created;
         }
       })
       .catch(function () {})
