@@ -1108,3 +1108,107 @@ class EventList(msgspec.Struct):
             "(`after`): the last event's id, to pass as `after`. Null when nothing follows."
         ),
     ]
+
+
+# --- webhook endpoints (docs/events.md) ---------------------------------------------------------
+
+
+class WebhookEndpointIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A URL that receives the org's events, signed (Standard Webhooks)."""
+
+    url: Annotated[
+        str,
+        Meta(
+            max_length=2048,
+            description="https URL (http only where the operator allows it); its host must "
+            "resolve to public addresses unless the operator allows private ones.",
+            examples=["https://crm.example.com/hooks/l2i"],
+        ),
+    ]
+    types: Annotated[
+        list[str],
+        Meta(
+            min_length=1,
+            max_length=50,
+            description="Event types to receive: `*` (all), a family (`lead.*`) or exact types.",
+            examples=[["lead.created", "lead.completed"]],
+        ),
+    ] = msgspec.field(default_factory=lambda: ["*"])
+    description: Annotated[str, Meta(max_length=500)] | None = None
+    enabled: bool = True
+
+
+class WebhookEndpoint(msgspec.Struct):
+    """A webhook endpoint (its secret is shown only when created or rotated)."""
+
+    id: Annotated[str, Meta(description="The endpoint's id.")]
+    url: str
+    types: list[str]
+    description: str | None
+    enabled: Annotated[bool, Meta(description="False once disabled (410 Gone, failing 5 days).")]
+    disabled_reason: Annotated[str | None, Meta(description="`gone` or `failing`; else null.")]
+    sandbox: Annotated[bool, Meta(description="Receives sandbox events (made with a test key).")]
+    created_at: Timestamp
+
+
+class WebhookEndpointCreated(WebhookEndpoint):
+    """The new endpoint and its signing secret, shown this once."""
+
+    secret: Annotated[
+        str, Meta(description="The signing secret (`whsec_...`), shown once: keep it.")
+    ]
+
+
+class WebhookEndpointList(msgspec.Struct):
+    data: list[WebhookEndpoint]
+
+
+class WebhookEndpointDeleted(msgspec.Struct):
+    id: str
+    deleted: bool
+
+
+class WebhookRotateIn(msgspec.Struct, forbid_unknown_fields=True):
+    overlap_seconds: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=604800,
+            description="How long the old secret still signs deliveries (both signatures are "
+            "sent), default one day.",
+        ),
+    ] = 86400
+
+
+class WebhookSecret(msgspec.Struct):
+    secret: Annotated[str, Meta(description="The new signing secret, shown this once.")]
+
+
+class WebhookReplayIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One event, or every event of a time range (at most 10,000 per call)."""
+
+    event_id: Annotated[str, Meta(description="An event id of this org.")] | None = None
+    since: Annotated[str, Meta(description="RFC 3339: events from this time on.")] | None = None
+    until: Annotated[str, Meta(description="RFC 3339: events before this time.")] | None = None
+
+
+class WebhookReplayed(msgspec.Struct):
+    scheduled: Annotated[int, Meta(description="Deliveries scheduled (same webhook-id as before).")]
+
+
+class WebhookAttempt(msgspec.Struct):
+    id: str
+    event_id: str
+    event_type: str | None
+    attempt: Annotated[int, Meta(description="1 for the first try of this delivery.")]
+    attempted_at: Timestamp
+    status: Annotated[int | None, Meta(description="The HTTP status; null: no answer.")]
+    duration_ms: int
+    response: Annotated[str | None, Meta(description="The answer's first 1 KB.")]
+    error: Annotated[str | None, Meta(description="Why there was no answer.")]
+
+
+class WebhookAttemptList(msgspec.Struct):
+    data: list[WebhookAttempt]
+    has_more: bool
+    next_cursor: Annotated[str | None, Meta(description="Pass as `starting_after`.")]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from lead2inbound.dnc.providers import ProviderUnavailable, ScrubResult
-from lead2inbound.ops.background import BackgroundTask
+from lead2inbound.ops.background import RetryLoop, backoff
 from lead2inbound.store import events
 from lead2inbound.store.events import LeadEvent
 from lead2inbound.store.queries import sql
@@ -36,7 +35,7 @@ log = logging.getLogger("lead2inbound.dnc.rescrub")
 RESCRUB_AFTER_DAYS = 31  # TSR: the registry must be checked no more than 31 days before a call
 
 
-class Rescrubber(BackgroundTask):
+class Rescrubber(RetryLoop):
     TASK_NAME = "l2i-dnc-rescrub"
 
     def __init__(
@@ -50,29 +49,17 @@ class Rescrubber(BackgroundTask):
     ):
         self._pool = pool
         self._dnc = dnc
-        self._interval_s = interval_s
-        self._batch = batch
+        self.interval_s = interval_s
+        self.batch = batch
         self._max_backoff_s = max_backoff_s
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                done = await self.round()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Postgres away: try again later, never die
-                log.warning("re-scrub round failed: %s", exc)
-                done = 0
-            if done < self._batch:
-                await asyncio.sleep(self._interval_s * random.uniform(0.75, 1.25))
-
     def _backoff(self, attempts: int) -> float:
-        return min(self._max_backoff_s, 2.0 ** min(attempts, 30)) * random.uniform(0.8, 1.2)
+        return backoff(attempts, base=1.0, cap=self._max_backoff_s)
 
     async def round(self) -> int:
         """One round; returns how many pending leads it looked at."""
         async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(sql("dnc_pending_pick"), (self._batch,))
+            cur = await conn.execute(sql("dnc_pending_pick"), (self.batch,))
             rows = await cur.fetchall()
             if not rows:
                 return 0

@@ -1,11 +1,24 @@
-"""One background task per worker (re-scrubs, Facebook fetches): started and cancelled once."""
+"""Background work per worker: `BackgroundTask` (started and cancelled once) and `RetryLoop`, the
+one claim-retry-backoff loop that the DNC re-scrubber and the webhook delivery worker share.
+
+A `RetryLoop` runs `round()` (claim due work with `SKIP LOCKED`, do it, settle it, reschedule
+what failed) again at once while rounds come back full, and otherwise sleeps `interval_s`
+(jittered, so workers and nodes do not poll in step) or until `poke()`d (a NOTIFY, a kick). A
+round that raises (Postgres away) is logged and retried after the interval: the loop never dies.
+`backoff()` is the retry delay every such loop uses: an explicit schedule, or doubling up to a
+cap, with jitter.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+import logging
+import random
+from collections.abc import Coroutine, Sequence
 from typing import Any
+
+log = logging.getLogger("lead2inbound.background")
 
 
 class BackgroundTask:
@@ -26,3 +39,53 @@ class BackgroundTask:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def backoff(
+    attempts: int,
+    *,
+    schedule: Sequence[float] | None = None,
+    base: float = 1.0,
+    cap: float = 300.0,
+    jitter: float = 0.2,
+) -> float:
+    """Seconds before try number `attempts + 1`: `schedule[attempts]` (its last entry past its
+    end) or `base * 2**attempts` up to `cap`; times a random factor in [1 - jitter, 1 + jitter]."""
+    if schedule:
+        delay = schedule[min(attempts, len(schedule) - 1)]
+    else:
+        delay = min(cap, base * 2.0 ** min(attempts, 30))
+    return delay * random.uniform(1.0 - jitter, 1.0 + jitter)
+
+
+class RetryLoop(BackgroundTask):
+    """Subclasses set `interval_s` and `batch` and implement `round() -> int` (work looked at)."""
+
+    interval_s: float = 2.0
+    batch: int = 1
+    _wake: asyncio.Event | None = None
+
+    async def round(self) -> int:
+        raise NotImplementedError
+
+    def poke(self) -> None:
+        """Run a round now instead of at the end of the interval."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        self._wake = asyncio.Event()
+        while True:
+            self._wake.clear()
+            try:
+                done = await self.round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Postgres away: try again later, never die
+                log.warning("%s round failed: %s", self.TASK_NAME, exc)
+                done = 0
+            if done < self.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._wake.wait(), self.interval_s * random.uniform(0.75, 1.25)
+                    )

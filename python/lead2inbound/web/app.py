@@ -44,6 +44,13 @@ from lead2inbound.web.resources.sources import (
     SourcesResource,
 )
 from lead2inbound.web.resources.suppressions import SuppressionResource, SuppressionsResource
+from lead2inbound.web.resources.webhooks import (
+    WebhookAttemptsResource,
+    WebhookEndpointResource,
+    WebhookEndpointsResource,
+    WebhookReplayResource,
+    WebhookRotateResource,
+)
 from lead2inbound.web.services import Services
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -126,6 +133,11 @@ def create_app(
     app.add_route("/v1/leads/{lead_id}", LeadResource(services))
     app.add_route("/v1/leads/{lead_id}/events", LeadEventsResource(services))
     app.add_route("/v1/events", EventsResource(services))
+    app.add_route("/v1/webhook-endpoints", WebhookEndpointsResource(services))
+    app.add_route("/v1/webhook-endpoints/{endpoint_id}", WebhookEndpointResource(services))
+    app.add_route("/v1/webhook-endpoints/{endpoint_id}/rotate", WebhookRotateResource(services))
+    app.add_route("/v1/webhook-endpoints/{endpoint_id}/replay", WebhookReplayResource(services))
+    app.add_route("/v1/webhook-endpoints/{endpoint_id}/attempts", WebhookAttemptsResource(services))
     app.add_route("/v1/dial-queue/claim", ClaimResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/complete", CompleteResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/release", ReleaseResource(services))

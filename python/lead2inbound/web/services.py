@@ -45,6 +45,8 @@ from lead2inbound.sources.facebook import FacebookRetrier
 from lead2inbound.store import suppressions
 from lead2inbound.store.queries import sql
 from lead2inbound.web.cursors import CursorSigner
+from lead2inbound.webhooks.delivery import Deliverer, policy_of
+from lead2inbound.webhooks.listener import EventListener
 
 log = logging.getLogger("lead2inbound")
 _KEY_IN_QUERY = re.compile(r"l2i_(live|test)_")
@@ -127,6 +129,11 @@ class Services:
             box=self.sources_box,
             on_written=self.metrics.lead,
         )
+        # Events out (docs/events.md): the delivery worker, woken by the LISTEN connection
+        self.deliverer = Deliverer(self.pool, self.sources_box, config)
+        self.listener = EventListener(config.database_url)
+        self.listener.subscribe(lambda orgs: self.deliverer.poke())
+        self.outbound = policy_of(config)
         self._rechecks: set[asyncio.Task[None]] = set()
         self._tally: asyncio.Task[None] | None = None
         self._origins: dict[str, tuple[bool, float]] = {}
@@ -143,6 +150,8 @@ class Services:
         self.suppression_hint.schedule_rebuild()  # in the background: "maybe" until done
         self.idempotency.start()
         self.facebook.start()
+        self.listener.start()
+        self.deliverer.start()
         # Everything built so far (modules, the app, pools) lives as long as the worker: move it
         # out of the collector's sight so a full collection does not walk it (tens of ms under
         # load, every second or so: the p99 of every request caught behind it).
@@ -154,6 +163,8 @@ class Services:
             task.cancel()
         await self.idempotency.stop()
         await self.facebook.stop()
+        await self.deliverer.stop()
+        await self.listener.stop()
         await self.writer.stop()
         await self.rescrubber.stop()
         await self.dnc.aclose()

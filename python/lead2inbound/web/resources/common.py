@@ -55,6 +55,8 @@ def one_param(req: Any, name: str) -> str | None:
     raw = req.params.get(name)
     if isinstance(raw, list):
         raise bad(name, f"{name} may be given only once")
+    if raw is not None and "\x00" in raw:  # Postgres text cannot hold NUL: a 422, not a 500
+        raise bad(name, f"{name} must not contain NUL characters")
     return raw
 
 

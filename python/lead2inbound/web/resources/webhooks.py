@@ -1,0 +1,322 @@
+"""Webhook endpoints (`admin` scope): create, list, read, delete, rotate, replay, attempts.
+
+A key manages the endpoints of its own mode (a test key's endpoints receive sandbox events).
+Another org's endpoint is a 404, like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from lead2inbound.contract.problems import ProblemError, not_found
+from lead2inbound.contract.schemas import (
+    WebhookAttemptList,
+    WebhookEndpoint,
+    WebhookEndpointCreated,
+    WebhookEndpointDeleted,
+    WebhookEndpointIn,
+    WebhookEndpointList,
+    WebhookReplayed,
+    WebhookReplayIn,
+    WebhookRotateIn,
+    WebhookSecret,
+)
+from lead2inbound.dnc.crypto import SecretError
+from lead2inbound.ops.outbound import OutboundRefused, check_url
+from lead2inbound.web.http import send_json
+from lead2inbound.web.openapi import Op, Resp, path, query
+from lead2inbound.web.resources.common import bad, decode_body, int_param, text_param
+from lead2inbound.webhooks import endpoints
+
+if TYPE_CHECKING:
+    from lead2inbound.web.services import Services
+
+ENDPOINT_ID = path("endpoint_id", "The endpoint's id; another org's (or mode's) is a 404.")
+BODY_ERRORS = (400, 413, 415, 422)
+
+
+def _endpoint_uuid(raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise not_found("webhook endpoint") from None
+
+
+def _when(name: str, raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.strip().replace("z", "Z"))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise bad(name, f"{name} must be an RFC 3339 date-time with an offset")
+    return when
+
+
+def _no_secret_key() -> ProblemError:
+    # as for a source's secret (sources.py): the endpoint cannot be stored without the key
+    return bad("url", "the service has no L2I_SECRET_KEY to seal this endpoint's signing secret")
+
+
+class WebhookEndpointsResource:
+    """POST/GET /v1/webhook-endpoints"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Create a webhook endpoint",
+            description="The org's events of the key's mode that match `types` are POSTed to "
+            "`url`, signed (Standard Webhooks: `webhook-id`, `webhook-timestamp`, "
+            "`webhook-signature`), retried on failure (docs/events.md). The signing secret is "
+            "in this answer only.",
+            scope="admin",
+            body=WebhookEndpointIn,
+            responses=(Resp(201, "The endpoint and its secret.", WebhookEndpointCreated),),
+            errors=BODY_ERRORS,
+            notes=(
+                (
+                    422,
+                    "A field is invalid (`errors` names it): a URL that is not https (unless "
+                    "allowed), has another scheme, or leads to a loopback, private, link-local "
+                    "or metadata address (unless allowed) names `url`; so does a service "
+                    "with no L2I_SECRET_KEY to seal the signing secret.",
+                ),
+            ),
+            tags=("webhooks",),
+        ),
+        "get": Op(
+            summary="List webhook endpoints",
+            description="The org's endpoints of the key's mode, newest first.",
+            scope="admin",
+            responses=(Resp(200, "The endpoints.", WebhookEndpointList),),
+            tags=("webhooks",),
+        ),
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_post(self, req: Any, resp: Any) -> None:
+        principal = await self.s.authorize(req, "admin")
+        body = await decode_body(req, WebhookEndpointIn, 16 * 1024)
+        try:
+            await check_url(body.url, self.s.outbound)
+        except OutboundRefused as exc:
+            raise bad("url", f"url is refused: {exc.reason}") from None
+        why = endpoints.bad_types(body.types)
+        if why is not None:
+            raise bad("types", why)
+        try:
+            async with self.s.pool.connection() as conn, conn.transaction():
+                endpoint, secret = await endpoints.create(
+                    conn,
+                    self.s.sources_box,
+                    org_id=principal.org_id,
+                    sandbox=principal.sandbox,
+                    url=body.url,
+                    types=list(dict.fromkeys(body.types)),
+                    description=body.description,
+                    enabled=body.enabled,
+                )
+        except SecretError:
+            raise _no_secret_key() from None
+        self.s.deliverer.poke()
+        send_json(resp, 201, {**endpoint.json(), "secret": secret})
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        principal = await self.s.authorize(req, "admin")
+        async with self.s.pool.connection() as conn:
+            found = await endpoints.list_(conn, principal.org_id, principal.sandbox)
+        send_json(resp, 200, {"data": [e.json() for e in found]})
+
+
+class WebhookEndpointResource:
+    """GET/DELETE /v1/webhook-endpoints/{endpoint_id}"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="Read a webhook endpoint",
+            scope="admin",
+            parameters=(ENDPOINT_ID,),
+            responses=(Resp(200, "The endpoint.", WebhookEndpoint),),
+            errors=(404,),
+            notes=((404, "No such endpoint in the caller's org and mode."),),
+            tags=("webhooks",),
+        ),
+        "delete": Op(
+            summary="Delete a webhook endpoint",
+            description="Nothing more is sent to it; its attempts are deleted with it.",
+            scope="admin",
+            parameters=(ENDPOINT_ID,),
+            responses=(Resp(200, "Deleted.", WebhookEndpointDeleted),),
+            errors=(404,),
+            notes=((404, "No such endpoint in the caller's org and mode."),),
+            tags=("webhooks",),
+        ),
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_get(self, req: Any, resp: Any, endpoint_id: str) -> None:
+        principal = await self.s.authorize(req, "admin")
+        eid = _endpoint_uuid(endpoint_id)
+        async with self.s.pool.connection() as conn:
+            found = await endpoints.get(conn, principal.org_id, principal.sandbox, eid)
+        if found is None:
+            raise not_found("webhook endpoint")
+        send_json(resp, 200, found.json())
+
+    async def on_delete(self, req: Any, resp: Any, endpoint_id: str) -> None:
+        principal = await self.s.authorize(req, "admin")
+        eid = _endpoint_uuid(endpoint_id)
+        async with self.s.pool.connection() as conn, conn.transaction():
+            gone = await endpoints.delete(conn, principal.org_id, principal.sandbox, eid)
+        if not gone:
+            raise not_found("webhook endpoint")
+        send_json(resp, 200, {"id": eid, "deleted": True})
+
+
+class WebhookRotateResource:
+    """POST /v1/webhook-endpoints/{endpoint_id}/rotate"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Rotate an endpoint's signing secret",
+            description="A new secret (shown once) signs from now on; the old one also signs "
+            "(a second signature in `webhook-signature`) for `overlap_seconds`.",
+            scope="admin",
+            body=WebhookRotateIn,
+            body_required=False,
+            parameters=(ENDPOINT_ID,),
+            responses=(Resp(200, "The new secret.", WebhookSecret),),
+            errors=(*BODY_ERRORS, 404),
+            notes=((404, "No such endpoint in the caller's org and mode."),),
+            tags=("webhooks",),
+        )
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_post(self, req: Any, resp: Any, endpoint_id: str) -> None:
+        principal = await self.s.authorize(req, "admin")
+        eid = _endpoint_uuid(endpoint_id)
+        body = await decode_body(req, WebhookRotateIn, 4096, empty_ok=True)
+        if not 0 <= body.overlap_seconds <= 604800:
+            raise bad("overlap_seconds", "overlap_seconds must be from 0 to 604800")
+        try:
+            async with self.s.pool.connection() as conn, conn.transaction():
+                secret = await endpoints.rotate(
+                    conn, self.s.sources_box, principal.org_id, principal.sandbox, eid,
+                    body.overlap_seconds,
+                )  # fmt: skip
+        except SecretError:
+            raise _no_secret_key() from None
+        if secret is None:
+            raise not_found("webhook endpoint")
+        send_json(resp, 200, {"secret": secret})
+
+
+class WebhookReplayResource:
+    """POST /v1/webhook-endpoints/{endpoint_id}/replay"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Replay deliveries",
+            description="Sends one event (`event_id`), or every matching event of a time range "
+            "(`since`, `until`; at most 10,000 per call), again, with the same `webhook-id`, "
+            "whatever became of them before.",
+            scope="admin",
+            body=WebhookReplayIn,
+            parameters=(ENDPOINT_ID,),
+            responses=(Resp(200, "How many deliveries were scheduled.", WebhookReplayed),),
+            errors=(*BODY_ERRORS, 404),
+            notes=((404, "No such endpoint in the caller's org and mode."),),
+            tags=("webhooks",),
+        )
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_post(self, req: Any, resp: Any, endpoint_id: str) -> None:
+        principal = await self.s.authorize(req, "admin")
+        eid = _endpoint_uuid(endpoint_id)
+        body = await decode_body(req, WebhookReplayIn, 4096)
+        event = None
+        if body.event_id is not None:
+            try:
+                event = str(uuid.UUID(body.event_id))
+            except ValueError:
+                raise bad("event_id", "event_id must be an event id") from None
+        since, until = _when("since", body.since), _when("until", body.until)
+        if event is None and since is None:
+            raise bad("event_id", "give event_id, or since (and maybe until)")
+        async with self.s.pool.connection() as conn, conn.transaction():
+            found = await endpoints.get(conn, principal.org_id, principal.sandbox, eid)
+            if found is None:
+                raise not_found("webhook endpoint")
+            n = await endpoints.replay(
+                conn, principal.org_id, eid, event_id=event, since=since, until=until
+            )
+        self.s.deliverer.poke()
+        send_json(resp, 200, {"scheduled": n})
+
+
+class WebhookAttemptsResource:
+    """GET /v1/webhook-endpoints/{endpoint_id}/attempts"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="List delivery attempts",
+            description="Every attempt to deliver to the endpoint, newest first: status, "
+            "duration, the answer's first 1 KB, or why there was no answer.",
+            scope="admin",
+            parameters=(
+                ENDPOINT_ID,
+                query(
+                    "limit",
+                    "Page size (1-100, default 20).",
+                    {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                ),
+                query("starting_after", "The `next_cursor` of the previous page."),
+            ),
+            responses=(Resp(200, "A page of attempts.", WebhookAttemptList),),
+            errors=(404, 422),
+            notes=(
+                (404, "No such endpoint in the caller's org and mode."),
+                (422, "A query parameter is invalid: `errors` names it."),
+            ),
+            tags=("webhooks",),
+        )
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_get(self, req: Any, resp: Any, endpoint_id: str) -> None:
+        principal = await self.s.authorize(req, "admin")
+        eid = _endpoint_uuid(endpoint_id)
+        limit = int_param(req, "limit", 20, 1, 100)
+        raw = text_param(req, "starting_after")
+        before = None
+        if raw is not None:
+            if not raw.isdigit() or len(raw) > 19:
+                raise bad("starting_after", "starting_after is not a cursor from this listing")
+            before = int(raw)
+        async with self.s.pool.connection() as conn:
+            found = await endpoints.get(conn, principal.org_id, principal.sandbox, eid)
+            if found is None:
+                raise not_found("webhook endpoint")
+            rows = await endpoints.attempts(conn, principal.org_id, eid, limit + 1, before)
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        send_json(
+            resp,
+            200,
+            {"data": rows, "has_more": has_more,
+             "next_cursor": rows[-1]["id"] if has_more else None},
+        )  # fmt: skip

@@ -1,0 +1,81 @@
+"""A webhook receiver on 127.0.0.1 in a thread of the test process: records every delivery
+(headers, raw body, arrival time) and answers from a script of statuses (then 200)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Delivery:
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    @property
+    def id(self) -> str:
+        return self.headers["webhook-id"]
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.statuses: list[int] = []  # answered in order; 200 once used up
+        self.hang_s = 0.0  # hold each answer this long (a slow or stuck receiver)
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver.lock:
+                    receiver.deliveries.append(Delivery(headers, body, time.time()))
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    hang = receiver.hang_s
+                if hang:
+                    time.sleep(hang)
+                payload = b'{"ok": true}'
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def ids(self) -> list[str]:
+        with self.lock:
+            return [d.id for d in self.deliveries]
+
+    def wait_for(self, n: int, timeout: float = 30.0) -> list[Delivery]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.deliveries) >= n:
+                    return list(self.deliveries)
+            time.sleep(0.05)
+        with self.lock:
+            raise AssertionError(f"{len(self.deliveries)} deliveries, expected {n}")

@@ -1,0 +1,292 @@
+"""Webhook endpoints and deliveries (docs/events.md): Standard Webhooks signatures verified with
+the `standardwebhooks` package, retries until a 2xx, 410 disables, replay keeps the webhook-id,
+per-lead order, the URL rules, tenant isolation, SKIP LOCKED leases across two nodes and a
+SIGKILLed node (real Granian, Postgres, Redis; receivers are real HTTP servers on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections import Counter
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tests.fakes.receiver import Receiver
+from tests.support.sources import SECRET_KEY
+from tests.support.stack import auth, lead, make_org, service_env
+
+FAST = "0,0.2,0.2,0.2,0.2"  # retry schedule for the tests: five tries, 0.2 s apart
+
+
+def env(database_url, redis_url, **extra):
+    base = {
+        "L2I_SECRET_KEY": SECRET_KEY,
+        "L2I_WEBHOOKS_ALLOW_HTTP": "1",
+        "L2I_WEBHOOKS_ALLOW_PRIVATE": "1",
+        "L2I_WEBHOOK_RETRY_SCHEDULE": FAST,
+        "L2I_CALLING_HOURS": "off",
+    }
+    base.update(extra)
+    return service_env(database_url, redis_url, **base)
+
+
+@pytest.fixture
+def service(server_factory, database_url, redis_url):
+    return server_factory(env(database_url, redis_url))
+
+
+@pytest.fixture
+def org(database_url):
+    return make_org(database_url, "acme")
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def call(service, method, path, key, **kw):
+    return httpx.request(method, f"{service.url}{path}", headers=auth(key), timeout=30, **kw)
+
+
+def endpoint(service, key, url, types=("*",), **more):
+    resp = call(service, "POST", "/v1/webhook-endpoints", key,
+                json={"url": url, "types": list(types), **more})  # fmt: skip
+    assert resp.status_code == 201, resp.text
+    made = resp.json()
+    assert made["secret"].startswith("whsec_")
+    return made
+
+
+def post_lead(service, key, phone):
+    resp = call(service, "POST", "/v1/leads", key, json=lead(phone))
+    assert resp.status_code == 201, resp.text
+    return resp.json()["lead_id"]
+
+
+def wait_until(check, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_delivery_is_signed_and_verifies_with_standardwebhooks(service, org, receiver):
+    key = org.key("admin,write,read")
+    made = endpoint(service, key, receiver.url, ["lead.created"], description="crm")
+    lead_id = post_lead(service, key, "5125550501")
+    (got,) = receiver.wait_for(1)
+    payload = Webhook(made["secret"]).verify(got.body, got.headers)
+    assert payload["type"] == "lead.created" and payload["data"]["lead_id"] == lead_id
+    assert set(payload) >= {"type", "timestamp", "data"}
+    event = call(service, "GET", "/v1/events?type=lead.created", key).json()["data"][0]
+    assert got.id == event["id"] == payload["id"]
+    assert got.headers["webhook-signature"].startswith("v1,")
+    with pytest.raises(WebhookVerificationError):  # another secret does not verify
+        Webhook("whsec_" + "A" * 43 + "=").verify(got.body, got.headers)
+    time.sleep(1.0)
+    assert len(receiver.deliveries) == 1  # lead.queued is not in the filter
+    listed = call(service, "GET", "/v1/webhook-endpoints", key).json()["data"]
+    assert [e["id"] for e in listed] == [made["id"]] and "secret" not in listed[0]
+
+
+def test_three_failures_then_200_is_delivered_once_more_per_retry(service, org, receiver):
+    key = org.key("admin,write,read")
+    made = endpoint(service, key, receiver.url, ["lead.created"])
+    receiver.statuses = [500, 503, 400]
+    post_lead(service, key, "5125550502")
+    got = receiver.wait_for(4)
+    time.sleep(1.5)
+    assert len(receiver.deliveries) == 4  # nothing after the 200
+    assert len(set(receiver.ids())) == 1  # the same webhook-id every time
+    for d in got:
+        Webhook(made["secret"]).verify(d.body, d.headers)
+    attempts = call(service, "GET", f"/v1/webhook-endpoints/{made['id']}/attempts", key).json()
+    assert [a["status"] for a in attempts["data"]] == [200, 400, 503, 500]
+    assert [a["attempt"] for a in attempts["data"]] == [4, 3, 2, 1]
+    assert attempts["data"][0]["response"] == '{"ok": true}'
+
+
+def test_an_endpoint_that_always_fails_is_failed_after_the_schedule(service, org, receiver):
+    key = org.key("admin,write,read")
+    made = endpoint(service, key, receiver.url, ["lead.created"])
+    receiver.statuses = [500] * 20
+    post_lead(service, key, "5125550503")
+    receiver.wait_for(5)
+    time.sleep(1.5)
+    assert len(receiver.deliveries) == 5  # the schedule's five tries, then failed
+    # replay sends it again, same webhook-id
+    event = call(service, "GET", "/v1/events?type=lead.created", key).json()["data"][0]
+    resp = call(service, "POST", f"/v1/webhook-endpoints/{made['id']}/replay", key,
+                json={"event_id": event["id"]})  # fmt: skip
+    assert resp.json() == {"scheduled": 1}
+    receiver.statuses = []
+    got = receiver.wait_for(6)
+    assert got[-1].id == event["id"]
+    Webhook(made["secret"]).verify(got[-1].body, got[-1].headers)
+
+
+def test_410_gone_disables_the_endpoint_and_says_so(service, org, receiver):
+    key = org.key("admin,write,read")
+    made = endpoint(service, key, receiver.url, ["lead.created"])
+    receiver.statuses = [410]
+    post_lead(service, key, "5125550504")
+    receiver.wait_for(1)
+
+    def disabled():
+        got = call(service, "GET", f"/v1/webhook-endpoints/{made['id']}", key).json()
+        return got if not got["enabled"] else None
+
+    got = wait_until(disabled)
+    assert got["disabled_reason"] == "gone"
+    said = call(service, "GET", "/v1/events?type=webhook_endpoint.disabled", key).json()["data"]
+    assert said[0]["data"] == {"endpoint_id": made["id"], "url": receiver.url, "reason": "gone"}
+    post_lead(service, key, "5125550505")
+    time.sleep(1.5)
+    assert len(receiver.deliveries) == 1  # nothing more is sent to it
+
+
+def test_a_leads_events_arrive_in_order_even_across_retries(service, org, receiver):
+    key = org.key("admin,write,read,dial")
+    endpoint(service, key, receiver.url, ["lead.*"])
+    receiver.statuses = [500, 500]  # the first event of the lead fails twice
+    lead_id = post_lead(service, key, "5125550506")
+    call(service, "POST", "/v1/dial-queue/claim", key, json={"limit": 1})
+    call(service, "POST", f"/v1/dial-queue/{lead_id}/complete", key, json={"outcome": "qualified"})
+    receiver.wait_for(6)
+    seen = [json.loads(d.body)["type"] for d in receiver.deliveries]
+    firsts = list(dict.fromkeys(seen))
+    assert firsts == ["lead.created", "lead.queued", "lead.claimed", "lead.completed"]
+    assert seen[:3] == ["lead.created"] * 3
+
+
+def test_rotation_signs_with_both_secrets_during_the_overlap(service, org, receiver):
+    key = org.key("admin,write,read")
+    made = endpoint(service, key, receiver.url, ["lead.created"])
+    resp = call(service, "POST", f"/v1/webhook-endpoints/{made['id']}/rotate", key,
+                json={"overlap_seconds": 3600})  # fmt: skip
+    new = resp.json()["secret"]
+    assert new != made["secret"] and new.startswith("whsec_")
+    post_lead(service, key, "5125550507")
+    (got,) = receiver.wait_for(1)
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    Webhook(new).verify(got.body, got.headers)
+    Webhook(made["secret"]).verify(got.body, got.headers)
+    # no overlap: the old secret stops at once
+    newer = call(service, "POST", f"/v1/webhook-endpoints/{made['id']}/rotate", key,
+                 json={"overlap_seconds": 0}).json()["secret"]  # fmt: skip
+    post_lead(service, key, "5125550508")
+    got = receiver.wait_for(2)[-1]
+    Webhook(newer).verify(got.body, got.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new).verify(got.body, got.headers)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://localhost:8080/hook",
+        "ftp://example.com/hook",
+        "file:///etc/passwd",
+    ],
+)
+def test_urls_the_operator_did_not_allow_are_422_naming_url(
+    server_factory, database_url, redis_url, url
+):
+    # http allowed, private addresses not: every refusal here is the address (or the scheme)
+    service = server_factory(env(database_url, redis_url, L2I_WEBHOOKS_ALLOW_PRIVATE="0"))
+    key = make_org(database_url).key("admin")
+    resp = call(service, "POST", "/v1/webhook-endpoints", key, json={"url": url})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["errors"][0]["param"] == "url"
+    strict = call(service, "POST", "/v1/webhook-endpoints", key,
+                  json={"url": "http://93.184.215.14/hook"})  # fmt: skip
+    assert strict.status_code == 201, strict.text
+
+
+def test_https_only_unless_allowed(server_factory, database_url, redis_url):
+    service = server_factory(
+        env(database_url, redis_url, L2I_WEBHOOKS_ALLOW_HTTP="0", L2I_WEBHOOKS_ALLOW_PRIVATE="1")
+    )
+    key = make_org(database_url).key("admin")
+    resp = call(service, "POST", "/v1/webhook-endpoints", key, json={"url": "http://x.test/h"})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["param"] == "url"
+    for types in (["nope.created"], [], ["*"] * 51):
+        resp = call(service, "POST", "/v1/webhook-endpoints", key,
+                    json={"url": "https://x.test/h", "types": types})  # fmt: skip
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["param"] == "types"
+
+
+def test_tenant_and_mode_isolation(service, org, database_url, receiver):
+    other = make_org(database_url, "rival")
+    mine, theirs = org.key("admin,write,read"), other.key("admin,write,read")
+    made = endpoint(service, mine, receiver.url)
+    for method, suffix, body in (
+        ("GET", "", None),
+        ("DELETE", "", None),
+        ("POST", "/rotate", {}),
+        ("POST", "/replay", {"since": "2020-01-01T00:00:00Z"}),
+        ("GET", "/attempts", None),
+    ):
+        resp = call(service, method, f"/v1/webhook-endpoints/{made['id']}{suffix}", theirs,
+                    json=body)  # fmt: skip
+        assert resp.status_code == 404, (method, suffix, resp.text)
+    assert call(service, "GET", "/v1/webhook-endpoints", theirs).json()["data"] == []
+    test_key = org.key("admin,write,read", test=True)
+    assert call(service, "GET", "/v1/webhook-endpoints", test_key).json()["data"] == []
+    # the rival's leads and this org's sandbox leads never reach this endpoint
+    post_lead(service, theirs, "5125550510")
+    post_lead(service, test_key, "5125550511")
+    mine_id = post_lead(service, mine, "5125550512")
+    got = receiver.wait_for(2)
+    time.sleep(1.0)
+    assert {json.loads(d.body)["data"]["lead_id"] for d in receiver.deliveries} == {mine_id}
+    assert call(service, "DELETE", f"/v1/webhook-endpoints/{made['id']}", mine).status_code == 200
+    assert len(got) == 2
+
+
+def test_two_nodes_never_send_an_event_twice(server_factory, database_url, redis_url, receiver):
+    nodes = [server_factory(env(database_url, redis_url)) for _ in range(2)]
+    org = make_org(database_url)
+    key = org.key("admin,write,read")
+    endpoint(nodes[0], key, receiver.url, ["lead.created"])
+    ids = [post_lead(nodes[i % 2], key, f"51255506{i:02d}") for i in range(40)]
+    receiver.wait_for(40, timeout=60)
+    time.sleep(2.0)
+    counts = Counter(receiver.ids())
+    assert len(counts) == 40 and set(counts.values()) == {1}, counts
+    assert {json.loads(d.body)["data"]["lead_id"] for d in receiver.deliveries} == set(ids)
+
+
+def test_a_sigkilled_node_holding_a_lease_is_covered_after_it_expires(
+    server_factory, database_url, redis_url, receiver
+):
+    a = server_factory(env(database_url, redis_url, L2I_WEBHOOK_LEASE_S="3"))
+    org = make_org(database_url)
+    key = org.key("admin,write,read")
+    endpoint(a, key, receiver.url, ["lead.created"])
+    receiver.hang_s = 60.0  # node A's send never ends
+    post_lead(a, key, "5125550701")
+    first = receiver.wait_for(1)[0]
+    for pid in a.worker_pids():
+        os.kill(pid, signal.SIGKILL)
+    os.kill(a.pid, signal.SIGKILL)
+    receiver.hang_s = 0.0
+    server_factory(env(database_url, redis_url, L2I_WEBHOOK_LEASE_S="3"))  # node B
+    got = receiver.wait_for(2, timeout=60)
+    assert got[1].id == first.id  # the same event, delivered at least once
+    time.sleep(1.5)
+    assert len(receiver.deliveries) == 2
