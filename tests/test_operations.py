@@ -122,6 +122,13 @@ def test_serve_embedded_default(tmp_path):
         assert f"curl -X POST {url}/v1/leads" in log.read_text()
         first = httpx.post(f"{url}/v1/leads", json=lead("5125550143"), headers=auth(key))
         assert first.status_code == 201, first.text
+        # the console's URL and a one-time sign-in link next to the key (docs/console.md)
+        link = re.search(rf"{re.escape(url)}/console/link#([A-Za-z0-9_-]+)", log.read_text())
+        assert link, log.read_text()
+        with httpx.Client(base_url=url) as browser_like:
+            signed = browser_like.post("/console/link", data={"token": link.group(1)})
+            assert signed.status_code == 303 and "l2i_console=" in signed.headers["set-cookie"]
+            assert browser_like.get("/console/overview").status_code == 200
         assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
     finally:
         _stop(proc)

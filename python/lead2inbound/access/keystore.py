@@ -180,6 +180,55 @@ def form_options(
     )
 
 
+@dataclass(frozen=True)
+class NewKey:
+    """A key request checked by the API's rules (`checked_new_key`): what `create_key_async`
+    takes. The admin API and the console both build one here, so one rule set applies."""
+
+    name: str
+    scopes: list[str]
+    rate_limit: int
+    test: bool
+    form: FormOptions
+
+
+def checked_new_key(
+    *,
+    name: str,
+    kind: str,
+    scopes: str | list[str],
+    rate_limit: int,
+    test: bool = False,
+    allowed_origins: str | list[str] | None = None,
+    ip_rate_limit: int | None = None,
+    success_url: str | None = None,
+    error_url: str | None = None,
+) -> NewKey:
+    """The rules of a new key; a broken one raises KeyStoreError naming its field (`param`)."""
+    if kind not in ("secret", "publishable"):
+        raise KeyStoreError("kind must be secret or publishable", "kind")
+    try:
+        parsed = parse_scopes(scopes)
+    except KeyStoreError as exc:
+        raise KeyStoreError(str(exc), "scopes") from None
+    if not 1 <= len(name) <= 200 or "\x00" in name:
+        raise KeyStoreError("name must be 1 to 200 characters", "name")
+    if isinstance(rate_limit, bool) or not 1 <= rate_limit <= 1_000_000:
+        raise KeyStoreError("rate_limit must be from 1 to 1000000 per minute", "rate_limit")
+    try:
+        form = form_options(
+            publishable=kind == "publishable",
+            scopes=parsed,
+            allowed_origins=allowed_origins,
+            ip_rate_limit=ip_rate_limit,
+            success_url=success_url,
+            error_url=error_url,
+        )
+    except KeyStoreError as exc:
+        raise KeyStoreError(str(exc), exc.param or "kind") from None
+    return NewKey(name, parsed, rate_limit, test, form)
+
+
 def _form_of(row: Any) -> FormOptions:
     """FormOptions from the five trailing columns of key_insert/keys_list."""
     kind, origins, ip_limit, success, err = row
@@ -310,6 +359,20 @@ def broadcast_revocation(redis_url: str, key_id: str) -> None:
 
 
 # --- the same, for the admin API (async connections from the worker's pool) ---------------------
+
+
+async def create_new_key(conn: Any, org_id: str, pepper: bytes, new: NewKey) -> tuple[str, KeyInfo]:
+    """Store a checked key (`checked_new_key`): the admin API's and the console's one path."""
+    return await create_key_async(
+        conn,
+        org_id=org_id,
+        name=new.name,
+        scopes=new.scopes,
+        pepper=pepper,
+        rate_limit=new.rate_limit,
+        test=new.test,
+        form=new.form,
+    )
 
 
 async def create_key_async(

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ import psycopg
 from lead2inbound.cli.common import _config, _connect, _database_url, _pepper, _redis_url
 from lead2inbound.ops.config import Config
 
+FIRST_LINK_TTL = timedelta(hours=1)  # the console link `make run` prints on the first start
 QUICKSTART_BODY = (
     '{"source": "my-webform", "first_name": "Jane", "phone": "5551234567", "state": "TX", '
     '"consent": {"consent_timestamp": "2026-07-05T12:00:00Z", '
@@ -113,7 +115,9 @@ def _check_schema(cfg: Config, *, migrate_now: bool) -> None:
 
 def _bootstrap(cfg: Config, pepper: str) -> None:
     """On an empty embedded database: one org and one write+read key, printed once."""
+    from lead2inbound.access import sessions
     from lead2inbound.access.keystore import create_key, create_org
+    from lead2inbound.cli.console import console_url
 
     assert cfg.database_url
     with psycopg.connect(cfg.database_url, autocommit=True) as conn, conn.transaction():
@@ -125,11 +129,17 @@ def _bootstrap(cfg: Config, pepper: str) -> None:
         key, _ = create_key(
             conn, org_id=org_id, name="quickstart", scopes=["write", "read"], pepper=pepper.encode()
         )
+        link = sessions.create_link(conn, org_id, FIRST_LINK_TTL)
     url = f"http://{cfg.host}:{cfg.port}"
+    console = console_url(cfg.public_url, cfg.host, cfg.port)
     click.echo(
         "\nCreated org 'default' and an API key with the write and read scopes.\n"
         "This key is shown once and never again; copy it now:\n\n"
         f"    {key}\n\n"
+        f"The console (leads, keys, suppressions) is at {console}; sign in once with this link\n"
+        f"(it works one time, for {FIRST_LINK_TTL.seconds // 3600} h; "
+        "`l2i console link --org default` prints another):\n\n"
+        f"    {console}/link#{link}\n\n"
         "Send a lead:\n\n"
         f"    curl -X POST {url}/v1/leads -H 'Authorization: Bearer {key}' "
         f"-H 'Content-Type: application/json' -d '{QUICKSTART_BODY}'\n"
@@ -579,10 +589,12 @@ def _dnc_secret_key(cfg: Config, embedded: bool) -> None:
         os.environ["L2I_SECRET_KEY"] = key
 
 
+from lead2inbound.cli.console import console as _console_commands  # noqa: E402
 from lead2inbound.cli.dnc import dnc as _dnc_commands  # noqa: E402
 from lead2inbound.cli.sources import sources as _sources_commands  # noqa: E402
 from lead2inbound.cli.webhooks import webhooks as _webhooks_commands  # noqa: E402
 
+main.add_command(_console_commands)
 main.add_command(_dnc_commands)
 main.add_command(_sources_commands)
 main.add_command(_webhooks_commands)

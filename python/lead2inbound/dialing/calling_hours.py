@@ -223,3 +223,26 @@ def windows_sql_params() -> tuple[list[str], list[int], list[int], list[int]]:
             starts.append(_seconds(spec[0]))
             ends.append(_seconds(spec[1]))
     return rules, dows, starts, ends
+
+
+def local_windows(
+    zones: Iterable[str], rules: Iterable[str], at: datetime
+) -> list[tuple[str, str, str, str | None]]:
+    """For showing a lead (the console): per zone and rule, the local time at `at` and that
+    day's window as "HH:MM-HH:MM" (None: no calling that day)."""
+    out = []
+    rules = tuple(rules)
+    for zone in zones:
+        local = at.astimezone(ZoneInfo(zone))
+        for rule in rules:
+            win = _window(rule, local.weekday())
+            span = f"{win[0]:%H:%M}-{win[1]:%H:%M}" if win else None
+            out.append((zone, rule, local.strftime("%a %Y-%m-%d %H:%M %Z"), span))
+    return out
+
+
+def callable_at_local(iso: str | None, zone: str) -> str:
+    """A lead's `callable_at` (ISO) as a time in its own zone, for people."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")

@@ -49,6 +49,7 @@ class Config:
     max_header_bytes: int = 16_384  # L2I_MAX_HEADER_BYTES: header section cap (431)
     auth_failures_per_minute: int = 30  # L2I_AUTH_FAILURES_PER_MINUTE: per client IP; 0 = off
     trusted_proxy_hops: int = 0  # L2I_TRUSTED_PROXY_HOPS: proxies appending X-Forwarded-For
+    public_url: str = ""  # L2I_PUBLIC_URL: the service's URL as browsers see it (console, /docs)
     # --- intake -------------------------------------------------------------------------------
     consent_clock_skew_s: int = 300  # L2I_CONSENT_CLOCK_SKEW_S: future consent tolerance
     writer_max_batch: int = 256  # L2I_WRITER_MAX_BATCH: leads per transaction, at most

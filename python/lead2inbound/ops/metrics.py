@@ -128,3 +128,41 @@ class Metrics:
         else:
             registry = DEFAULT_REGISTRY
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def latency_quantiles(
+    route: str, method: str, qs: tuple[float, ...] = (0.5, 0.99)
+) -> tuple[int, list[float | None]]:
+    """(requests, the quantiles in seconds) of a route's latency histogram since start (every
+    worker's when multiprocess), each the upper bound of the bucket it falls in (what the
+    histogram can tell). None: no requests yet."""
+    TALLY.flush()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = DEFAULT_REGISTRY
+    buckets: dict[float, float] = {}
+    for family in registry.collect():
+        if family.name != "l2i_http_request_seconds":
+            continue
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name.endswith("_bucket")
+                and labels.get("route") == route
+                and labels.get("method") == method
+            ):
+                bound = float(labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    if not buckets:
+        return 0, [None for _ in qs]
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]]
+    if total <= 0:
+        return 0, [None for _ in qs]
+    out: list[float | None] = []
+    for q in qs:
+        rank = q * total
+        out.append(next((b for b in bounds if buckets[b] >= rank), bounds[-1]))
+    return int(total), out

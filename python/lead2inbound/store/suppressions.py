@@ -50,13 +50,26 @@ async def add(
     """Add E.164 numbers; returns the newly added ones. Call inside a transaction. Records
     suppression.added per new number (`sandbox`: the caller's key's mode) and lead.suppressed
     per lead taken out of the queue."""
+    return (await add_and_dequeue(conn, org_id, phones, reason, now=now, sandbox=sandbox))[0]
+
+
+async def add_and_dequeue(
+    conn: AsyncConnection,
+    org_id: str,
+    phones: list[str],
+    reason: str | None,
+    *,
+    now: datetime,
+    sandbox: bool = False,
+) -> tuple[list[str], list[str]]:
+    """`add`, also returning the ids of the queued leads the numbers took out of the dial queue:
+    (newly added numbers, dequeued lead ids)."""
     cur = await conn.execute(
         sql("suppressions_add"), {"org": org_id, "phones": phones, "reason": reason}
     )
     added = [r[0] for r in await cur.fetchall()]
     await events.record_many(conn, _added_events(org_id, added, reason, sandbox))
-    await dequeue(conn, org_id, phones, now=now)
-    return added
+    return added, await dequeue(conn, org_id, phones, now=now)
 
 
 async def dequeue(

@@ -19,6 +19,7 @@ from lead2inbound.ops.config import Config
 from lead2inbound.ops.logs import ACCESS_LOG
 from lead2inbound.ops.logs import configure as configure_logging
 from lead2inbound.store.events import REQUEST_ID
+from lead2inbound.web.console.pages import add_routes as add_console_routes
 from lead2inbound.web.cors import Cors
 from lead2inbound.web.http import (
     BodyReads,
@@ -37,6 +38,7 @@ from lead2inbound.web.resources.events import (
     LeadEventsResource,
 )
 from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
+from lead2inbound.web.resources.guide import FieldsPage, QuickstartPage
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
 from lead2inbound.web.resources.imports import LeadsImportResource
 from lead2inbound.web.resources.leads import LeadsBatchResource, LeadsResource
@@ -182,6 +184,9 @@ def create_app(
     app.add_route("/openapi.json", OpenApiResource(app))
     app.add_route("/docs", DocsPageResource())
     app.add_route("/docs/assets/{name}", DocsAssetResource())
+    app.add_route("/docs/quickstart", QuickstartPage(config.public_url))
+    app.add_route("/docs/fields", FieldsPage())
+    add_console_routes(app, services)
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(services))
     if not config.metrics_addr:  # else served by the separate listener (ops/metrics_listener)

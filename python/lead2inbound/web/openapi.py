@@ -211,7 +211,8 @@ def routes(app: Any) -> list[tuple[str, Any]]:
 
     def walk(nodes: list[Any]) -> None:
         for node in nodes:
-            if node.resource is not None:
+            # the console's pages (`api = False`) are HTML for people, not the API
+            if node.resource is not None and getattr(node.resource, "api", True):
                 found.append((node.uri_template, node.resource))
             walk(node.children)
 

@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio.cluster import RedisCluster
 
 from lead2inbound import _core
+from lead2inbound.access import keystore
 from lead2inbound.access.auth import (
     REVOCATION_CHANNEL,
     AuthFailureLimiter,
@@ -199,6 +200,16 @@ class Services:
         except Exception as exc:
             log.warning("publish on %s failed: %s", channel, exc)
 
+    async def revoke_key(self, org_id: str, key_id: str) -> Any:
+        """Revoke an org's key (the API's DELETE and the console): committed, then every
+        worker on every node drops it. The revoked row, or None when the org has no such key."""
+        async with self.pool.connection() as conn:
+            row = await keystore.revoke_key_async(conn, key_id, org_id)
+        if row is not None:
+            self.keys.forget(key_id)
+            await self.publish(REVOCATION_CHANNEL, key_id)
+        return row
+
     async def publish_suppressions(self, org_id: str, phones: list[str]) -> None:
         """After the commit: every worker adds the numbers to its suppression hint, and the
         queue is checked for the numbers once more a few seconds later (see `_recheck`)."""
@@ -229,12 +240,15 @@ class Services:
         await self.charge(req, principal, cost, scope)
         return principal
 
-    async def authenticate(self, req: Any, *, form_key: str | None = None) -> Principal:
+    async def authenticate(
+        self, req: Any, *, form_key: str | None = None, pasted_key: str | None = None
+    ) -> Principal:
         """Who is calling (401 otherwise); nothing is counted yet: call `charge` next.
 
         `form_key`: the publishable key from the plain-form endpoint's path, used instead of
         the `Authorization` header; only an `l2i_pk_` key is accepted there (a secret key in a
-        URL is a leaked key: 401)."""
+        URL is a leaked key: 401). `pasted_key`: a key pasted into the console's sign-in form
+        (a wrong one counts toward the address's failure limit like a wrong header)."""
         ip = client_ip(
             req.remote_addr, req.get_header("X-Forwarded-For"), self.config.trusted_proxy_hops
         )
@@ -253,6 +267,8 @@ class Services:
                 if parsed is None or not parsed.publishable:
                     raise unauthorized()
                 principal = await self.keys.authenticate(f"Bearer {form_key}")
+            elif pasted_key is not None:
+                principal = await self.keys.authenticate(f"Bearer {pasted_key.strip()}")
             else:
                 principal = await self.keys.authenticate(req.get_header("Authorization"))
         except ProblemError as exc:

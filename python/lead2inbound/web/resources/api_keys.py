@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lead2inbound.access import keystore
-from lead2inbound.access.auth import REVOCATION_CHANNEL
 from lead2inbound.contract.problems import not_found
 from lead2inbound.contract.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyList, ApiKeyRevoked
 from lead2inbound.web.http import send_json
@@ -49,17 +48,12 @@ class ApiKeysResource:
         principal = await self.s.authorize(req, "admin")
         body = await decode_body(req, ApiKeyIn, 16_384)
         try:
-            scopes = keystore.parse_scopes(body.scopes)
-        except keystore.KeyStoreError as exc:
-            raise bad("scopes", str(exc)) from None
-        if not 1 <= len(body.name) <= 200 or "\x00" in body.name:
-            raise bad("name", "name must be 1 to 200 characters")
-        if isinstance(body.rate_limit, bool) or not 1 <= body.rate_limit <= 1_000_000:
-            raise bad("rate_limit", "rate_limit must be from 1 to 1000000 per minute")
-        try:
-            form = keystore.form_options(
-                publishable=body.kind == "publishable",
-                scopes=scopes,
+            new = keystore.checked_new_key(
+                name=body.name,
+                kind=body.kind,
+                scopes=body.scopes,
+                rate_limit=body.rate_limit,
+                test=body.test,
                 allowed_origins=body.allowed_origins,
                 ip_rate_limit=body.ip_rate_limit,
                 success_url=body.success_url,
@@ -68,15 +62,8 @@ class ApiKeysResource:
         except keystore.KeyStoreError as exc:
             raise bad(exc.param or "kind", str(exc)) from None
         async with self.s.pool.connection() as conn:
-            full, info = await keystore.create_key_async(
-                conn,
-                org_id=principal.org_id,
-                name=body.name,
-                scopes=scopes,
-                pepper=self.s.config.key_pepper.encode(),
-                rate_limit=body.rate_limit,
-                test=body.test,
-                form=form,
+            full, info = await keystore.create_new_key(
+                conn, principal.org_id, self.s.config.key_pepper.encode(), new
             )
         send_json(resp, 201, {"key": full, **info.as_dict()})
         resp.set_header("Location", f"/v1/api-keys/{info.key_id}")
@@ -115,11 +102,7 @@ class ApiKeyResource:
         principal = await self.s.authorize(req, "admin")
         if len(key_id) != 12 or not key_id.isalnum() or not key_id.isascii():
             raise not_found("API key")
-        async with self.s.pool.connection() as conn:
-            row = await keystore.revoke_key_async(conn, key_id, principal.org_id)
+        row = await self.s.revoke_key(principal.org_id, key_id)
         if row is None:
             raise not_found("API key")
-        # Committed (autocommit statement): now tell every worker on every node.
-        self.s.keys.forget(key_id)
-        await self.s.publish(REVOCATION_CHANNEL, key_id)
         send_json(resp, 200, {"key_id": key_id, "revoked_at": row[2].isoformat()})

@@ -102,14 +102,20 @@ class LeadResource:
 
     async def on_get(self, req: Any, resp: Any, lead_id: str) -> None:
         principal = await self.s.authorize(req, "read")
-        lead = lead_uuid(lead_id)
-        async with self.s.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(sql("lead_get"), {"org": principal.org_id, "lead": lead})
-            row = await cur.fetchone()
+        row = await read_lead(self.s, principal.org_id, lead_id)
         if row is None:
             raise not_found("lead")
         send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
+
+
+async def read_lead(s: Services, org_id: str, lead_id: str) -> dict[str, Any] | None:
+    """One lead of `org_id` as stored (with its queue entry), or None: another org's lead is
+    no lead. A malformed id is a 422 (`lead_uuid`)."""
+    lead = lead_uuid(lead_id)
+    async with s.pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(sql("lead_get"), {"org": org_id, "lead": lead})
+        return await cur.fetchone()
 
 
 async def page_position(s: Services, org_id: str, raw: str | None) -> tuple[Any, Any]:

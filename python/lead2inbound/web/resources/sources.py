@@ -78,6 +78,39 @@ async def _admin_source(s: Services, req: Any, source_id: str) -> tuple[Principa
     return principal, source
 
 
+async def create_source(s: Services, org_id: str, **fields: Any) -> tuple[store.Source, str]:
+    """A new source of `org_id` (the API's POST and the console): `store.plan`'s checks, a 422
+    naming the field, the secrets sealed under L2I_SECRET_KEY. With it, in one transaction, its
+    first URL that is its own credential: the token is returned, to be shown this once."""
+    try:
+        planned = store.plan(**fields)
+    except store.SourceError as exc:
+        raise validation([error(exc.where.split(".", 1), "invalid", exc.detail)]) from None
+    if planned["secrets"] and s.sources_box.current_id is None:
+        raise validation(
+            [error(["secret"], "invalid", "the service has no L2I_SECRET_KEY to seal it")]
+        )
+    pepper = s.config.key_pepper.encode()
+    async with s.pool.connection() as conn, conn.transaction():
+        source = await store.create_async(conn, s.sources_box, org_id, planned)
+        token = await hooks.add_async(conn, pepper, source.org_id, source.source_id, None)
+    return source, token
+
+
+def preview_payload(
+    s: Services, source: store.Source, body: bytes, content_type: str, key_id: str
+) -> dict[str, Any]:
+    """What a payload would make through `source` (the API's preview and the console's)."""
+    return preview(
+        source,
+        body,
+        content_type,
+        key_id=key_id,
+        sandbox=source.sandbox,
+        consent_skew_s=s.config.consent_clock_skew_s,
+    )
+
+
 class SourcesResource:
     openapi: ClassVar[dict[str, Op]] = {
         "post": Op(
@@ -110,35 +143,26 @@ class SourcesResource:
     async def on_post(self, req: Any, resp: Any) -> None:
         principal = await self.s.authorize(req, "admin")
         body = await decode_body(req, SourceIn, 262_144)
-        try:
-            planned = store.plan(
-                name=body.name,
-                preset=body.preset,
-                format=body.format,
-                json_field=body.json_field,
-                mapping=body.mapping,
-                options=body.options,
-                signature=body.signature,
-                secrets={
-                    "secret": body.secret,
-                    "verify_token": body.verify_token,
-                    "page_token": body.page_token,
-                    "body_secret": body.body_secret,
-                },
-                sandbox=body.sandbox,
-                rate_limit=body.rate_limit,
-                success_status=body.success_status,
-            )
-        except store.SourceError as exc:
-            raise validation([error(exc.where.split(".", 1), "invalid", exc.detail)]) from None
-        if planned["secrets"] and self.s.sources_box.current_id is None:
-            raise validation(
-                [error(["secret"], "invalid", "the service has no L2I_SECRET_KEY to seal it")]
-            )
-        pepper = self.s.config.key_pepper.encode()
-        async with self.s.pool.connection() as conn, conn.transaction():
-            source = await store.create_async(conn, self.s.sources_box, principal.org_id, planned)
-            token = await hooks.add_async(conn, pepper, source.org_id, source.source_id, None)
+        source, token = await create_source(
+            self.s,
+            principal.org_id,
+            name=body.name,
+            preset=body.preset,
+            format=body.format,
+            json_field=body.json_field,
+            mapping=body.mapping,
+            options=body.options,
+            signature=body.signature,
+            secrets={
+                "secret": body.secret,
+                "verify_token": body.verify_token,
+                "page_token": body.page_token,
+                "body_secret": body.body_secret,
+            },
+            sandbox=body.sandbox,
+            rate_limit=body.rate_limit,
+            success_status=body.success_status,
+        )
         send_json(resp, 201, {**_show(self.s, source), "hook_url": hooks.url_path(token)})
         resp.set_header("Location", f"/v1/sources/{source.source_id}")
 
@@ -252,7 +276,7 @@ class SourcePreviewResource:
             key_id=principal.key_id,
             sandbox=principal.sandbox,
             consent_skew_s=self.s.config.consent_clock_skew_s,
-        )
+        )  # the caller's key decides sandbox here; the console uses the source's own
         send_json(resp, 200, out)
 
 

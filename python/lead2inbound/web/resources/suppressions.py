@@ -43,6 +43,76 @@ PHONE = path(
 )
 
 
+async def suppress(
+    s: Services, org_id: str, raws: list[str], reason: str | None, *, sandbox: bool = False
+) -> dict[str, Any]:
+    """Suppress numbers (the API's POST and the console): each normalized like a lead's phone;
+    the org's queued leads for them leave the queue in the same transaction. What was added,
+    already present, refused (`errors`), and the ids of the leads `dequeued`."""
+    if not 1 <= len(raws) <= MAX_PHONES:
+        raise bad("phones", f"phones must list 1 to {MAX_PHONES} numbers")
+    if reason is not None and len(reason) > MAX_REASON:
+        raise bad("reason", f"reason must be at most {MAX_REASON} characters")
+    results = normalize_many(raws)
+    good: list[str] = []
+    errors = []
+    for i, (raw, res) in enumerate(zip(raws, results, strict=True)):
+        if isinstance(res, InvalidPhone):
+            errors.append({"index": i, "phone": raw, "code": "invalid_phone",
+                           "detail": phone_detail(res)})  # fmt: skip
+        else:
+            good.append(res.e164)
+    if not good:
+        raise validation(
+            [error(["phones", str(e["index"])], "invalid_phone", e["detail"]) for e in errors]
+        )
+    now = s.clock()
+    async with s.pool.connection() as conn, conn.transaction():
+        added, dequeued = await suppressions.add_and_dequeue(
+            conn, org_id, good, reason, now=now, sandbox=sandbox
+        )
+    await s.publish_suppressions(org_id, good)
+    fresh = set(added)
+    unique = list(dict.fromkeys(good))
+    return {
+        "added": [p for p in unique if p in fresh],
+        "already_present": [p for p in unique if p not in fresh],
+        "errors": errors,
+        "dequeued": dequeued,
+    }
+
+
+async def unsuppress(s: Services, org_id: str, raw: str, *, sandbox: bool = False) -> str | None:
+    """Remove a number (any format) from the org's list (suppression.removed recorded in the
+    same transaction): its E.164, or None when not listed."""
+    e164 = _phone_from_path(raw)
+    async with s.pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(sql("suppression_delete"), {"org": org_id, "phone": e164})
+        row = await cur.fetchone()
+        if row is not None:
+            await events.record(
+                conn,
+                org_id=org_id,
+                type="suppression.removed",
+                data={"phone": e164},
+                sandbox=sandbox,
+            )
+    return e164 if row is not None else None
+
+
+async def suppression_page(
+    s: Services, org_id: str, limit: int, c_at: Any = None, c_phone: str | None = None
+) -> tuple[list[Any], bool]:
+    """A page of the org's list, newest first (keyset): (rows, has_more)."""
+    async with s.pool.connection() as conn:
+        cur = await conn.execute(
+            sql("suppressions_list"),
+            {"org": org_id, "c_at": c_at, "c_phone": c_phone, "limit": limit + 1},
+        )
+        rows = await cur.fetchall()
+    return rows[:limit], len(rows) > limit
+
+
 class SuppressionsResource:
     openapi: ClassVar[dict[str, Op]] = {
         "post": Op(
@@ -92,41 +162,12 @@ class SuppressionsResource:
     async def on_post(self, req: Any, resp: Any) -> None:
         principal = await self.s.authorize(req, "write")
         body = await decode_body(req, SuppressionsIn, self.s.config.max_body_bytes)
-        if not 1 <= len(body.phones) <= MAX_PHONES:
-            raise bad("phones", f"phones must list 1 to {MAX_PHONES} numbers")
-        if body.reason is not None and len(body.reason) > MAX_REASON:
-            raise bad("reason", f"reason must be at most {MAX_REASON} characters")
         raws = [p if isinstance(p, str) else str(p) for p in body.phones]
-        results = normalize_many(raws)
-        good: list[str] = []
-        errors = []
-        for i, (raw, res) in enumerate(zip(raws, results, strict=True)):
-            if isinstance(res, InvalidPhone):
-                errors.append({"index": i, "phone": raw, "code": "invalid_phone",
-                               "detail": phone_detail(res)})  # fmt: skip
-            else:
-                good.append(res.e164)
-        if not good:
-            raise validation(
-                [error(["phones", str(e["index"])], "invalid_phone", e["detail"]) for e in errors]
-            )
-        now = self.s.clock()
-        async with self.s.pool.connection() as conn, conn.transaction():
-            added = await suppressions.add(
-                conn, principal.org_id, good, body.reason, now=now, sandbox=principal.sandbox
-            )
-        await self.s.publish_suppressions(principal.org_id, good)
-        fresh = set(added)
-        unique = list(dict.fromkeys(good))
-        send_json(
-            resp,
-            200,
-            {
-                "added": [p for p in unique if p in fresh],
-                "already_present": [p for p in unique if p not in fresh],
-                "errors": errors,
-            },
+        result = await suppress(
+            self.s, principal.org_id, raws, body.reason, sandbox=principal.sandbox
         )
+        result.pop("dequeued")
+        send_json(resp, 200, result)
 
     async def on_get(self, req: Any, resp: Any) -> None:
         principal = await self.s.authorize(req, "read")
@@ -138,14 +179,7 @@ class SuppressionsResource:
             if parts is None or len(parts) != 2:
                 raise bad("starting_after", "starting_after is not a cursor from this listing")
             c_at, c_phone = datetime.fromisoformat(parts[0]), parts[1]
-        async with self.s.pool.connection() as conn:
-            cur = await conn.execute(
-                sql("suppressions_list"),
-                {"org": principal.org_id, "c_at": c_at, "c_phone": c_phone, "limit": limit + 1},
-            )
-            rows = await cur.fetchall()
-        has_more = len(rows) > limit
-        rows = rows[:limit]
+        rows, has_more = await suppression_page(self.s, principal.org_id, limit, c_at, c_phone)
         cursor = None
         if has_more:
             cursor = self.s.cursors.sign(
@@ -198,20 +232,7 @@ class SuppressionResource:
 
     async def on_delete(self, req: Any, resp: Any, phone: str) -> None:
         principal = await self.s.authorize(req, "admin")
-        e164 = _phone_from_path(phone)
-        async with self.s.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                sql("suppression_delete"), {"org": principal.org_id, "phone": e164}
-            )
-            row = await cur.fetchone()
-            if row is not None:
-                await events.record(
-                    conn,
-                    org_id=principal.org_id,
-                    type="suppression.removed",
-                    data={"phone": e164},
-                    sandbox=principal.sandbox,
-                )
-        if row is None:
+        e164 = await unsuppress(self.s, principal.org_id, phone, sandbox=principal.sandbox)
+        if e164 is None:
             raise not_found("suppression")
         send_json(resp, 200, {"phone": e164, "deleted": True})
