@@ -37,6 +37,11 @@ from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from lead2inbound.access.limits import Decision, RateLimiter
+from lead2inbound.intake.duplicates import (
+    consent_added_checks,
+    consent_later,
+    held_for_consent,
+)
 from lead2inbound.intake.idempotency import Answer, Claim, store_answers
 from lead2inbound.intake.pipeline import PreparedLead, batch_json
 from lead2inbound.store.errors import StoreUnavailable
@@ -429,6 +434,16 @@ class LeadWriter:
             )
             for row in await cur.fetchall():
                 held[(str(row[0]), row[1], row[2])] = row
+        # Consent that arrives later (intake/duplicates.py): a follow-up statement, same
+        # transaction, only when a lost lead brings consent to a lead held for it.
+        changed = await consent_later(
+            conn,
+            [
+                (lead, str(h[3]))
+                for lead in lost
+                if (h := held.get(_lead_key(lead))) is not None and held_for_consent(h[4], h[6])
+            ],
+        )
         results = []
         for lead in leads:
             row = inserted.get(lead.lead_id)
@@ -449,6 +464,20 @@ class LeadWriter:
             h = held.get(_lead_key(lead))
             if h is None:  # the holder vanished between the statements: answer unavailable
                 raise StoreUnavailable("duplicate holder not found; retry")
+            c = changed.get(str(h[3]))
+            if c is not None:
+                results.append(
+                    WriteResult(
+                        False,
+                        c.lead_id,
+                        c.status,
+                        c.eligible,
+                        c.reasons,
+                        c.phone_valid,
+                        consent_added_checks(c),
+                    )
+                )
+                continue
             results.append(
                 WriteResult(False, str(h[3]), h[4], h[5], list(h[6]), h[7], _dup_checks())
             )

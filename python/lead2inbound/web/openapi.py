@@ -165,6 +165,15 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "Allow": {"description": "The methods the path takes.", "schema": {"type": "string"}},
+    "ETag": {
+        "description": "The lead's version: send it back in `If-Match` with `PATCH` so a change "
+        "made meanwhile is not overwritten (412).",
+        "schema": {"type": "string"},
+    },
+    "Content-Disposition": {
+        "description": "`attachment` with a file name (exports).",
+        "schema": {"type": "string"},
+    },
 }
 
 _CORS = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary")
@@ -177,6 +186,7 @@ ERROR_TEXT: dict[int, str] = {
     405: "The method is not allowed on this path (the `Allow` header lists those that are).",
     409: "Conflict: a request with this Idempotency-Key is still in flight, or (dial queue) "
     "the lead is not leased to the caller.",
+    412: "`If-Match` does not name the current `ETag`: read the object again.",
     413: "The body is too large.",
     415: "The Content-Type is not one of those accepted.",
     422: "Validation failed: `errors` names every bad field; or the Idempotency-Key was used "

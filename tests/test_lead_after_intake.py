@@ -1,0 +1,342 @@
+"""The lead after intake (issue 25): consent that arrives later, unsold leads pushed back.
+
+Real Granian, Postgres and Redis: every post goes through the server and its batched writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.support.stack import auth, fetch, lead, make_org, service_env
+
+CONSENT = {"consent_timestamp": "2026-07-05T12:00:00Z", "consent_text_version": "webform-v2"}
+
+
+@pytest.fixture
+def service(server_factory, database_url, redis_url):
+    return server_factory(service_env(database_url, redis_url, L2I_CALLING_HOURS="off"))
+
+
+@pytest.fixture
+def org(database_url):
+    return make_org(database_url, "acme")
+
+
+def call(service, method, path, key=None, **kw):
+    headers = {**(auth(key) if key else {}), **kw.pop("headers", {})}
+    return httpx.request(method, f"{service.url}{path}", headers=headers, timeout=30, **kw)
+
+
+def queued(database_url, lead_id):
+    return fetch(database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = %s", lead_id)[0][0]
+
+
+# --- consent that arrives later -------------------------------------------------------------
+
+
+def test_new_user_story_consent_arrives_later(service, org, database_url):
+    """Held for missing consent, then queued by a later post with consent; the dial queue hands
+    it out; a later post without consent changes nothing."""
+    key, dialer = org.key("write,read"), org.key("dial")
+    first = call(service, "POST", "/v1/leads", key, json={"phone": "(512) 555-0177"})
+    assert first.status_code == 201, first.text
+    held = first.json()
+    assert held["status"] == "ineligible" and held["reasons"] == ["missing_consent"]
+    assert queued(database_url, held["lead_id"]) == 0
+
+    again = call(
+        service, "POST", "/v1/leads", key, json={"phone": "512-555-0177", "consent": CONSENT}
+    )
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert body["outcome"] == "duplicate" and body["lead_id"] == held["lead_id"]
+    assert body["status"] == "new" and body["eligible"] is True and body["reasons"] == []
+    assert body["checks"] == {
+        "duplicate": "hit",
+        "suppression": "clear",
+        "dnc": "not_connected",
+        "consent": "added",
+    }
+    assert queued(database_url, held["lead_id"]) == 1
+    stored = call(service, "GET", f"/v1/leads/{held['lead_id']}", key).json()
+    assert stored["consent"] == CONSENT and stored["checks"]["consent"] == "present"
+    assert stored["queued_at"] is not None
+
+    claimed = call(service, "POST", "/v1/dial-queue/claim", dialer, json={"limit": 5}).json()
+    assert [c["lead_id"] for c in claimed["data"]] == [held["lead_id"]]
+
+    # a later post without consent (or with consent again) changes nothing: a plain duplicate
+    for extra in ({}, {"consent": {"consent_timestamp": "2026-07-06T12:00:00Z"}}):
+        plain = call(service, "POST", "/v1/leads", key, json={"phone": "5125550177", **extra})
+        assert plain.status_code == 200
+        assert plain.json()["checks"]["consent"] == "skipped"
+        assert plain.json()["status"] == "dialing"
+    stored = call(service, "GET", f"/v1/leads/{held['lead_id']}", key).json()
+    assert stored["consent"] == CONSENT and stored["status"] == "dialing"
+
+
+def test_consent_later_never_takes_consent_or_unsuppresses(service, org, database_url):
+    key = org.key("write,read,admin")
+    # held for invalid consent: a post without consent, or with invalid consent, changes nothing
+    bad = {"consent_timestamp": "yesterday"}
+    made = call(service, "POST", "/v1/leads", key, json={"phone": "5125550188", "consent": bad})
+    held = made.json()
+    assert held["reasons"] == ["invalid_consent"]
+    for extra in ({}, {"consent": {"consent_timestamp": "2999-01-01T00:00:00Z"}}):
+        dup = call(service, "POST", "/v1/leads", key, json={"phone": "5125550188", **extra})
+        assert dup.json()["status"] == "ineligible"
+        assert dup.json()["checks"]["consent"] == "skipped"
+    assert (
+        fetch(database_url, "SELECT consent FROM leads WHERE lead_id = %s", held["lead_id"])[0][0]
+        == bad
+    )
+
+    # a suppressed number: consent is recorded but the lead stays out of the queue
+    other = call(service, "POST", "/v1/leads", key, json={"phone": "5125550199"}).json()
+    sup = call(service, "POST", "/v1/suppressions", key, json={"phones": ["5125550199"]})
+    assert sup.status_code in (200, 201), sup.text
+    dup = call(service, "POST", "/v1/leads", key, json={"phone": "5125550199", "consent": CONSENT})
+    body = dup.json()
+    assert body["lead_id"] == other["lead_id"] and body["status"] == "ineligible"
+    assert body["reasons"] == ["suppressed"] and body["eligible"] is False
+    assert body["checks"]["suppression"] == "hit"
+    assert queued(database_url, other["lead_id"]) == 0
+
+    # a lead suppressed at intake (suppressed + missing consent) is not held for consent alone
+    insert = "INSERT INTO suppressions (org_id, phone) VALUES (%s, '+15125550111') RETURNING phone"
+    fetch(database_url, insert, org.org_id)
+    first = call(service, "POST", "/v1/leads", key, json={"phone": "5125550111"}).json()
+    assert set(first["reasons"]) == {"suppressed", "missing_consent"}
+    dup = call(service, "POST", "/v1/leads", key, json={"phone": "5125550111", "consent": CONSENT})
+    assert dup.json()["checks"]["consent"] == "skipped"
+    assert set(dup.json()["reasons"]) == {"suppressed", "missing_consent"}
+
+
+def test_consent_later_sandbox_never_queued(service, org, database_url):
+    key = org.key("write,read", test=True)
+    held = call(service, "POST", "/v1/leads", key, json={"phone": "5125550122"}).json()
+    dup = call(service, "POST", "/v1/leads", key, json={"phone": "5125550122", "consent": CONSENT})
+    assert dup.json()["status"] == "new" and dup.json()["checks"]["consent"] == "added"
+    assert queued(database_url, held["lead_id"]) == 0
+
+
+def test_fifty_concurrent_consent_posts_queue_once(service, org, database_url):
+    """50 concurrent consent-bearing duplicates: one queue entry, one consent, one 'added'."""
+    key = org.key("write,read")
+    held = call(service, "POST", "/v1/leads", key, json={"phone": "5125550133"}).json()
+
+    async def storm():
+        async with httpx.AsyncClient(timeout=60, headers=auth(key)) as client:
+            posts = [
+                client.post(
+                    f"{service.url}/v1/leads",
+                    json={
+                        "phone": "5125550133",
+                        "consent": {**CONSENT, "consent_text_version": f"v{i}"},
+                    },
+                )
+                for i in range(50)
+            ]
+            return await asyncio.gather(*posts)
+
+    answers = asyncio.run(storm())
+    assert all(a.status_code == 200 for a in answers), [
+        a.text for a in answers if a.status_code != 200
+    ]
+    bodies = [a.json() for a in answers]
+    assert {b["lead_id"] for b in bodies} == {held["lead_id"]}
+    added = [b for b in bodies if b["checks"]["consent"] == "added"]
+    assert len(added) == 1
+    assert queued(database_url, held["lead_id"]) == 1
+    (consent,) = fetch(
+        database_url, "SELECT consent FROM leads WHERE lead_id = %s", held["lead_id"]
+    )[0]
+    # the stored consent is the winning post's, whole
+    assert consent["consent_text_version"].startswith("v") and len(consent) == 2
+    assert (
+        fetch(database_url, "SELECT count(*) FROM leads WHERE org_id = %s", org.org_id)[0][0] == 1
+    )
+
+
+# --- PATCH /v1/leads/{id} ---------------------------------------------------------------------
+
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+def patch(service, key, lead_id, body, **headers):
+    return call(
+        service, "PATCH", f"/v1/leads/{lead_id}", key, json=body, headers={**MERGE, **headers}
+    )
+
+
+def test_patch_every_field_and_merge_semantics(service, org, database_url):
+    key = org.key("write,read")
+    made = call(
+        service,
+        "POST",
+        "/v1/leads",
+        key,
+        json={
+            "phone": "5125550144",
+            "first_name": "Jnae",
+            "state": "TX",
+            "email": "j@example.com",
+            "consent": CONSENT,
+            "attribution": {"utm_source": "g", "utm_medium": "cpc"},
+            "custom_fields": {"plan": "gold", "size": 3},
+        },
+    ).json()
+    lead_id = made["lead_id"]
+    got = call(service, "GET", f"/v1/leads/{lead_id}", key)
+    tag = got.headers["ETag"]
+    changes = {
+        "source": "crm",
+        "external_id": "crm-1",
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "email": None,
+        "postal_code": "10001",
+        "city": "New York",
+        "address": "1 Main St",
+        "state": "ny",
+        "attribution": {"utm_medium": None, "utm_campaign": "spring"},
+        "custom_fields": {"size": None, "color": "blue"},
+        "consent": {"trustedform_cert_url": "https://cert.trustedform.com/abc"},
+    }
+    resp = patch(service, key, lead_id, changes, **{"If-Match": tag})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert resp.headers["ETag"] != tag
+    assert body["first_name"] == "Jane" and body["last_name"] == "Doe"
+    assert body["email"] is None and body["source"] == "crm" and body["external_id"] == "crm-1"
+    assert (body["postal_code"], body["city"], body["address"]) == (
+        "10001",
+        "New York",
+        "1 Main St",
+    )
+    assert body["state"] == "NY"
+    assert body["attribution"] == {"utm_source": "g", "utm_campaign": "spring"}
+    assert body["custom_fields"] == {"plan": "gold", "color": "blue"}
+    assert body["consent"] == {
+        **CONSENT,
+        "trustedform_cert_url": "https://cert.trustedform.com/abc",
+    }
+    assert body["phone"] == "+15125550144" and body["status"] == "new"
+    # a state change recomputes the calling window: New York is Eastern only
+    assert body["timezones"] == ["America/New_York"] and body["timezone"] == "America/New_York"
+    # stale If-Match: 412, nothing changed
+    stale = patch(service, key, lead_id, {"first_name": "X"}, **{"If-Match": tag})
+    assert stale.status_code == 412 and stale.json()["code"] == "precondition_failed"
+    assert call(service, "GET", f"/v1/leads/{lead_id}", key).json()["first_name"] == "Jane"
+    # the current one works; an empty patch changes nothing and keeps the ETag
+    now_tag = call(service, "GET", f"/v1/leads/{lead_id}", key).headers["ETag"]
+    same = patch(service, key, lead_id, {}, **{"If-Match": now_tag})
+    assert same.status_code == 200 and same.headers["ETag"] == now_tag
+    # deleting whole objects
+    gone = patch(service, key, lead_id, {"attribution": None, "custom_fields": None}).json()
+    assert gone["attribution"] is None and gone["custom_fields"] is None
+
+
+def test_patch_refusals(service, org, database_url):
+    key, reader = org.key("write,read"), org.key("read")
+    rival = make_org(database_url, "rival").key("write,read")
+    lead_id = call(service, "POST", "/v1/leads", key, json=lead("5125550155")).json()["lead_id"]
+    phone = patch(service, key, lead_id, {"phone": "5125550156"})
+    assert phone.status_code == 422 and phone.json()["errors"][0]["param"] == "phone"
+    assert phone.json()["errors"][0]["code"] == "immutable"
+    # validation as on POST: the same problem bodies
+    bad = {
+        "state": "ZZ",
+        "email": "nope",
+        "custom_fields": {"x" * 41: 1},
+        "first_name": 7,
+        "consent": {"nonsense": 1},
+    }
+    got = patch(service, key, lead_id, bad)
+    assert got.status_code == 422, got.text
+    named = {e["pointer"] for e in got.json()["errors"]}
+    assert {"#/first_name", "#/consent/nonsense"} <= named
+    posted = call(service, "POST", "/v1/leads", key, json={"phone": "5125550157", **bad}).json()
+    assert {e["pointer"] for e in posted["errors"]} == named
+    semantic = patch(service, key, lead_id, {"state": "ZZ", "email": "nope"})
+    posted = call(
+        service,
+        "POST",
+        "/v1/leads",
+        key,
+        json={"phone": "5125550157", "state": "ZZ", "email": "nope"},
+    )
+    assert semantic.json()["errors"] == posted.json()["errors"]
+    assert patch(service, key, lead_id, {"status": "new"}).json()["errors"][0]["param"] == "status"
+    assert patch(service, key, lead_id, [1]).status_code == 422
+    # media type, scope, tenancy
+    plain = call(
+        service,
+        "PATCH",
+        f"/v1/leads/{lead_id}",
+        key,
+        content=b"first_name=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert plain.status_code == 415
+    assert patch(service, reader, lead_id, {"first_name": "A"}).status_code == 403
+    assert patch(service, rival, lead_id, {"first_name": "A"}).status_code == 404
+    assert patch(service, key, "not-a-uuid", {"first_name": "A"}).status_code == 404
+    # dialing and completed leads are locked
+    dialer = org.key("dial")
+    claimed = call(service, "POST", "/v1/dial-queue/claim", dialer, json={"limit": 1}).json()
+    assert claimed["data"][0]["lead_id"] == lead_id
+    locked = patch(service, key, lead_id, {"first_name": "A"})
+    assert locked.status_code == 409 and locked.json()["code"] == "lead_locked"
+    call(
+        service, "POST", f"/v1/dial-queue/{lead_id}/complete", dialer, json={"outcome": "voicemail"}
+    )
+    assert patch(service, key, lead_id, {"first_name": "A"}).status_code == 409
+
+
+def test_patch_consent_reruns_gates(service, org, database_url):
+    key = org.key("write,read")
+    held = call(service, "POST", "/v1/leads", key, json={"phone": "5125550166"}).json()
+    assert held["reasons"] == ["missing_consent"]
+    given = patch(service, key, held["lead_id"], {"consent": CONSENT}).json()
+    assert given["status"] == "new" and given["eligible"] and given["queued_at"] is not None
+    assert given["checks"]["consent"] == "present"
+    # taking consent away (the poster's own correction) takes the lead out of the queue
+    taken = patch(service, key, held["lead_id"], {"consent": None}).json()
+    assert taken["status"] == "ineligible" and taken["reasons"] == ["missing_consent"]
+    assert taken["queued_at"] is None and queued(database_url, held["lead_id"]) == 0
+    # invalid consent, then a suppressed number: consent is kept but the lead stays out
+    bad = patch(service, key, held["lead_id"], {"consent": {"consent_timestamp": "x"}}).json()
+    assert bad["reasons"] == ["invalid_consent"] and bad["checks"]["consent"] == "invalid"
+    assert (
+        call(service, "POST", "/v1/suppressions", key, json={"phones": ["5125550166"]}).status_code
+        < 300
+    )
+    last = patch(service, key, held["lead_id"], {"consent": CONSENT}).json()
+    assert last["reasons"] == ["suppressed"] and last["queued_at"] is None
+
+
+def test_patch_races_with_if_match(service, org):
+    """Two editors with the same ETag: exactly one wins, the other gets 412."""
+    key = org.key("write,read")
+    lead_id = call(service, "POST", "/v1/leads", key, json=lead("5125550170")).json()["lead_id"]
+    tag = call(service, "GET", f"/v1/leads/{lead_id}", key).headers["ETag"]
+
+    async def race():
+        async with httpx.AsyncClient(timeout=60, headers={**auth(key), **MERGE}) as client:
+            return await asyncio.gather(
+                *[
+                    client.patch(
+                        f"{service.url}/v1/leads/{lead_id}",
+                        headers={"If-Match": tag},
+                        json={"first_name": f"n{i}"},
+                    )
+                    for i in range(10)
+                ]
+            )
+
+    codes = sorted(r.status_code for r in asyncio.run(race()))
+    assert codes == [200] + [412] * 9
