@@ -340,3 +340,175 @@ def test_patch_races_with_if_match(service, org):
 
     codes = sorted(r.status_code for r in asyncio.run(race()))
     assert codes == [200] + [412] * 9
+
+
+# --- erasure ----------------------------------------------------------------------------------
+
+PERSONAL = (
+    "first_name",
+    "last_name",
+    "email",
+    "state",
+    "postal_code",
+    "city",
+    "address",
+    "external_id",
+    "attribution",
+    "custom_fields",
+    "phone_extension",
+)
+
+
+def test_erasure(service, org, database_url):
+    key, admin = org.key("write,read"), org.key("admin")
+    rival = make_org(database_url, "rival")
+    full = {
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "email": "ann@example.com",
+        "state": "TX",
+        "postal_code": "78701",
+        "city": "Austin",
+        "address": "1 Congress Ave",
+        "external_id": "crm-9",
+        "attribution": {"utm_source": "g"},
+        "custom_fields": {"note": "call after 5"},
+    }
+    consent = {
+        **CONSENT,
+        "ip_address": "203.0.113.7",
+        "user_agent": "Mozilla/5.0",
+        "trustedform_cert_url": "https://cert.trustedform.com/abc",
+    }
+    live = call(
+        service,
+        "POST",
+        "/v1/leads",
+        key,
+        json={"phone": "(512) 555-0190 ext. 12", **full, "consent": consent},
+    ).json()
+    sandbox = call(
+        service,
+        "POST",
+        "/v1/leads",
+        org.key("write,read", test=True),
+        json={"phone": "5125550190", **full},
+    ).json()
+    theirs = call(
+        service, "POST", "/v1/leads", rival.key("write,read"), json={"phone": "5125550190", **full}
+    ).json()
+    assert queued(database_url, live["lead_id"]) == 1
+
+    assert (
+        call(service, "POST", "/v1/erasures", key, json={"phone": "5125550190"}).status_code == 403
+    )
+    first = call(service, "POST", "/v1/erasures", admin, json={"phone": "+1 512 555 0190"})
+    assert first.status_code == 200, first.text
+    record = first.json()
+    assert record["leads_erased"] == 2 and record["suppressed"] == 1
+    for lead_id in (live["lead_id"], sandbox["lead_id"]):
+        got = call(service, "GET", f"/v1/leads/{lead_id}", key).json()
+        assert all(got[name] is None for name in PERSONAL), got
+        assert got["phone_raw"] == "" and got["status"] == "ineligible"
+        assert "suppressed" in got["reasons"]
+    got = call(service, "GET", f"/v1/leads/{live['lead_id']}", key).json()
+    # kept for legal defence (L2I_ERASURE_KEEP=consent_proof): number and consent proof
+    assert got["phone"] == "+15125550190"
+    assert got["consent"] == {**CONSENT, "trustedform_cert_url": "https://cert.trustedform.com/abc"}
+    assert queued(database_url, live["lead_id"]) == 0
+    # another org's lead is untouched
+    assert (
+        fetch(database_url, "SELECT first_name FROM leads WHERE lead_id = %s", theirs["lead_id"])[
+            0
+        ][0]
+        == "Ann"
+    )
+    assert fetch(database_url, "SELECT reason FROM suppressions WHERE org_id = %s", org.org_id) == [
+        ("erasure",)
+    ]
+    # a second erasure is a no-op with the same answer
+    again = call(service, "POST", "/v1/erasures", admin, json={"phone": "512.555.0190"})
+    assert again.status_code == 200 and again.json() == record
+    assert (
+        fetch(database_url, "SELECT count(*) FROM erasures WHERE org_id = %s", org.org_id)[0][0]
+        == 1
+    )
+    # a new post of the number is a new lead, stored suppressed (not a duplicate of the erased)
+    later = call(
+        service, "POST", "/v1/leads", key, json={"phone": "5125550190", "consent": CONSENT}
+    )
+    assert later.status_code == 201, later.text
+    assert later.json()["status"] == "ineligible" and later.json()["reasons"] == ["suppressed"]
+    # an erased lead cannot be patched
+    locked = patch(service, key, live["lead_id"], {"first_name": "Ann"})
+    assert locked.status_code == 409
+    # by email: the lead with that address and every other lead of its number
+    call(service, "POST", "/v1/leads", key, json={"phone": "5125550191", "email": "Bo@Example.com"})
+    call(service, "POST", "/v1/leads", key, json={"phone": "5125550192", "email": "bo@example.com"})
+    by_email = call(service, "POST", "/v1/erasures", admin, json={"email": "BO@example.com"})
+    assert by_email.json()["leads_erased"] == 2 and by_email.json()["suppressed"] == 2
+    bad = call(service, "POST", "/v1/erasures", admin, json={"phone": "12"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["param"] == "phone"
+    assert call(service, "POST", "/v1/erasures", admin, json={}).status_code == 422
+
+
+def test_erasure_keeping_nothing(server_factory, database_url, redis_url, org):
+    service = server_factory(
+        service_env(database_url, redis_url, L2I_CALLING_HOURS="off", L2I_ERASURE_KEEP="nothing")
+    )
+    key, admin = org.key("write,read"), org.key("admin")
+    made = call(
+        service,
+        "POST",
+        "/v1/leads",
+        key,
+        json={"phone": "5125550193", "first_name": "C", "consent": CONSENT},
+    ).json()
+    assert (
+        call(service, "POST", "/v1/erasures", admin, json={"phone": "5125550193"}).json()[
+            "leads_erased"
+        ]
+        == 1
+    )
+    got = call(service, "GET", f"/v1/leads/{made['lead_id']}", key).json()
+    assert got["phone"] == "" and got["consent"] is None and got["first_name"] is None
+    assert fetch(database_url, "SELECT phone FROM erasures WHERE org_id = %s", org.org_id) == [
+        (None,)
+    ]
+
+
+def test_erase_cli(org, database_url):
+    import subprocess
+    import sys
+
+    key = org.key("write,read")
+    del key
+    fetch(
+        database_url,
+        "INSERT INTO leads (org_id, lead_id, sandbox, api_key_id, phone, phone_raw,"
+        " phone_valid, first_name, status, eligible, reasons, checks) VALUES (%s, gen_random_uuid(),"
+        " false, 'k', '+15125550194', '512 555 0194', true, 'Dee', 'ineligible', false,"
+        " '{missing_consent}', '{}') RETURNING lead_id",
+        org.org_id,
+    )
+    env = {"L2I_DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-m", "lead2inbound.cli", "erase", "--org", org.org_id, "(512) 555-0194"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"leads_erased": 1' in out.stdout
+    assert fetch(
+        database_url, "SELECT first_name, phone_raw FROM leads WHERE org_id = %s", org.org_id
+    ) == [(None, "")]
+    again = subprocess.run(
+        [sys.executable, "-m", "lead2inbound.cli", "erase", "--org", org.org_id, "5125550194"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert again.stdout == out.stdout

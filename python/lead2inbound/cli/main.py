@@ -566,3 +566,50 @@ main.add_command(_sources_commands)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--email", is_flag=True, help="TARGET is an email address, not a phone.")
+@click.argument("target")
+def erase(org: str, email: bool, target: str) -> None:
+    """Erase a person's data on request (docs/privacy.md): every lead of ORG with the phone
+    TARGET (any format) loses its personal data, the number is suppressed (`erasure`), and a
+    record is kept. Idempotent: a repeat answers the first record."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from lead2inbound.access.keystore import KeyStoreError, resolve_org
+    from lead2inbound.contract.problems import ProblemError
+    from lead2inbound.privacy.erasure import erase as erase_now
+    from lead2inbound.privacy.erasure import target as erase_target
+
+    cfg = _config()
+    try:
+        kind, value = erase_target(None if email else target, target if email else None)
+    except ProblemError as exc:
+        raise click.ClickException(f"{target!r} is not a possible phone number or email") from exc
+    with _connect(cfg) as conn:
+        try:
+            org_id = resolve_org(conn, org)
+        except KeyStoreError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    async def run() -> dict[str, object]:
+        async with await psycopg.AsyncConnection.connect(_database_url(cfg)) as conn:
+            async with conn.transaction():
+                record, _ = await erase_now(
+                    conn,
+                    org_id,
+                    kind,
+                    value,
+                    requested_by="cli",
+                    keep=cfg.erasure_keep,
+                    now=datetime.now(UTC),
+                )
+            return record.as_dict()
+
+    click.echo(json.dumps(asyncio.run(run())))

@@ -1014,6 +1014,41 @@ class FacebookReceived(msgspec.Struct):
 
 # Where msgspec's types say less than the answers do (a union of untagged Structs), the OpenAPI
 # document is told more: schema name -> property -> schema (openapi.build applies these).
+class ErasureIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What to erase: a phone in any format, or an email address (exactly one)."""
+
+    phone: (
+        Annotated[
+            Annotated[str, Meta(max_length=100)],
+            Meta(description="Any format; normalized like a lead's.", examples=["(512) 555-0177"]),
+        ]
+        | None
+    ) = None
+    email: (
+        Annotated[
+            Annotated[str, Meta(max_length=320)],
+            Meta(
+                description="Every lead carrying this address is erased, with every other lead "
+                "of its numbers.",
+                examples=["jane@example.com"],
+            ),
+        ]
+        | None
+    ) = None
+
+
+class ErasureResult(msgspec.Struct):
+    """The record of an erasure (the first one, when the request was made before)."""
+
+    erasure_id: Annotated[str, Meta(description="The record's id (UUIDv7).")]
+    leads_erased: Annotated[int, Meta(description="Leads whose personal data was removed.")]
+    requested_at: Annotated[str, Meta(description="When (RFC 3339).")]
+    requested_by: Annotated[str, Meta(description="The key id that asked, or `cli`.")]
+    suppressed: Annotated[
+        int, Meta(description="Numbers on the org's suppression list with reason `erasure`.")
+    ]
+
+
 SCHEMA_PATCHES: dict[str, dict[str, Any]] = {
     "BatchItem": {
         "body": {

@@ -295,6 +295,10 @@ def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]
             {"name": "suppressions", "description": "The org's opt-out list."},
             {"name": "api-keys", "description": "Manage the org's API keys."},
             {
+                "name": "privacy",
+                "description": "Erasure on request, retention (docs/privacy.md).",
+            },
+            {
                 "name": "sources",
                 "description": "Lead sources: vendors' own webhook payloads, mapped into leads "
                 "(docs/lead-sources.md).",
