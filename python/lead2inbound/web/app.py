@@ -29,6 +29,7 @@ from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
 from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
 from lead2inbound.web.resources.erasures import ErasuresResource
+from lead2inbound.web.resources.export import LeadsExportResource
 from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
 from lead2inbound.web.resources.imports import LeadsImportResource
@@ -129,6 +130,7 @@ def create_app(
     app.add_route("/v1/api-keys/{key_id}", ApiKeyResource(services))
     app.add_route("/v1/leads/batch", LeadsBatchResource(services))
     app.add_route("/v1/leads/import", LeadsImportResource(services))
+    app.add_route("/v1/leads/export", LeadsExportResource(services))
     app.add_route("/v1/erasures", ErasuresResource(services))
     app.add_route("/v1/sources", SourcesResource(services))
     app.add_route("/v1/sources/{source_id}", SourceResource(services))

@@ -33,6 +33,32 @@ STATUSES_MAX = 64
 MERGE_PATCH = "application/merge-patch+json"
 _json_any = msgspec.json.Decoder()
 
+# The filters the listing and the export share.
+FILTERS = (
+    query(
+        "status",
+        "Only leads with this status (`new`, `ineligible`, `pending_scrub`, `dialing` or a "
+        "dial outcome).",
+        {"type": "string", "maxLength": STATUSES_MAX},
+    ),
+    query("source", "Only leads with this `source`."),
+    query(
+        "phone",
+        "Only leads for this phone (any format; normalized like a lead's). Not a possible "
+        "number: 422 (`invalid_phone`).",
+    ),
+    query(
+        "created_after",
+        "Only leads created after this RFC 3339 date-time (with an offset).",
+        {"type": "string", "format": "date-time"},
+    ),
+    query(
+        "created_before",
+        "Only leads created before this RFC 3339 date-time (with an offset).",
+        {"type": "string", "format": "date-time"},
+    ),
+)
+
 LIST_LEADS = Op(
     summary="List leads",
     description="The caller's leads, newest first, filtered and paged (keyset: pass "
@@ -44,28 +70,7 @@ LIST_LEADS = Op(
             "Page size (1-100, default 10).",
             {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
         ),
-        query(
-            "status",
-            "Only leads with this status (`new`, `ineligible`, `pending_scrub`, `dialing` or a "
-            "dial outcome).",
-            {"type": "string", "maxLength": STATUSES_MAX},
-        ),
-        query("source", "Only leads with this `source`."),
-        query(
-            "phone",
-            "Only leads for this phone (any format; normalized like a lead's). Not a possible "
-            "number: 422 (`invalid_phone`).",
-        ),
-        query(
-            "created_after",
-            "Only leads created after this RFC 3339 date-time (with an offset).",
-            {"type": "string", "format": "date-time"},
-        ),
-        query(
-            "created_before",
-            "Only leads created before this RFC 3339 date-time (with an offset).",
-            {"type": "string", "format": "date-time"},
-        ),
+        *FILTERS,
         query(
             "starting_after",
             "The `next_cursor` of the previous page, or a lead id of this org: the page starts "
@@ -214,8 +219,9 @@ async def page_position(s: Services, org_id: str, raw: str | None) -> tuple[Any,
     raise bad("starting_after", "starting_after is not a cursor or lead id from this listing")
 
 
-async def list_leads(s: Services, req: Any, org_id: str) -> dict[str, Any]:
-    limit = int_param(req, "limit", 10, 1, 100)
+def lead_filters(req: Any, org_id: str) -> dict[str, Any]:
+    """The filters `GET /v1/leads` and its export share, from the query (422 naming a bad
+    one)."""
     status = text_param(req, "status")
     if status is not None and len(status) > STATUSES_MAX:
         raise bad("status", "unknown status")
@@ -227,18 +233,21 @@ async def list_leads(s: Services, req: Any, org_id: str) -> dict[str, Any]:
         except InvalidPhone:
             raise bad("phone", "phone is not a possible phone number", "invalid_phone") from None
     after, before = time_param(req, "created_after"), time_param(req, "created_before")
-    c_at, c_id = await page_position(s, org_id, text_param(req, "starting_after"))
-    params = {
+    return {
         "org": org_id,
         "status": status,
         "source": source,
         "phone": phone,
         "after": after,
         "before": before,
-        "c_at": c_at,
-        "c_id": c_id,
-        "limit": limit + 1,
     }
+
+
+async def list_leads(s: Services, req: Any, org_id: str) -> dict[str, Any]:
+    limit = int_param(req, "limit", 10, 1, 100)
+    filters = lead_filters(req, org_id)
+    c_at, c_id = await page_position(s, org_id, text_param(req, "starting_after"))
+    params = {**filters, "c_at": c_at, "c_id": c_id, "limit": limit + 1}
     async with s.pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(sql("leads_list"), params)
