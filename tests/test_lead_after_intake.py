@@ -635,3 +635,81 @@ def test_export_round_trip_csv(service, org, database_url):
     rival = make_org(database_url, "rival").key("read")
     empty = httpx.get(f"{service.url}/v1/leads/export?format=ndjson", headers=auth(rival))
     assert empty.status_code == 200 and empty.text == ""
+
+
+# --- unsold leads pushed back -----------------------------------------------------------------
+
+
+def _requeue_key(org, database_url):
+    key = org.key("write,read")
+    key_id = key.split("_")[2]
+    fetch(
+        database_url,
+        "UPDATE api_keys SET requeue_duplicates = true WHERE key_id = %s RETURNING key_id",
+        key_id,
+    )
+    return key
+
+
+def test_requeue_duplicates(service, org, database_url):
+    plain, dialer = org.key("write,read"), org.key("dial")
+    router = _requeue_key(org, database_url)
+    made = {}
+    for phone in ("5125550301", "5125550302", "5125550303"):
+        made[phone] = call(service, "POST", "/v1/leads", plain, json=lead(phone)).json()["lead_id"]
+    claimed = call(service, "POST", "/v1/dial-queue/claim", dialer, json={"limit": 3}).json()
+    assert len(claimed["data"]) == 3
+    outcomes = {"5125550301": "unreachable", "5125550302": "do_not_call", "5125550303": "qualified"}
+    for phone, outcome in outcomes.items():
+        done = call(
+            service,
+            "POST",
+            f"/v1/dial-queue/{made[phone]}/complete",
+            dialer,
+            json={"outcome": outcome},
+        )
+        assert done.status_code == 200, done.text
+    # an ordinary key's re-post changes nothing
+    same = call(service, "POST", "/v1/leads", plain, json=lead("5125550301")).json()
+    assert same["status"] == "unreachable" and "requeue" not in same["checks"]
+    assert queued(database_url, made["5125550301"]) == 0
+    # the router's re-post: back in the queue, answered as a duplicate with the new status
+    back = call(service, "POST", "/v1/leads", router, json=lead("5125550301"))
+    assert back.status_code == 200
+    body = back.json()
+    assert body["outcome"] == "duplicate" and body["lead_id"] == made["5125550301"]
+    assert body["status"] == "new" and body["checks"]["requeue"] == "requeued"
+    assert queued(database_url, made["5125550301"]) == 1
+    # again while queued: a plain duplicate
+    again = call(service, "POST", "/v1/leads", router, json=lead("5125550301")).json()
+    assert again["status"] == "new" and "requeue" not in again["checks"]
+    # do_not_call and a sale are never requeued
+    for phone, outcome in (("5125550302", "do_not_call"), ("5125550303", "qualified")):
+        got = call(service, "POST", "/v1/leads", router, json=lead(phone)).json()
+        assert got["status"] == outcome and "requeue" not in got["checks"]
+        assert queued(database_url, made[phone]) == 0
+    claimed = call(service, "POST", "/v1/dial-queue/claim", dialer, json={"limit": 3}).json()
+    assert [c["lead_id"] for c in claimed["data"]] == [made["5125550301"]]
+
+
+def test_requeue_races_queue_once(service, org, database_url):
+    plain, dialer = org.key("write,read"), org.key("dial")
+    router = _requeue_key(org, database_url)
+    lead_id = call(service, "POST", "/v1/leads", plain, json=lead("5125550310")).json()["lead_id"]
+    call(service, "POST", "/v1/dial-queue/claim", dialer, json={"limit": 1})
+    call(
+        service, "POST", f"/v1/dial-queue/{lead_id}/complete", dialer, json={"outcome": "voicemail"}
+    )
+
+    async def storm():
+        async with httpx.AsyncClient(timeout=60, headers=auth(router)) as client:
+            return await asyncio.gather(
+                *[
+                    client.post(f"{service.url}/v1/leads", json=lead("5125550310"))
+                    for _ in range(30)
+                ]
+            )
+
+    bodies = [r.json() for r in asyncio.run(storm())]
+    assert sum(1 for b in bodies if b["checks"].get("requeue") == "requeued") == 1
+    assert queued(database_url, lead_id) == 1

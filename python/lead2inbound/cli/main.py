@@ -364,6 +364,38 @@ def keys_revoke(key_id: str) -> None:
     click.echo(f"revoked {key_id}", err=True)
 
 
+@main.command("requeue-duplicates")
+@click.option("--key", "key_id", default=None, help="An API key id.")
+@click.option("--source", "source_id", default=None, help="A lead source id.")
+@click.argument("setting", type=click.Choice(["on", "off"]))
+def requeue_duplicates(key_id: str | None, source_id: str | None, setting: str) -> None:
+    """Mark a key or source whose re-posts put unsold leads back into the dial queue
+    (docs/intake.md, "Unsold leads pushed back"); a key's workers see it within
+    L2I_KEY_CACHE_TTL_S."""
+    import uuid
+
+    if (key_id is None) == (source_id is None):
+        raise click.UsageError("give exactly one of --key and --source")
+    cfg = _config()
+    on = setting == "on"
+    with _connect(cfg) as conn:
+        if key_id is not None:
+            done = conn.execute(
+                "UPDATE api_keys SET requeue_duplicates = %s WHERE key_id = %s", (on, key_id)
+            ).rowcount
+        else:
+            try:
+                sid = uuid.UUID(source_id or "")
+            except ValueError:
+                raise click.ClickException(f"no source {source_id!r}") from None
+            done = conn.execute(
+                "UPDATE lead_sources SET requeue_duplicates = %s WHERE source_id = %s", (on, sid)
+            ).rowcount
+    if not done:
+        raise click.ClickException(f"no such {'key' if key_id else 'source'}")
+    click.echo(f"requeue_duplicates {setting} for {key_id or source_id}", err=True)
+
+
 IMPORT_CHUNK = 256 * 1024
 
 

@@ -11,7 +11,10 @@ may change that lead, inside the writer's transaction for the batch, after its i
   re-scrub scrubs a lead never scrubbed or scrubbed more than 31 days ago). Eligible: it enters
   the dial queue. A duplicate never takes consent away, never replaces valid consent and never
   un-suppresses. The statement locks the lead, so of 50 racing posts exactly one changes it.
-* **Unsold leads pushed back** (`requeue_duplicates` on the key or source): see `requeue`.
+* **Unsold leads pushed back.** A key or source marked `requeue_duplicates` (by an admin) is
+  the lead router posting unsold leads back: its re-post of a lead that ended with an outcome in
+  `REQUEUE_OUTCOMES`, still eligible and not suppressed, puts the lead back into the dial queue
+  as `new` (`store/sql/lead_requeue.sql`). Anything else is a plain duplicate.
 """
 
 from __future__ import annotations
@@ -95,6 +98,36 @@ async def consent_later(conn: Any, lost: list[tuple[PreparedLead, str]]) -> dict
         if brings_consent(lead) and held_id not in changes:
             changes[held_id] = (lead.org_id, held_id, lead.lead.consent, "present", None)
     return await set_consent(conn, list(changes.values()), held_only=True)
+
+
+async def requeue(conn: Any, lost: list[tuple[PreparedLead, str]]) -> dict[str, Changed]:
+    """For duplicate posts by a `requeue_duplicates` key or source: the held leads they put
+    back into the dial queue, by the held lead's id."""
+    wanted = {held_id: lead.org_id for lead, held_id in lost if lead.requeue}
+    if not wanted:
+        return {}
+    cur = await conn.execute(
+        sql("lead_requeue"),
+        {"orgs": list(wanted.values()), "leads": list(wanted), "outcomes": list(REQUEUE_OUTCOMES)},
+        prepare=False,
+    )
+    out = {}
+    for lead_id, status, eligible, reasons, checks, phone_valid, queued, _ in await cur.fetchall():
+        out[str(lead_id)] = Changed(
+            str(lead_id), status, eligible, list(reasons), checks, phone_valid, queued > 0
+        )
+    return out
+
+
+def requeued_checks(changed: Changed) -> dict[str, str]:
+    """A duplicate's `checks` when its post put the held lead back into the queue."""
+    return {
+        "duplicate": "hit",
+        "suppression": "clear",
+        "dnc": str(changed.checks.get("dnc", "not_connected")),
+        "consent": "skipped",
+        "requeue": "requeued",
+    }
 
 
 def consent_added_checks(changed: Changed) -> dict[str, str]:

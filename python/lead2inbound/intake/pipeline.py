@@ -65,6 +65,8 @@ class PreparedLead:
     scrubbed_at: datetime | None = None
     zones: tuple[str, ...] = ()  # candidate time zones (calling_hours.locate)
     calling_rules: tuple[str, ...] = ()  # calling-hours rules that apply
+    # sent by a key or source marked `requeue_duplicates` (intake/duplicates.py)
+    requeue: bool = False
 
     @property
     def eligible(self) -> bool:

@@ -38,9 +38,12 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from lead2inbound.access.limits import Decision, RateLimiter
 from lead2inbound.intake.duplicates import (
+    REQUEUE_OUTCOMES,
     consent_added_checks,
     consent_later,
     held_for_consent,
+    requeue,
+    requeued_checks,
 )
 from lead2inbound.intake.idempotency import Answer, Claim, store_answers
 from lead2inbound.intake.pipeline import PreparedLead, batch_json
@@ -444,6 +447,17 @@ class LeadWriter:
                 if (h := held.get(_lead_key(lead))) is not None and held_for_consent(h[4], h[6])
             ],
         )
+        # Unsold leads pushed back: the same, for re-posts by a `requeue_duplicates` key/source.
+        requeued = await requeue(
+            conn,
+            [
+                (lead, str(h[3]))
+                for lead in lost
+                if lead.requeue
+                and (h := held.get(_lead_key(lead))) is not None
+                and h[4] in REQUEUE_OUTCOMES
+            ],
+        )
         results = []
         for lead in leads:
             row = inserted.get(lead.lead_id)
@@ -464,17 +478,12 @@ class LeadWriter:
             h = held.get(_lead_key(lead))
             if h is None:  # the holder vanished between the statements: answer unavailable
                 raise StoreUnavailable("duplicate holder not found; retry")
-            c = changed.get(str(h[3]))
+            c = changed.get(str(h[3])) or requeued.get(str(h[3]))
             if c is not None:
+                checks = consent_added_checks(c) if str(h[3]) in changed else requeued_checks(c)
                 results.append(
                     WriteResult(
-                        False,
-                        c.lead_id,
-                        c.status,
-                        c.eligible,
-                        c.reasons,
-                        c.phone_valid,
-                        consent_added_checks(c),
+                        False, c.lead_id, c.status, c.eligible, c.reasons, c.phone_valid, checks
                     )
                 )
                 continue

@@ -51,6 +51,7 @@ class Source:
     rate_limit: int
     created_at: datetime
     require_valid_phone: bool = False
+    requeue_duplicates: bool = False  # re-posts requeue (intake/duplicates.py)
 
     @property
     def path(self) -> str:
@@ -102,6 +103,7 @@ def _row(row: Any) -> Source:
         rate_limit=row[12],
         created_at=row[13],
         require_valid_phone=bool(row[14]),
+        requeue_duplicates=bool(row[15]) if len(row) > 15 else False,
     )
 
 
