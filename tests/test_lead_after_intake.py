@@ -482,13 +482,12 @@ def test_erase_cli(org, database_url):
     import subprocess
     import sys
 
-    key = org.key("write,read")
-    del key
     fetch(
         database_url,
         "INSERT INTO leads (org_id, lead_id, sandbox, api_key_id, phone, phone_raw,"
-        " phone_valid, first_name, status, eligible, reasons, checks) VALUES (%s, gen_random_uuid(),"
-        " false, 'k', '+15125550194', '512 555 0194', true, 'Dee', 'ineligible', false,"
+        " phone_valid, first_name, status, eligible, reasons, checks)"
+        " VALUES (%s, gen_random_uuid(), false, 'k', '+15125550194', '512 555 0194', true,"
+        " 'Dee', 'ineligible', false,"
         " '{missing_consent}', '{}') RETURNING lead_id",
         org.org_id,
     )
