@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx
 import pytest
@@ -712,3 +713,98 @@ def test_requeue_races_queue_once(service, org, database_url):
     bodies = [r.json() for r in asyncio.run(storm())]
     assert sum(1 for b in bodies if b["checks"].get("requeue") == "requeued") == 1
     assert queued(database_url, lead_id) == 1
+
+
+# --- retention --------------------------------------------------------------------------------
+
+OLD_LEADS = """
+INSERT INTO leads (org_id, lead_id, sandbox, api_key_id, phone, phone_raw, phone_valid,
+                   first_name, email, consent, status, eligible, reasons, checks, created_at)
+SELECT %s, gen_random_uuid(), false, 'k', '+1512' || lpad((6000000 + g)::text, 7, '0'),
+       '512' || (6000000 + g), true, 'Old', 'old@example.com',
+       '{"consent_timestamp": "2020-01-01T00:00:00Z", "ip_address": "203.0.113.9"}',
+       'new', true, '{}', '{}', now() - make_interval(days => %s)
+FROM generate_series(1, %s) AS g
+RETURNING lead_id
+"""
+
+
+def test_retention_purge_under_load(server_factory, database_url, redis_url, org):
+    """Leads older than L2I_LEAD_RETENTION_DAYS are reduced in small batches while posts keep
+    coming; nothing fails and nothing newer than the window is touched."""
+    old = [r[0] for r in fetch(database_url, OLD_LEADS, org.org_id, 40, 600)]
+    fetch(
+        database_url,
+        "INSERT INTO dial_queue (org_id, lead_id, phone) SELECT org_id, lead_id,"
+        " phone FROM leads WHERE lead_id = ANY(%s) RETURNING lead_id",
+        old[:50],
+    )
+    young = fetch(database_url, OLD_LEADS.replace("6000000", "7000000"), org.org_id, 29, 20)
+    service = server_factory(
+        service_env(
+            database_url,
+            redis_url,
+            L2I_CALLING_HOURS="off",
+            L2I_LEAD_RETENTION_DAYS="30",
+            L2I_RETENTION_BATCH="50",
+            L2I_RETENTION_INTERVAL_S="0.2",
+        )
+    )
+    key = org.key("write,read")
+
+    async def load():
+        async with httpx.AsyncClient(timeout=60, headers=auth(key)) as client:
+            answers = []
+            for i in range(0, 200, 20):
+                answers += await asyncio.gather(
+                    *[
+                        client.post(
+                            f"{service.url}/v1/leads",
+                            json=lead(f"51255{i + j:05d}", first_name="New"),
+                        )
+                        for j in range(20)
+                    ]
+                )
+            return answers
+
+    answers = asyncio.run(load())
+    assert all(a.status_code == 201 for a in answers), [a.text for a in answers][:3]
+    left = (
+        "SELECT count(*) FROM leads WHERE org_id = %s AND erased_at IS NULL AND first_name = 'Old'"
+    )
+    deadline = time.monotonic() + 120
+    while fetch(database_url, left, org.org_id)[0][0] > len(young):
+        assert time.monotonic() < deadline, "the purge did not finish"
+        time.sleep(0.5)
+    rows = fetch(
+        database_url,
+        "SELECT first_name, email, phone, consent, status, reasons"
+        " FROM leads WHERE lead_id = ANY(%s)",
+        old,
+    )
+    assert {r[:2] for r in rows} == {(None, None)}
+    assert all(r[2].startswith("+1512") for r in rows)  # the number is kept (consent proof)
+    assert {tuple(sorted(r[3])) for r in rows} == {("consent_timestamp",)}
+    assert {(r[4], tuple(r[5])) for r in rows} == {("ineligible", ("expired",))}
+    assert (
+        fetch(database_url, "SELECT count(*) FROM dial_queue WHERE lead_id = ANY(%s)", old)[0][0]
+        == 0
+    )
+    # nothing newer than the window is touched
+    kept = fetch(
+        database_url,
+        "SELECT first_name, erased_at FROM leads WHERE lead_id = ANY(%s)",
+        [r[0] for r in young],
+    )
+    assert kept == [("Old", None)] * len(young)
+    new = fetch(
+        database_url,
+        "SELECT count(*) FROM leads WHERE org_id = %s AND first_name = 'New' AND erased_at IS NULL",
+        org.org_id,
+    )
+    assert new[0][0] == 200
+    # suppression list untouched: retention is not an opt-out
+    assert (
+        fetch(database_url, "SELECT count(*) FROM suppressions WHERE org_id = %s", org.org_id)[0][0]
+        == 0
+    )

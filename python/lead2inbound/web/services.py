@@ -40,6 +40,7 @@ from lead2inbound.intake.validation import error
 from lead2inbound.intake.writer import LeadWriter
 from lead2inbound.ops.config import Config, ConfigError
 from lead2inbound.ops.metrics import TALLY, Metrics
+from lead2inbound.privacy.retention import RetentionPurge
 from lead2inbound.sources.facebook import FacebookRetrier
 from lead2inbound.store import suppressions
 from lead2inbound.store.queries import sql
@@ -125,6 +126,15 @@ class Services:
             box=self.sources_box,
             on_written=self.metrics.lead,
         )
+        # The retention purge (docs/privacy.md); idle unless L2I_LEAD_RETENTION_DAYS is set.
+        self.retention = RetentionPurge(
+            self.pool,
+            days=config.lead_retention_days,
+            batch=config.retention_batch,
+            interval_s=config.retention_interval_s,
+            keep_proof=config.erasure_keep == "consent_proof",
+            clock=clock,
+        )
         self._rechecks: set[asyncio.Task[None]] = set()
         self._tally: asyncio.Task[None] | None = None
         self._origins: dict[str, tuple[bool, float]] = {}
@@ -141,6 +151,7 @@ class Services:
         self.suppression_hint.schedule_rebuild()  # in the background: "maybe" until done
         self.idempotency.start()
         self.facebook.start()
+        self.retention.start()
         # Everything built so far (modules, the app, pools) lives as long as the worker: move it
         # out of the collector's sight so a full collection does not walk it (tens of ms under
         # load, every second or so: the p99 of every request caught behind it).
@@ -152,6 +163,7 @@ class Services:
             task.cancel()
         await self.idempotency.stop()
         await self.facebook.stop()
+        await self.retention.stop()
         await self.writer.stop()
         await self.rescrubber.stop()
         await self.dnc.aclose()

@@ -24,3 +24,7 @@ CREATE TABLE erasures (
     PRIMARY KEY (org_id, erasure_id)
 );
 CREATE INDEX erasures_phone ON erasures (org_id, phone_digest, requested_at);
+
+-- The retention purge (privacy/retention.py) finds the oldest leads not yet reduced; once
+-- reduced they leave this index, so each batch reads only what it purges.
+CREATE INDEX leads_retention ON leads (created_at, org_id, lead_id) WHERE erased_at IS NULL;
