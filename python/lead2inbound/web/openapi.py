@@ -40,6 +40,7 @@ class Resp:
     media: str = JSON
     headers: tuple[str, ...] = ()  # names from HEADERS (beyond the ones every answer has)
     raw_schema: dict[str, Any] | None = None  # for bodies that are not msgspec types
+    more_media: tuple[str, ...] = ()  # other media types of the same body (exports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +388,7 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
         if r.schema is not None:
             entry["content"] = {r.media: {"schema": ref_of[r.schema]}}
         elif r.raw_schema is not None:
-            entry["content"] = {r.media: {"schema": r.raw_schema}}
+            entry["content"] = {m: {"schema": r.raw_schema} for m in (r.media, *r.more_media)}
         responses[str(r.status)] = entry
     statuses = set(op.errors)
     if authed:  # the key lookup and the rate limiter need the stores: 503 when they are down

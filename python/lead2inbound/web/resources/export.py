@@ -62,6 +62,7 @@ class LeadsExportResource:
                     200,
                     "The leads, streamed (CSV or NDJSON).",
                     media=CSV,
+                    more_media=(NDJSON,),
                     raw_schema={"type": "string"},
                     headers=("Content-Disposition",),
                 ),
