@@ -808,3 +808,29 @@ def test_retention_purge_under_load(server_factory, database_url, redis_url, org
         fetch(database_url, "SELECT count(*) FROM suppressions WHERE org_id = %s", org.org_id)[0][0]
         == 0
     )
+
+
+def test_requeue_duplicates_cli(org, database_url):
+    import subprocess
+    import sys
+
+    key_id = org.key("write").split("_")[2]
+    env = {"L2I_DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "lead2inbound.cli", "requeue-duplicates", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    flag = "SELECT requeue_duplicates FROM api_keys WHERE key_id = %s"
+    assert run("--key", key_id, "on").returncode == 0
+    assert fetch(database_url, flag, key_id) == [(True,)]
+    assert run("--key", key_id, "off").returncode == 0
+    assert fetch(database_url, flag, key_id) == [(False,)]
+    assert run("--key", "nosuchkey000", "on").returncode != 0
+    assert run("--source", "not-a-uuid", "on").returncode != 0
+    assert run("on").returncode != 0
