@@ -2,9 +2,10 @@
 
 Starts its own embedded Postgres (not durable) and Redis, stores `--old` leads created 400
 days ago (one SQL statement), then runs the same load twice against a fresh Granian server:
-`--posts` single-lead posts from `--concurrency` clients, first with retention off, then with
-L2I_LEAD_RETENTION_DAYS=365 so the purge reduces the old leads while the posts run. Prints
-p50/p90/p99/max per run and how many old leads the purge reduced (and how fast).
+`--posts` single-lead posts from `--concurrency` clients (after 200 untimed warm-up posts),
+alternately with retention off and with L2I_LEAD_RETENTION_DAYS=365 so the purge reduces the old
+leads while the posts run, `--rounds` times each (interleaved, so the machine's other load falls
+on both alike). Prints p50/p90/p99/max per run and how many old leads the purge reduced.
 
     .venv/bin/python bench/bench_retention.py --old 1000000 --posts 3000
 
@@ -87,6 +88,7 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--batch", type=int, default=500, help="L2I_RETENTION_BATCH")
+    ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -125,8 +127,9 @@ def main() -> None:
                 },
             ),
         )
-        for n, (name, extra) in enumerate(runs):
+        for n, (name, extra) in enumerate(runs * args.rounds):
             with ServerProcess(env={**env, **extra}, log_path=Path(tmp) / f"s{n}.log") as server:
+                asyncio.run(load(server.url, key, 200, args.concurrency, n * 10**6 + 900_000))
                 with psycopg.connect(stack.database_url, autocommit=True) as conn:
                     before = conn.execute(LEFT).fetchone()[0]
                 started = time.perf_counter()

@@ -237,6 +237,7 @@ def test_patch_every_field_and_merge_semantics(service, org, database_url):
     now_tag = call(service, "GET", f"/v1/leads/{lead_id}", key).headers["ETag"]
     same = patch(service, key, lead_id, {}, **{"If-Match": now_tag})
     assert same.status_code == 200 and same.headers["ETag"] == now_tag
+    assert same.json()["queued_at"] is not None  # read back whole, queue state included
     # deleting whole objects
     gone = patch(service, key, lead_id, {"attribution": None, "custom_fields": None}).json()
     assert gone["attribution"] is None and gone["custom_fields"] is None

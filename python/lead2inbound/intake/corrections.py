@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 from lead2inbound.contract.problems import ProblemError, not_found, validation
 from lead2inbound.dialing.queue import OUTCOMES
 from lead2inbound.intake.duplicates import CONSENT_REASONS, set_consent
-from lead2inbound.intake.pipeline import OrgPolicy, prepare
+from lead2inbound.intake.pipeline import OrgPolicy, PreparedLead, prepare
 from lead2inbound.intake.validation import error, parse_lead
 from lead2inbound.store.queries import sql
 
@@ -138,8 +138,24 @@ async def patch_lead(
         name: msgspec.to_builtins(posted[name]) for name in EDITABLE if posted[name] is not None
     }
     changed = [name for name in EDITABLE if after.get(name) != before.get(name)]
-    if not changed:
-        return row, []
+    if changed:
+        await _apply(conn, org_id, lead_id, after, changed, prepared)
+    await cur.execute(sql("lead_get"), {"org": org_id, "lead": lead_id})
+    fresh = await cur.fetchone()
+    assert fresh is not None
+    return fresh, changed
+
+
+async def _apply(
+    conn: Any,
+    org_id: str,
+    lead_id: str,
+    after: dict[str, Any],
+    changed: list[str],
+    prepared: PreparedLead,
+) -> None:
+    """Store the changed fields; a consent change decides the lead again."""
+    lead = prepared.lead
     values = {name: after.get(name) for name in EDITABLE}
     for name in ("consent", "attribution", "custom_fields"):
         if values[name] is not None:
@@ -155,10 +171,6 @@ async def patch_lead(
             [(org_id, lead_id, lead.consent, prepared.checks["consent"], reason)],
             held_only=False,
         )
-    await cur.execute(sql("lead_get"), {"org": org_id, "lead": lead_id})
-    fresh = await cur.fetchone()
-    assert fresh is not None
-    return fresh, changed
 
 
 # The names of `PreparedLead.row()`'s positions (store/sql/insert_leads.sql reads the same).
