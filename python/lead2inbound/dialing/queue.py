@@ -22,7 +22,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from lead2inbound.dialing import calling_hours
-from lead2inbound.store import suppressions
+from lead2inbound.store import events, suppressions
+from lead2inbound.store.events import LeadEvent
 from lead2inbound.store.queries import sql
 
 OUTCOMES = (
@@ -97,6 +98,13 @@ class DialQueue:
                 },
             )
             picked = await cur.fetchall()
+            # a lease that expired and is let again: its end is recorded before the new claim
+            lapsed = [
+                LeadEvent(org_id, str(r["lead_id"]), {"reason": "lease_expired"})
+                for r in picked
+                if r["lease_expires_at"] is not None
+            ]
+            await events.record_leads(conn, "lead.released", lapsed)
             ids = [r["lead_id"] for r in picked]
             if self.rescrub is not None and ids:
                 keep = set(await self.rescrub(conn, org_id, [str(i) for i in ids]))
@@ -105,7 +113,10 @@ class DialQueue:
                 sql("claim_lease"),
                 {"org": org_id, "owner": owner, "now": now, "lease": lease_seconds, "ids": ids},
             )
-            return await cur.fetchall()
+            rows = await cur.fetchall()
+            claimed = [LeadEvent(org_id, str(r["lead_id"]), {"claimed_by": owner}) for r in rows]
+            await events.record_leads(conn, "lead.claimed", claimed)
+            return rows
 
     async def complete(
         self, org_id: str, owner: str, lead_id: str, outcome: str, lease_id: str | None
@@ -121,6 +132,9 @@ class DialQueue:
             if row is None:
                 await self._why_not(conn, org_id, lead_id)
             assert row is not None
+            await events.record_leads(
+                conn, "lead.completed", [LeadEvent(org_id, lead_id, {"outcome": outcome})]
+            )
             added: list[str] = []
             if outcome == "do_not_call":
                 added = await suppressions.add(conn, org_id, [row["phone"]], "do_not_call", now=now)
@@ -139,6 +153,9 @@ class DialQueue:
             if row is None:
                 await self._why_not(conn, org_id, lead_id)
             assert row is not None
+            await events.record_leads(
+                conn, "lead.released", [LeadEvent(org_id, lead_id, {"reason": "released"})]
+            )
             # A number suppressed while its lead was leased: back in the queue means out of it.
             gone = await suppressions.dequeue(conn, org_id, [row["phone"]], now=now)
             if gone:

@@ -67,6 +67,7 @@ class PreparedLead:
     calling_rules: tuple[str, ...] = ()  # calling-hours rules that apply
     # sent by a key or source marked `requeue_duplicates` (intake/duplicates.py)
     requeue: bool = False
+    request_id: str | None = None  # the request that posted it, for its events (the writer sets it)
 
     @property
     def eligible(self) -> bool:
@@ -107,6 +108,7 @@ class PreparedLead:
             None if self.dnc_evidence is None else msgspec.Raw(self.dnc_evidence.encode()),
             ",".join(self.zones),
             ",".join(self.calling_rules),
+            self.request_id,
         )
 
 

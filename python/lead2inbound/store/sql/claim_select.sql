@@ -4,7 +4,7 @@
 -- suppression also takes queued leads out in its own transaction); and, when calling hours are
 -- enforced, the local time inside every applicable rule's window in every candidate zone
 -- (rules table from calling_hours.WINDOWS, passed as arrays; a missing (rule, day) row = closed).
-SELECT q.lead_id, l.phone
+SELECT q.lead_id, l.phone, q.lease_expires_at
 FROM dial_queue q
 JOIN leads l ON l.org_id = q.org_id AND l.lead_id = q.lead_id
 WHERE q.org_id = %(org)s
