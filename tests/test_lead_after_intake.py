@@ -161,6 +161,11 @@ def test_fifty_concurrent_consent_posts_queue_once(service, org, database_url):
     assert (
         fetch(database_url, "SELECT count(*) FROM leads WHERE org_id = %s", org.org_id)[0][0] == 1
     )
+    # one event for the one change (and one lead.queued), whatever the number of posts
+    kinds = "SELECT type, count(*) FROM events WHERE lead_id = %s GROUP BY type"
+    logged = dict(fetch(database_url, kinds, held["lead_id"]))
+    assert logged["lead.consent_added"] == 1 and logged["lead.queued"] == 1
+    assert logged["lead.duplicate"] == 50
 
 
 # --- PATCH /v1/leads/{id} ---------------------------------------------------------------------
@@ -210,6 +215,14 @@ def test_patch_every_field_and_merge_semantics(service, org, database_url):
     }
     resp = patch(service, key, lead_id, changes, **{"If-Match": tag})
     assert resp.status_code == 200, resp.text
+    updated = fetch(
+        database_url,
+        "SELECT data FROM events WHERE lead_id = %s AND type = 'lead.updated'",
+        lead_id,
+    )
+    assert len(updated) == 1
+    assert sorted(updated[0][0]["changed"]) == sorted(changes)
+    assert "Jnae" not in json.dumps(updated[0][0])  # names of fields, never old values
     body = resp.json()
     assert resp.headers["ETag"] != tag
     assert body["first_name"] == "Jane" and body["last_name"] == "Doe"
@@ -417,6 +430,29 @@ def test_erasure(service, org, database_url):
     got = call(service, "GET", f"/v1/leads/{live['lead_id']}", key).json()
     # kept for legal defence (L2I_ERASURE_KEEP=consent_proof): number and consent proof
     assert got["phone"] == "+15125550190"
+    # the events of the erased leads keep no personal values
+    logged = fetch(
+        database_url,
+        "SELECT type, data FROM events WHERE lead_id = ANY(%s::uuid[])",
+        [live["lead_id"], sandbox["lead_id"]],
+    )
+    assert {"lead.created", "lead.erased"} <= {t for t, _ in logged}
+    text = json.dumps([d for _, d in logged])
+    for value in (
+        "Ann",
+        "Lee",
+        "ann@example.com",
+        "Austin",
+        "Congress",
+        "78701",
+        "crm-9",
+        "call after 5",
+        "203.0.113.7",
+        "Mozilla",
+        "555-0190",
+        "ext. 12",
+    ):
+        assert value not in text, value
     assert got["consent"] == {**CONSENT, "trustedform_cert_url": "https://cert.trustedform.com/abc"}
     assert queued(database_url, live["lead_id"]) == 0
     # another org's lead is untouched

@@ -26,6 +26,7 @@ from lead2inbound.dialing.queue import OUTCOMES
 from lead2inbound.intake.duplicates import CONSENT_REASONS, set_consent
 from lead2inbound.intake.pipeline import OrgPolicy, PreparedLead, prepare
 from lead2inbound.intake.validation import error, parse_lead
+from lead2inbound.store import events
 from lead2inbound.store.queries import sql
 
 # The poster's fields a patch may change (the phone and everything the service decided may not).
@@ -75,6 +76,17 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 def _stored(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in EDITABLE if row.get(name) is not None}
+
+
+def _posted(lead: Any) -> dict[str, Any]:
+    """The merged lead's editable fields as they would be stored (state upper-cased, as the
+    writer stores it; nested values as JSON data)."""
+    out = {}
+    for name in EDITABLE:
+        value = getattr(lead, name)
+        if value is not None:
+            out[name] = value.upper() if name == "state" else msgspec.to_builtins(value)
+    return out
 
 
 async def patch_lead(
@@ -133,13 +145,16 @@ async def patch_lead(
         consent_skew_s=consent_skew_s,
         names=names,
     )
-    posted = dict(zip(_ROW_NAMES, prepared.row(), strict=True))
-    after = {
-        name: msgspec.to_builtins(posted[name]) for name in EDITABLE if posted[name] is not None
-    }
+    after = _posted(lead)
     changed = [name for name in EDITABLE if after.get(name) != before.get(name)]
     if changed:
-        await _apply(conn, org_id, lead_id, after, changed, prepared)
+        queued = await _apply(conn, org_id, lead_id, after, changed, prepared)
+        # the change's event names the fields, never the old values
+        await events.record_leads(
+            conn, "lead.updated", [events.LeadEvent(org_id, lead_id, {"changed": changed})]
+        )
+        if queued:
+            await events.record_leads(conn, "lead.queued", [events.LeadEvent(org_id, lead_id)])
     await cur.execute(sql("lead_get"), {"org": org_id, "lead": lead_id})
     fresh = await cur.fetchone()
     assert fresh is not None
@@ -153,8 +168,9 @@ async def _apply(
     after: dict[str, Any],
     changed: list[str],
     prepared: PreparedLead,
-) -> None:
-    """Store the changed fields; a consent change decides the lead again."""
+) -> bool:
+    """Store the changed fields; a consent change decides the lead again. Returns whether
+    that put the lead into the dial queue."""
     lead = prepared.lead
     values = {name: after.get(name) for name in EDITABLE}
     for name in ("consent", "attribution", "custom_fields"):
@@ -166,43 +182,10 @@ async def _apply(
     await conn.execute(sql("lead_patch"), {"org": org_id, "lead": lead_id, **values})
     if "consent" in changed:
         reason = next((r for r in prepared.post_reasons if r in CONSENT_REASONS), None)
-        await set_consent(
+        decided = await set_consent(
             conn,
             [(org_id, lead_id, lead.consent, prepared.checks["consent"], reason)],
             held_only=False,
         )
-
-
-# The names of `PreparedLead.row()`'s positions (store/sql/insert_leads.sql reads the same).
-_ROW_NAMES = (
-    "org_id",
-    "lead_id",
-    "sandbox",
-    "api_key_id",
-    "phone",
-    "phone_raw",
-    "phone_valid",
-    "phone_region",
-    "phone_extension",
-    "source",
-    "external_id",
-    "first_name",
-    "last_name",
-    "email",
-    "state",
-    "postal_code",
-    "city",
-    "address",
-    "consent",
-    "attribution",
-    "custom_fields",
-    "status",
-    "eligible",
-    "pre_reasons",
-    "post_reasons",
-    "checks",
-    "scrubbed_at",
-    "dnc_evidence",
-    "zones",
-    "calling_rules",
-)
+        return any(c.queued for c in decided.values())
+    return False

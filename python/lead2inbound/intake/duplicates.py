@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from lead2inbound.store import events
 from lead2inbound.store.queries import sql
 
 if TYPE_CHECKING:
@@ -84,38 +85,77 @@ async def set_consent(
     out = {}
     for lead_id, status, eligible, reasons, checks, phone_valid, queued, _ in await cur.fetchall():
         out[str(lead_id)] = Changed(
-            str(lead_id), status, eligible, list(reasons), checks, phone_valid, queued > 0
+            str(lead_id), status, eligible, list(reasons), checks, phone_valid, bool(queued)
         )
     return out
 
 
-async def consent_later(conn: Any, lost: list[tuple[PreparedLead, str]]) -> dict[str, Changed]:
+async def consent_later(
+    conn: Any, lost: list[tuple[PreparedLead, str]], *, log: bool = True
+) -> dict[str, Changed]:
     """For duplicate posts (each with the id of the lead it duplicates) that bring consent to
     a lead held for consent: the held leads they changed, by the held lead's id. One post per
-    held lead tries (the first); the statement itself is exact under concurrent batches."""
+    held lead tries (the first); the statement itself is exact under concurrent batches. Each
+    change records `lead.consent_added` (and `lead.queued` when it queued the lead)."""
     changes: dict[str, tuple[str, str, Any, str, str | None]] = {}
+    posts: dict[str, PreparedLead] = {}
     for lead, held_id in lost:
         if brings_consent(lead) and held_id not in changes:
             changes[held_id] = (lead.org_id, held_id, lead.lead.consent, "present", None)
-    return await set_consent(conn, list(changes.values()), held_only=True)
+            posts[held_id] = lead
+    if not changes:
+        return {}
+    async with conn.transaction():  # the change and its events commit together
+        changed = await set_consent(conn, list(changes.values()), held_only=True)
+        if log:
+            await record(conn, "lead.consent_added", changed, posts)
+    return changed
 
 
-async def requeue(conn: Any, lost: list[tuple[PreparedLead, str]]) -> dict[str, Changed]:
+async def record(
+    conn: Any, type: str, changed: dict[str, Changed], posts: dict[str, PreparedLead]
+) -> None:
+    """`type` for each changed lead, then `lead.queued` for those it queued (the lead as it is
+    now; the request that changed it)."""
+    if not changed:
+        return
+
+    def event(lead_id: str) -> events.LeadEvent:
+        post = posts[lead_id]
+        return events.LeadEvent(post.org_id, lead_id, None, post.request_id)
+
+    await events.record_leads(conn, type, [event(i) for i in changed])
+    queued = [event(i) for i, c in changed.items() if c.queued]
+    await events.record_leads(conn, "lead.queued", queued)
+
+
+async def requeue(
+    conn: Any, lost: list[tuple[PreparedLead, str]], *, log: bool = True
+) -> dict[str, Changed]:
     """For duplicate posts by a `requeue_duplicates` key or source: the held leads they put
-    back into the dial queue, by the held lead's id."""
-    wanted = {held_id: lead.org_id for lead, held_id in lost if lead.requeue}
+    back into the dial queue, by the held lead's id (`lead.requeued` and `lead.queued`)."""
+    posts = {held_id: lead for lead, held_id in lost if lead.requeue}
+    wanted = {held_id: lead.org_id for held_id, lead in posts.items()}
     if not wanted:
         return {}
-    cur = await conn.execute(
-        sql("lead_requeue"),
-        {"orgs": list(wanted.values()), "leads": list(wanted), "outcomes": list(REQUEUE_OUTCOMES)},
-        prepare=False,
-    )
     out = {}
-    for lead_id, status, eligible, reasons, checks, phone_valid, queued, _ in await cur.fetchall():
-        out[str(lead_id)] = Changed(
-            str(lead_id), status, eligible, list(reasons), checks, phone_valid, queued > 0
+    async with conn.transaction():  # the change and its events commit together
+        cur = await conn.execute(
+            sql("lead_requeue"),
+            {
+                "orgs": list(wanted.values()),
+                "leads": list(wanted),
+                "outcomes": list(REQUEUE_OUTCOMES),
+            },
+            prepare=False,
         )
+        for row in await cur.fetchall():
+            lead_id, status, eligible, reasons, checks, phone_valid, queued, _ = row
+            out[str(lead_id)] = Changed(
+                str(lead_id), status, eligible, list(reasons), checks, phone_valid, bool(queued)
+            )
+        if log:
+            await record(conn, "lead.requeued", out, posts)
     return out
 
 

@@ -460,6 +460,7 @@ class LeadWriter:
                 for lead in lost
                 if (h := held.get(_lead_key(lead))) is not None and held_for_consent(h[4], h[6])
             ],
+            log=self._event_log,
         )
         # Unsold leads pushed back: the same, for re-posts by a `requeue_duplicates` key/source.
         requeued = await requeue(
@@ -471,6 +472,7 @@ class LeadWriter:
                 and (h := held.get(_lead_key(lead))) is not None
                 and h[4] in REQUEUE_OUTCOMES
             ],
+            log=self._event_log,
         )
         results = []
         for lead in leads:

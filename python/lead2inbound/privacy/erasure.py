@@ -32,11 +32,29 @@ import uuid_utils
 from lead2inbound._core import InvalidPhone, normalize
 from lead2inbound.contract.problems import ProblemError, validation
 from lead2inbound.intake.validation import error, phone_detail
-from lead2inbound.store import suppressions
+from lead2inbound.store import events, suppressions
 from lead2inbound.store.queries import sql
 
 KEEP_CHOICES = ("consent_proof", "nothing")
 REASON = "erasure"
+# What an erased lead's events keep (store/sql/events_scrub.sql): no personal value.
+EVENT_MEMBERS = (
+    "lead_id", "status", "eligible", "reasons", "checks", "sandbox", "api_key_id",
+    "phone_valid", "source", "timezone", "timezones", "queued_at", "lease_expires_at",
+    "created_at", "updated_at", "outcome", "changed", "lease_id", "erased",
+)  # fmt: skip
+PROOF_MEMBERS = ("phone", "phone_region", "consent")
+
+
+async def scrub_events(conn: Any, pairs: list[tuple[str, str]], *, keep_proof: bool) -> None:
+    """Take the personal values out of these leads' events ((org id, lead id) pairs)."""
+    if not pairs:
+        return
+    keep = [*EVENT_MEMBERS, *(PROOF_MEMBERS if keep_proof else ())]
+    await conn.execute(
+        sql("events_scrub"),
+        {"orgs": sorted({o for o, _ in pairs}), "leads": [lead for _, lead in pairs], "keep": keep},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +118,15 @@ async def erase(
         {"org": org_id, "phones": phones, "keep_proof": keep == "consent_proof"},
     )
     erased = [str(r[0]) for r in await cur.fetchall()]
+    if erased:
+        await scrub_events(
+            conn, [(org_id, lead) for lead in erased], keep_proof=keep == "consent_proof"
+        )
+        await events.record_leads(
+            conn,
+            "lead.erased",
+            [events.LeadEvent(org_id, lead, {"erased": True}) for lead in erased],
+        )
     if phones:
         await suppressions.add(conn, org_id, phones, REASON, now=now)
         await conn.execute(sql("erase_claims"), {"org": org_id, "phones": phones})

@@ -22,6 +22,7 @@ from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
 from lead2inbound.ops.background import BackgroundTask
+from lead2inbound.privacy.erasure import scrub_events
 from lead2inbound.store.queries import sql
 
 log = logging.getLogger("lead2inbound.retention")
@@ -80,7 +81,12 @@ class RetentionPurge(BackgroundTask):
         }
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(sql("retention_purge"), params)
-            done = len(await cur.fetchall())
+            rows = await cur.fetchall()
+            done = len(rows)
+            # their events keep no personal values either (an event may outlive the purge)
+            await scrub_events(
+                conn, [(str(r[0]), str(r[1])) for r in rows], keep_proof=self._keep_proof
+            )
         if done:
             PURGED.inc(done)
         return done

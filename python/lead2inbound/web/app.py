@@ -30,8 +30,8 @@ from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
 from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
 from lead2inbound.web.resources.erasures import ErasuresResource
-from lead2inbound.web.resources.export import LeadsExportResource
 from lead2inbound.web.resources.events import EventsResource, LeadEventsResource
+from lead2inbound.web.resources.export import LeadsExportResource
 from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
 from lead2inbound.web.resources.imports import LeadsImportResource

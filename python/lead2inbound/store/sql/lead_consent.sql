@@ -59,7 +59,7 @@ queued AS (
     SELECT org_id, lead_id, phone FROM updated WHERE eligible AND NOT sandbox
     ORDER BY org_id, lead_id
     ON CONFLICT DO NOTHING
-    RETURNING org_id
+    RETURNING lead_id
 ),
 dequeued AS (
     DELETE FROM dial_queue q USING updated u
@@ -74,6 +74,6 @@ notified AS (
            END AS sent
     FROM queued
 )
-SELECT u.lead_id, u.status, u.eligible, u.reasons, u.checks, u.phone_valid, n.n AS queued,
+SELECT u.lead_id, u.status, u.eligible, u.reasons, u.checks, u.phone_valid, EXISTS (SELECT 1 FROM queued x WHERE x.lead_id = u.lead_id) AS queued,
        (SELECT count(*) FROM dequeued) AS dequeued
 FROM updated u, notified n

@@ -18,7 +18,7 @@ queued AS (
     SELECT org_id, lead_id, phone FROM updated WHERE NOT sandbox
     ORDER BY org_id, lead_id
     ON CONFLICT DO NOTHING
-    RETURNING org_id
+    RETURNING lead_id
 ),
 notified AS (
     SELECT count(*) AS n,
@@ -27,5 +27,5 @@ notified AS (
            END AS sent
     FROM queued
 )
-SELECT u.lead_id, u.status, u.eligible, u.reasons, u.checks, u.phone_valid, n.n AS queued, 0
+SELECT u.lead_id, u.status, u.eligible, u.reasons, u.checks, u.phone_valid, EXISTS (SELECT 1 FROM queued x WHERE x.lead_id = u.lead_id) AS queued, 0
 FROM updated u, notified n

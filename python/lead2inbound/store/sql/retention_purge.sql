@@ -42,4 +42,4 @@ SET phone_raw = '', phone_extension = NULL, external_id = NULL,
     updated_at = clock_timestamp()
 FROM target t
 WHERE l.org_id = t.org_id AND l.lead_id = t.lead_id
-RETURNING l.lead_id
+RETURNING l.org_id, l.lead_id
