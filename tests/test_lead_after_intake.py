@@ -847,6 +847,38 @@ def test_retention_purge_under_load(server_factory, database_url, redis_url, org
     )
 
 
+def test_requeue_key_by_the_admin_api(service, org, database_url):
+    admin = org.key("admin")
+    made = call(
+        service,
+        "POST",
+        "/v1/api-keys",
+        admin,
+        json={"name": "router", "scopes": ["write"], "requeue_duplicates": True},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["requeue_duplicates"] is True
+    flag = "SELECT requeue_duplicates FROM api_keys WHERE key_id = %s"
+    assert fetch(database_url, flag, made.json()["key_id"]) == [(True,)]
+    plain = call(service, "POST", "/v1/api-keys", admin, json={"name": "p", "scopes": ["write"]})
+    assert plain.json()["requeue_duplicates"] is False
+    public = call(
+        service,
+        "POST",
+        "/v1/api-keys",
+        admin,
+        json={
+            "name": "form",
+            "scopes": ["write"],
+            "kind": "publishable",
+            "allowed_origins": ["https://www.example.com"],
+            "requeue_duplicates": True,
+        },
+    )
+    assert public.status_code == 422
+    assert public.json()["errors"][0]["param"] == "requeue_duplicates"
+
+
 def test_requeue_duplicates_cli(org, database_url):
     import subprocess
     import sys

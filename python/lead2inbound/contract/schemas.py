@@ -583,6 +583,14 @@ class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    requeue_duplicates: Annotated[
+        bool,
+        Meta(
+            description="The lead router's key: its re-post of a lead that ended with an outcome "
+            "allowing another call puts the lead back into the dial queue (docs/intake.md, "
+            '"Unsold leads pushed back"). Not for publishable keys.'
+        ),
+    ] = False
 
 
 # --- read-back, dial queue, suppressions, API keys (answers) --------------------------------------
@@ -827,6 +835,9 @@ class ApiKeyCreated(ApiKey):
             examples=["l2i_live_a1b2c3d4e5f6_..."],
         ),
     ]
+    requeue_duplicates: Annotated[
+        bool, Meta(description="Whether the key's re-posts requeue unsold leads.")
+    ] = False
 
 
 class ApiKeyList(msgspec.Struct):

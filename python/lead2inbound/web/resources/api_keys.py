@@ -67,7 +67,9 @@ class ApiKeysResource:
             )
         except keystore.KeyStoreError as exc:
             raise bad(exc.param or "kind", str(exc)) from None
-        async with self.s.pool.connection() as conn:
+        if body.requeue_duplicates and form.publishable:
+            raise bad("requeue_duplicates", "a publishable key cannot requeue leads")
+        async with self.s.pool.connection() as conn, conn.transaction():
             full, info = await keystore.create_key_async(
                 conn,
                 org_id=principal.org_id,
@@ -78,7 +80,13 @@ class ApiKeysResource:
                 test=body.test,
                 form=form,
             )
-        send_json(resp, 201, {"key": full, **info.as_dict()})
+            if body.requeue_duplicates:
+                await conn.execute(
+                    "UPDATE api_keys SET requeue_duplicates = true WHERE key_id = %s",
+                    (info.key_id,),
+                )
+        answer = {"key": full, **info.as_dict(), "requeue_duplicates": body.requeue_duplicates}
+        send_json(resp, 201, answer)
         resp.set_header("Location", f"/v1/api-keys/{info.key_id}")
 
     async def on_get(self, req: Any, resp: Any) -> None:
