@@ -81,6 +81,16 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/events", "read", frozenset({200})),
     Endpoint("GET", "/v1/leads/{lead_id}/events", "read", frozenset({200}), owned=True),
     Endpoint(
+        "PATCH",
+        "/v1/leads/{lead_id}",
+        "write",
+        frozenset({200, 409}),
+        body=lambda p: {"first_name": "Matrix"},
+        owned=True,
+    ),
+    Endpoint("GET", "/v1/leads/export", "read", frozenset({200})),
+    Endpoint("POST", "/v1/erasures", "admin", frozenset({200}), body=lambda p: {"phone": p}),
+    Endpoint(
         "POST", "/v1/leads/batch", "write", frozenset({200}), body=lambda p: {"leads": [lead(p)]}
     ),
     Endpoint(

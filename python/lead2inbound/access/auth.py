@@ -51,6 +51,8 @@ class Principal:
     ip_rate_limit: int | None = None
     success_url: str | None = None
     error_url: str | None = None
+    # A re-post of a lead that ended without a sale puts it back in the queue (migration 0014)
+    requeue_duplicates: bool = False
 
     @property
     def sandbox(self) -> bool:
@@ -212,6 +214,7 @@ class KeyRing:
                     ip_rate_limit=ip_rate,
                     success_url=success_url,
                     error_url=error_url,
+                    requeue_duplicates=bool(row[14]) if len(row) > 14 else False,
                 )
             entry = _Entry(bytes(digest), principal, now + self._ttl)
         self._keep(key_id, entry)

@@ -190,6 +190,7 @@ class NewKey:
     rate_limit: int
     test: bool
     form: FormOptions
+    requeue_duplicates: bool = False  # re-posts of ended leads requeue them (intake/duplicates.py)
 
 
 def checked_new_key(
@@ -203,10 +204,13 @@ def checked_new_key(
     ip_rate_limit: int | None = None,
     success_url: str | None = None,
     error_url: str | None = None,
+    requeue_duplicates: bool = False,
 ) -> NewKey:
     """The rules of a new key; a broken one raises KeyStoreError naming its field (`param`)."""
     if kind not in ("secret", "publishable"):
         raise KeyStoreError("kind must be secret or publishable", "kind")
+    if requeue_duplicates and kind == "publishable":
+        raise KeyStoreError("a publishable key cannot requeue leads", "requeue_duplicates")
     try:
         parsed = parse_scopes(scopes)
     except KeyStoreError as exc:
@@ -363,16 +367,22 @@ def broadcast_revocation(redis_url: str, key_id: str) -> None:
 
 async def create_new_key(conn: Any, org_id: str, pepper: bytes, new: NewKey) -> tuple[str, KeyInfo]:
     """Store a checked key (`checked_new_key`): the admin API's and the console's one path."""
-    return await create_key_async(
-        conn,
-        org_id=org_id,
-        name=new.name,
-        scopes=new.scopes,
-        pepper=pepper,
-        rate_limit=new.rate_limit,
-        test=new.test,
-        form=new.form,
-    )
+    async with conn.transaction():
+        full, info = await create_key_async(
+            conn,
+            org_id=org_id,
+            name=new.name,
+            scopes=new.scopes,
+            pepper=pepper,
+            rate_limit=new.rate_limit,
+            test=new.test,
+            form=new.form,
+        )
+        if new.requeue_duplicates:
+            await conn.execute(
+                "UPDATE api_keys SET requeue_duplicates = true WHERE key_id = %s", (info.key_id,)
+            )
+    return full, info
 
 
 async def create_key_async(

@@ -396,6 +396,38 @@ def keys_revoke(key_id: str) -> None:
     click.echo(f"revoked {key_id}", err=True)
 
 
+@main.command("requeue-duplicates")
+@click.option("--key", "key_id", default=None, help="An API key id.")
+@click.option("--source", "source_id", default=None, help="A lead source id.")
+@click.argument("setting", type=click.Choice(["on", "off"]))
+def requeue_duplicates(key_id: str | None, source_id: str | None, setting: str) -> None:
+    """Mark a key or source whose re-posts put unsold leads back into the dial queue
+    (docs/intake.md, "Unsold leads pushed back"); a key's workers see it within
+    L2I_KEY_CACHE_TTL_S."""
+    import uuid
+
+    if (key_id is None) == (source_id is None):
+        raise click.UsageError("give exactly one of --key and --source")
+    cfg = _config()
+    on = setting == "on"
+    with _connect(cfg) as conn:
+        if key_id is not None:
+            done = conn.execute(
+                "UPDATE api_keys SET requeue_duplicates = %s WHERE key_id = %s", (on, key_id)
+            ).rowcount
+        else:
+            try:
+                sid = uuid.UUID(source_id or "")
+            except ValueError:
+                raise click.ClickException(f"no source {source_id!r}") from None
+            done = conn.execute(
+                "UPDATE lead_sources SET requeue_duplicates = %s WHERE source_id = %s", (on, sid)
+            ).rowcount
+    if not done:
+        raise click.ClickException(f"no such {'key' if key_id else 'source'}")
+    click.echo(f"requeue_duplicates {setting} for {key_id or source_id}", err=True)
+
+
 IMPORT_CHUNK = 256 * 1024
 
 
@@ -602,3 +634,50 @@ main.add_command(_webhooks_commands)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--org", required=True, help="Org id or name.")
+@click.option("--email", is_flag=True, help="TARGET is an email address, not a phone.")
+@click.argument("target")
+def erase(org: str, email: bool, target: str) -> None:
+    """Erase a person's data on request (docs/privacy.md): every lead of ORG with the phone
+    TARGET (any format) loses its personal data, the number is suppressed (`erasure`), and a
+    record is kept. Idempotent: a repeat answers the first record."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from lead2inbound.access.keystore import KeyStoreError, resolve_org
+    from lead2inbound.contract.problems import ProblemError
+    from lead2inbound.privacy.erasure import erase as erase_now
+    from lead2inbound.privacy.erasure import target as erase_target
+
+    cfg = _config()
+    try:
+        kind, value = erase_target(None if email else target, target if email else None)
+    except ProblemError as exc:
+        raise click.ClickException(f"{target!r} is not a possible phone number or email") from exc
+    with _connect(cfg) as conn:
+        try:
+            org_id = resolve_org(conn, org)
+        except KeyStoreError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    async def run() -> dict[str, object]:
+        async with await psycopg.AsyncConnection.connect(_database_url(cfg)) as conn:
+            async with conn.transaction():
+                record, _ = await erase_now(
+                    conn,
+                    org_id,
+                    kind,
+                    value,
+                    requested_by="cli",
+                    keep=cfg.erasure_keep,
+                    now=datetime.now(UTC),
+                )
+            return record.as_dict()
+
+    click.echo(json.dumps(asyncio.run(run())))

@@ -20,6 +20,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "not_found": (404, "Not found"),
     "method_not_allowed": (405, "Method not allowed"),
     "not_leased": (409, "Lead is not leased to you"),
+    "lead_locked": (409, "The lead cannot be changed in its current state"),
+    "precondition_failed": (412, "The lead has changed since it was read"),
     "request_timeout": (408, "Request body not received in time"),
     "idempotency_in_flight": (409, "A request with this Idempotency-Key is still in flight"),
     "nothing_to_replay": (409, "The delivery has no body to replay"),

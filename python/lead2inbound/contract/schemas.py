@@ -599,6 +599,14 @@ class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    requeue_duplicates: Annotated[
+        bool,
+        Meta(
+            description="The lead router's key: its re-post of a lead that ended with an outcome "
+            "allowing another call puts the lead back into the dial queue (docs/intake.md, "
+            '"Unsold leads pushed back"). Not for publishable keys.'
+        ),
+    ] = False
 
 
 # --- read-back, dial queue, suppressions, API keys (answers) --------------------------------------
@@ -843,6 +851,9 @@ class ApiKeyCreated(ApiKey):
             examples=["l2i_live_a1b2c3d4e5f6_..."],
         ),
     ]
+    requeue_duplicates: Annotated[
+        bool, Meta(description="Whether the key's re-posts requeue unsold leads.")
+    ] = False
 
 
 class ApiKeyList(msgspec.Struct):
@@ -1237,6 +1248,41 @@ class FacebookReceived(msgspec.Struct):
 
 # Where msgspec's types say less than the answers do (a union of untagged Structs), the OpenAPI
 # document is told more: schema name -> property -> schema (openapi.build applies these).
+class ErasureIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What to erase: a phone in any format, or an email address (exactly one)."""
+
+    phone: (
+        Annotated[
+            Annotated[str, Meta(max_length=100)],
+            Meta(description="Any format; normalized like a lead's.", examples=["(512) 555-0177"]),
+        ]
+        | None
+    ) = None
+    email: (
+        Annotated[
+            Annotated[str, Meta(max_length=320)],
+            Meta(
+                description="Every lead carrying this address is erased, with every other lead "
+                "of its numbers.",
+                examples=["jane@example.com"],
+            ),
+        ]
+        | None
+    ) = None
+
+
+class ErasureResult(msgspec.Struct):
+    """The record of an erasure (the first one, when the request was made before)."""
+
+    erasure_id: Annotated[str, Meta(description="The record's id (UUIDv7).")]
+    leads_erased: Annotated[int, Meta(description="Leads whose personal data was removed.")]
+    requested_at: Annotated[str, Meta(description="When (RFC 3339).")]
+    requested_by: Annotated[str, Meta(description="The key id that asked, or `cli`.")]
+    suppressed: Annotated[
+        int, Meta(description="Numbers on the org's suppression list with reason `erasure`.")
+    ]
+
+
 SCHEMA_PATCHES: dict[str, dict[str, Any]] = {
     "BatchItem": {
         "body": {

@@ -70,6 +70,8 @@ class PreparedLead:
     zones: tuple[str, ...] = ()  # candidate time zones (calling_hours.locate)
     calling_rules: tuple[str, ...] = ()  # calling-hours rules that apply
     warnings: tuple[str, ...] = ()  # what a source's lead left out (sources/lenient.py)
+    # sent by a key or source marked `requeue_duplicates` (intake/duplicates.py)
+    requeue: bool = False
     request_id: str | None = None  # the request that posted it, for its events (the writer sets it)
 
     @property

@@ -37,6 +37,14 @@ from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from lead2inbound.access.limits import Decision, RateLimiter
+from lead2inbound.intake.duplicates import (
+    REQUEUE_OUTCOMES,
+    consent_added_checks,
+    consent_later,
+    held_for_consent,
+    requeue,
+    requeued_checks,
+)
 from lead2inbound.intake.idempotency import Answer, Claim, store_answers
 from lead2inbound.intake.pipeline import PreparedLead, batch_json
 from lead2inbound.store import events
@@ -443,6 +451,29 @@ class LeadWriter:
             )
             for row in await cur.fetchall():
                 held[(str(row[0]), row[1], row[2])] = row
+        # Consent that arrives later (intake/duplicates.py): a follow-up statement, same
+        # transaction, only when a lost lead brings consent to a lead held for it.
+        changed = await consent_later(
+            conn,
+            [
+                (lead, str(h[3]))
+                for lead in lost
+                if (h := held.get(_lead_key(lead))) is not None and held_for_consent(h[4], h[6])
+            ],
+            log=self._event_log,
+        )
+        # Unsold leads pushed back: the same, for re-posts by a `requeue_duplicates` key/source.
+        requeued = await requeue(
+            conn,
+            [
+                (lead, str(h[3]))
+                for lead in lost
+                if lead.requeue
+                and (h := held.get(_lead_key(lead))) is not None
+                and h[4] in REQUEUE_OUTCOMES
+            ],
+            log=self._event_log,
+        )
         results = []
         for lead in leads:
             row = inserted.get(lead.lead_id)
@@ -463,6 +494,15 @@ class LeadWriter:
             h = held.get(_lead_key(lead))
             if h is None:  # the holder vanished between the statements: answer unavailable
                 raise StoreUnavailable("duplicate holder not found; retry")
+            c = changed.get(str(h[3])) or requeued.get(str(h[3]))
+            if c is not None:
+                checks = consent_added_checks(c) if str(h[3]) in changed else requeued_checks(c)
+                results.append(
+                    WriteResult(
+                        False, c.lead_id, c.status, c.eligible, c.reasons, c.phone_valid, checks
+                    )
+                )
+                continue
             results.append(
                 WriteResult(False, str(h[3]), h[4], h[5], list(h[6]), h[7], _dup_checks())
             )

@@ -79,6 +79,11 @@ class Config:
     batch_max_body_bytes: int = 16_777_216  # L2I_BATCH_MAX_BODY_BYTES: POST /v1/leads/batch
     csv_max_rows: int = 1_000_000  # L2I_CSV_MAX_ROWS: rows one POST /v1/leads/import may hold
     csv_chunk_rows: int = 500  # L2I_CSV_CHUNK_ROWS: rows per writer transaction on import
+    # --- privacy (docs/privacy.md) -------------------------------------------------------------
+    erasure_keep: str = "consent_proof"  # L2I_ERASURE_KEEP: consent_proof | nothing
+    lead_retention_days: int = 0  # L2I_LEAD_RETENTION_DAYS: older leads are purged; 0 = keep
+    retention_batch: int = 500  # L2I_RETENTION_BATCH: leads per purge transaction
+    retention_interval_s: float = 60.0  # L2I_RETENTION_INTERVAL_S: purge poll when nothing is due
     # --- events and webhooks (docs/events.md) -----------------------------------------------
     event_retention_days: int = 90  # L2I_EVENT_RETENTION_DAYS: older events are purged
     webhooks_allow_http: bool = False  # L2I_WEBHOOKS_ALLOW_HTTP: http:// endpoint URLs allowed
@@ -194,6 +199,17 @@ class Config:
         if self.auth_failures_per_minute < 0 or self.trusted_proxy_hops < 0:
             raise ConfigError(
                 "L2I_AUTH_FAILURES_PER_MINUTE and L2I_TRUSTED_PROXY_HOPS must be >= 0"
+            )
+        if self.erasure_keep not in {"consent_proof", "nothing"}:
+            raise ConfigError("L2I_ERASURE_KEEP must be 'consent_proof' or 'nothing'")
+        if (
+            self.lead_retention_days < 0
+            or self.retention_batch < 1
+            or self.retention_interval_s <= 0
+        ):
+            raise ConfigError(
+                "L2I_LEAD_RETENTION_DAYS must be >= 0 (0 = keep), L2I_RETENTION_BATCH >= 1 and "
+                "L2I_RETENTION_INTERVAL_S > 0"
             )
         if self.workers < 1:
             raise ConfigError("L2I_WORKERS must be at least 1")

@@ -144,6 +144,7 @@ def principal_of(source: Source) -> Principal:
         scopes=frozenset({"write"}),
         rate_limit=source.rate_limit,
         require_valid_phone=source.require_valid_phone,
+        requeue_duplicates=source.requeue_duplicates,
     )
 
 
@@ -336,6 +337,7 @@ class FacebookRetrier(BackgroundTask):
                 consent_skew_s=self._config.consent_clock_skew_s,
                 names=names,
             )
+            prepared.requeue = source.requeue_duplicates
             await self._dnc.gate(prepared)
             result = await self._writer.write(prepared)
             self._on_written(result)

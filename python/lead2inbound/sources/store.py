@@ -53,6 +53,7 @@ class Source:
     created_at: datetime
     require_valid_phone: bool = False
     success_status: int = 201
+    requeue_duplicates: bool = False  # re-posts requeue (intake/duplicates.py)
 
     @property
     def path(self) -> str:
@@ -106,6 +107,7 @@ def _row(row: Any) -> Source:
         created_at=row[13],
         require_valid_phone=bool(row[14]),
         success_status=int(row[15]),
+        requeue_duplicates=bool(row[16]) if len(row) > 16 else False,
     )
 
 

@@ -32,11 +32,13 @@ from lead2inbound.web.http import (
 from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
 from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
+from lead2inbound.web.resources.erasures import ErasuresResource
 from lead2inbound.web.resources.events import (
     EventsResource,
     EventStreamResource,
     LeadEventsResource,
 )
+from lead2inbound.web.resources.export import LeadsExportResource
 from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
 from lead2inbound.web.resources.guide import FieldsPage, QuickstartPage
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
@@ -166,6 +168,8 @@ def create_app(
     app.add_route("/v1/api-keys/{key_id}", ApiKeyResource(services))
     app.add_route("/v1/leads/batch", LeadsBatchResource(services))
     app.add_route("/v1/leads/import", LeadsImportResource(services))
+    app.add_route("/v1/leads/export", LeadsExportResource(services))
+    app.add_route("/v1/erasures", ErasuresResource(services))
     app.add_route("/v1/sources", SourcesResource(services))
     app.add_route("/v1/sources/{source_id}", SourceResource(services))
     app.add_route("/v1/sources/{source_id}/leads", SourceLeadsResource(services))

@@ -47,6 +47,7 @@ class Resp:
     media: str = JSON
     headers: tuple[str, ...] = ()  # names from HEADERS (beyond the ones every answer has)
     raw_schema: dict[str, Any] | None = None  # for bodies that are not msgspec types
+    more_media: tuple[str, ...] = ()  # other media types of the same body (exports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,15 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "Allow": {"description": "The methods the path takes.", "schema": {"type": "string"}},
+    "ETag": {
+        "description": "The lead's version: send it back in `If-Match` with `PATCH` so a change "
+        "made meanwhile is not overwritten (412).",
+        "schema": {"type": "string"},
+    },
+    "Content-Disposition": {
+        "description": "`attachment` with a file name (exports).",
+        "schema": {"type": "string"},
+    },
 }
 
 _CORS = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary")
@@ -184,6 +194,7 @@ ERROR_TEXT: dict[int, str] = {
     405: "The method is not allowed on this path (the `Allow` header lists those that are).",
     409: "Conflict: a request with this Idempotency-Key is still in flight, or (dial queue) "
     "the lead is not leased to the caller.",
+    412: "`If-Match` does not name the current `ETag`: read the object again.",
     413: "The body is too large.",
     415: "The Content-Type is not one of those accepted.",
     422: "Validation failed: `errors` names the bad fields (at most 20); or the Idempotency-Key "
@@ -325,6 +336,10 @@ def build(app: Any, *, title: str = "lead2inbound intake API") -> dict[str, Any]
             {"name": "suppressions", "description": "The org's opt-out list."},
             {"name": "api-keys", "description": "Manage the org's API keys."},
             {
+                "name": "privacy",
+                "description": "Erasure on request, retention (docs/privacy.md).",
+            },
+            {
                 "name": "sources",
                 "description": "Lead sources: vendors' own webhook payloads, mapped into leads "
                 "(docs/lead-sources.md).",
@@ -413,7 +428,7 @@ def _operation(template: str, method: str, op: Op, ref_of: dict[Any, Any]) -> di
         if r.schema is not None:
             entry["content"] = {r.media: {"schema": ref_of[r.schema]}}
         elif r.raw_schema is not None:
-            entry["content"] = {r.media: {"schema": r.raw_schema}}
+            entry["content"] = {m: {"schema": r.raw_schema} for m in (r.media, *r.more_media)}
         responses[str(r.status)] = entry
     statuses = set(op.errors)
     if authed:  # the key lookup and the rate limiter need the stores: 503 when they are down

@@ -41,6 +41,7 @@ from lead2inbound.intake.validation import error
 from lead2inbound.intake.writer import LeadWriter
 from lead2inbound.ops.config import Config, ConfigError
 from lead2inbound.ops.metrics import TALLY, Metrics
+from lead2inbound.privacy.retention import RetentionPurge
 from lead2inbound.sources.facebook import FacebookRetrier
 from lead2inbound.store import suppressions
 from lead2inbound.store.queries import sql
@@ -136,9 +137,18 @@ class Services:
         self.listener = EventListener(config.database_url)
         self.listener.subscribe(lambda orgs: self.deliverer.poke())
         self.streams = StreamHub()
-        self.retention = EventRetention(self.pool, config.event_retention_days)
+        self.event_retention = EventRetention(self.pool, config.event_retention_days)
         self.listener.subscribe(self.streams.on_events)
         self.outbound = policy_of(config)
+        # The retention purge (docs/privacy.md); idle unless L2I_LEAD_RETENTION_DAYS is set.
+        self.lead_retention = RetentionPurge(
+            self.pool,
+            days=config.lead_retention_days,
+            batch=config.retention_batch,
+            interval_s=config.retention_interval_s,
+            keep_proof=config.erasure_keep == "consent_proof",
+            clock=clock,
+        )
         self._rechecks: set[asyncio.Task[None]] = set()
         self._tally: asyncio.Task[None] | None = None
         self._origins: dict[str, tuple[bool, float]] = {}
@@ -157,7 +167,8 @@ class Services:
         self.facebook.start()
         self.listener.start()
         self.deliverer.start()
-        self.retention.start()
+        self.event_retention.start()
+        self.lead_retention.start()
         # Everything built so far (modules, the app, pools) lives as long as the worker: move it
         # out of the collector's sight so a full collection does not walk it (tens of ms under
         # load, every second or so: the p99 of every request caught behind it).
@@ -170,7 +181,8 @@ class Services:
         await self.idempotency.stop()
         await self.facebook.stop()
         self.streams.close()
-        await self.retention.stop()
+        await self.lead_retention.stop()
+        await self.event_retention.stop()
         await self.deliverer.stop()
         await self.listener.stop()
         await self.writer.stop()

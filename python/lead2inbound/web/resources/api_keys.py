@@ -58,6 +58,7 @@ class ApiKeysResource:
                 ip_rate_limit=body.ip_rate_limit,
                 success_url=body.success_url,
                 error_url=body.error_url,
+                requeue_duplicates=body.requeue_duplicates,
             )
         except keystore.KeyStoreError as exc:
             raise bad(exc.param or "kind", str(exc)) from None
@@ -65,7 +66,8 @@ class ApiKeysResource:
             full, info = await keystore.create_new_key(
                 conn, principal.org_id, self.s.config.key_pepper.encode(), new
             )
-        send_json(resp, 201, {"key": full, **info.as_dict()})
+        answer = {"key": full, **info.as_dict(), "requeue_duplicates": body.requeue_duplicates}
+        send_json(resp, 201, answer)
         resp.set_header("Location", f"/v1/api-keys/{info.key_id}")
 
     async def on_get(self, req: Any, resp: Any) -> None:

@@ -105,7 +105,7 @@ def lead_answer(result: WriteResult, lead: PreparedLead) -> Answer:
 
 def prepare_for(s: Services, principal: Any, lead: LeadIn, names: WireNames) -> PreparedLead:
     """`pipeline.prepare` with the caller's org policy, key and the service's consent skew."""
-    return prepare(
+    prepared = prepare(
         lead,
         policy=policy_of(principal),
         key_id=principal.key_id,
@@ -113,6 +113,8 @@ def prepare_for(s: Services, principal: Any, lead: LeadIn, names: WireNames) -> 
         consent_skew_s=s.config.consent_clock_skew_s,
         names=names,
     )
+    prepared.requeue = principal.requeue_duplicates
+    return prepared
 
 
 async def submit(

@@ -1,18 +1,21 @@
-"""GET /v1/leads/{lead_id} and GET /v1/leads: reading leads back (`read` scope)."""
+"""GET /v1/leads/{lead_id} and GET /v1/leads: reading leads back (`read` scope); PATCH
+/v1/leads/{lead_id}: correcting one (`write` scope, intake/corrections.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import msgspec
 from psycopg.rows import dict_row
 
 from lead2inbound._core import InvalidPhone, normalize
-from lead2inbound.contract.problems import not_found
+from lead2inbound.contract.problems import ProblemError, not_found
 from lead2inbound.contract.schemas import LeadList, StoredLead
 from lead2inbound.dialing.leads import lead_json
+from lead2inbound.intake.corrections import EDITABLE, etag, patch_lead
 from lead2inbound.store.queries import sql
-from lead2inbound.web.http import send_json
+from lead2inbound.web.http import JSON, media_type, read_body, send_json
 from lead2inbound.web.openapi import Op, Resp, query
 from lead2inbound.web.resources.common import (
     LEAD_ID,
@@ -27,6 +30,34 @@ if TYPE_CHECKING:
     from lead2inbound.web.services import Services
 
 STATUSES_MAX = 64
+MERGE_PATCH = "application/merge-patch+json"
+_json_any = msgspec.json.Decoder()
+
+# The filters the listing and the export share.
+FILTERS = (
+    query(
+        "status",
+        "Only leads with this status (`new`, `ineligible`, `pending_scrub`, `dialing` or a "
+        "dial outcome).",
+        {"type": "string", "maxLength": STATUSES_MAX},
+    ),
+    query("source", "Only leads with this `source`."),
+    query(
+        "phone",
+        "Only leads for this phone (any format; normalized like a lead's). Not a possible "
+        "number: 422 (`invalid_phone`).",
+    ),
+    query(
+        "created_after",
+        "Only leads created after this RFC 3339 date-time (with an offset).",
+        {"type": "string", "format": "date-time"},
+    ),
+    query(
+        "created_before",
+        "Only leads created before this RFC 3339 date-time (with an offset).",
+        {"type": "string", "format": "date-time"},
+    ),
+)
 
 LIST_LEADS = Op(
     summary="List leads",
@@ -39,28 +70,7 @@ LIST_LEADS = Op(
             "Page size (1-100, default 10).",
             {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
         ),
-        query(
-            "status",
-            "Only leads with this status (`new`, `ineligible`, `pending_scrub`, `dialing` or a "
-            "dial outcome).",
-            {"type": "string", "maxLength": STATUSES_MAX},
-        ),
-        query("source", "Only leads with this `source`."),
-        query(
-            "phone",
-            "Only leads for this phone (any format; normalized like a lead's). Not a possible "
-            "number: 422 (`invalid_phone`).",
-        ),
-        query(
-            "created_after",
-            "Only leads created after this RFC 3339 date-time (with an offset).",
-            {"type": "string", "format": "date-time"},
-        ),
-        query(
-            "created_before",
-            "Only leads created before this RFC 3339 date-time (with an offset).",
-            {"type": "string", "format": "date-time"},
-        ),
+        *FILTERS,
         query(
             "starting_after",
             "The `next_cursor` of the previous page, or a lead id of this org: the page starts "
@@ -84,7 +94,7 @@ class LeadResource:
             "queue and lease state.",
             scope="read",
             parameters=(LEAD_ID,),
-            responses=(Resp(200, "The lead.", StoredLead),),
+            responses=(Resp(200, "The lead.", StoredLead, headers=("ETag",)),),
             errors=(404, 405),
             notes=(
                 (
@@ -94,7 +104,53 @@ class LeadResource:
                 ),
             ),
             tags=("leads",),
-        )
+        ),
+        "patch": Op(
+            summary="Correct a lead",
+            description="A JSON Merge Patch (RFC 7396) of the poster's fields: "
+            + ", ".join(f"`{n}`" for n in EDITABLE)
+            + ". `null` deletes a field; objects (consent, attribution, custom_fields) merge "
+            "member by member. The merged lead is validated exactly as `POST /v1/leads` "
+            "validates one. The phone cannot change (422 naming `phone`). A consent change "
+            "decides the lead again (consent gate, suppression list; into or out of the dial "
+            "queue); a state change recomputes its calling window. Send the `ETag` of your last "
+            "read as `If-Match` to refuse a change made meanwhile (412). See docs/api.md.",
+            scope="write",
+            parameters=(
+                LEAD_ID,
+                {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": "The lead's `ETag` as last read; any other is a 412.",
+                    "schema": {"type": "string"},
+                },
+            ),
+            raw_body=(
+                MERGE_PATCH,
+                {
+                    "type": "object",
+                    "description": "Fields of `LeadIn` (except `phone`) to set; `null` deletes.",
+                    "properties": {n: {} for n in EDITABLE},
+                    "additionalProperties": False,
+                },
+            ),
+            responses=(Resp(200, "The lead as changed.", StoredLead, headers=("ETag",)),),
+            errors=(400, 404, 405, 409, 412, 413, 415, 422),
+            notes=(
+                (405, "`batch`, `import` and `export` are not lead ids."),
+                (
+                    409,
+                    "The lead is being dialed, has a dial outcome, or was erased: `lead_locked`.",
+                ),
+                (
+                    422,
+                    "The patch or the merged lead is invalid (`errors` names each field, as "
+                    "for `POST /v1/leads`); `phone` is named with code `immutable`.",
+                ),
+            ),
+            tags=("leads",),
+        ),
     }
 
     def __init__(self, services: Services):
@@ -105,6 +161,32 @@ class LeadResource:
         row = await read_lead(self.s, principal.org_id, lead_id)
         if row is None:
             raise not_found("lead")
+        resp.set_header("ETag", etag(row["updated_at"]))
+        send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
+
+    async def on_patch(self, req: Any, resp: Any, lead_id: str) -> None:
+        principal = await self.s.authorize(req, "write")
+        lead = lead_uuid(lead_id)
+        kind, _ = media_type(req)
+        if kind not in (MERGE_PATCH, JSON):
+            raise ProblemError(
+                "unsupported_media_type", f"Content-Type must be {MERGE_PATCH} (or {JSON})."
+            )
+        body = await read_body(req, self.s.config.max_body_bytes)
+        try:
+            patch = _json_any.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise ProblemError("bad_request", f"The body is not valid JSON: {exc}.") from None
+        async with self.s.pool.connection() as conn, conn.transaction():
+            row, _changed = await patch_lead(
+                conn,
+                principal.org_id,
+                lead,
+                patch,
+                if_match=req.get_header("If-Match"),
+                consent_skew_s=self.s.config.consent_clock_skew_s,
+            )
+        resp.set_header("ETag", etag(row["updated_at"]))
         send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
 
 
@@ -143,8 +225,9 @@ async def page_position(s: Services, org_id: str, raw: str | None) -> tuple[Any,
     raise bad("starting_after", "starting_after is not a cursor or lead id from this listing")
 
 
-async def list_leads(s: Services, req: Any, org_id: str) -> dict[str, Any]:
-    limit = int_param(req, "limit", 10, 1, 100)
+def lead_filters(req: Any, org_id: str) -> dict[str, Any]:
+    """The filters `GET /v1/leads` and its export share, from the query (422 naming a bad
+    one)."""
     status = text_param(req, "status")
     if status is not None and len(status) > STATUSES_MAX:
         raise bad("status", "unknown status")
@@ -156,10 +239,21 @@ async def list_leads(s: Services, req: Any, org_id: str) -> dict[str, Any]:
         except InvalidPhone:
             raise bad("phone", "phone is not a possible phone number", "invalid_phone") from None
     after, before = time_param(req, "created_after"), time_param(req, "created_before")
+    return {
+        "org": org_id,
+        "status": status,
+        "source": source,
+        "phone": phone,
+        "after": after,
+        "before": before,
+    }
+
+
+async def list_leads(s: Services, req: Any, org_id: str) -> dict[str, Any]:
+    limit = int_param(req, "limit", 10, 1, 100)
+    filters = lead_filters(req, org_id)
     c_at, c_id = await page_position(s, org_id, text_param(req, "starting_after"))
-    params = {"org": org_id, "status": status, "source": source, "phone": phone,
-              "after": after, "before": before, "c_at": c_at, "c_id": c_id,
-              "limit": limit + 1}  # fmt: skip
+    params = {**filters, "c_at": c_at, "c_id": c_id, "limit": limit + 1}
     async with s.pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(sql("leads_list"), params)
