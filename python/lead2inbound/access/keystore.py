@@ -230,7 +230,7 @@ def checked_new_key(
         )
     except KeyStoreError as exc:
         raise KeyStoreError(str(exc), exc.param or "kind") from None
-    return NewKey(name, parsed, rate_limit, test, form)
+    return NewKey(name, parsed, rate_limit, test, form, requeue_duplicates)
 
 
 def _form_of(row: Any) -> FormOptions:
