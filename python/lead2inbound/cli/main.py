@@ -557,11 +557,13 @@ def _dnc_secret_key(cfg: Config, embedded: bool) -> None:
         os.environ["L2I_SECRET_KEY"] = key
 
 
+from lead2inbound.cli.dial import dial as _dial_commands  # noqa: E402
 from lead2inbound.cli.dnc import dnc as _dnc_commands  # noqa: E402
 from lead2inbound.cli.sources import sources as _sources_commands  # noqa: E402
 
 main.add_command(_dnc_commands)
 main.add_command(_sources_commands)
+main.add_command(_dial_commands)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,7 +26,13 @@ from lead2inbound.web.http import (
     new_request_id,
 )
 from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
-from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
+from lead2inbound.web.resources.dial_queue import (
+    AttemptResource,
+    ClaimResource,
+    CompleteResource,
+    DialPolicyResource,
+    ReleaseResource,
+)
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
 from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
@@ -122,6 +128,8 @@ def create_app(
     app.add_route("/v1/dial-queue/claim", ClaimResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/complete", CompleteResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/release", ReleaseResource(services))
+    app.add_route("/v1/dial-queue/{lead_id}/attempts", AttemptResource(services))
+    app.add_route("/v1/dial-policy", DialPolicyResource(services))
     app.add_route("/v1/suppressions", SuppressionsResource(services))
     app.add_route("/v1/suppressions/{phone}", SuppressionResource(services))
     app.add_route("/v1/api-keys", ApiKeysResource(services))
