@@ -50,3 +50,8 @@ CREATE INDEX dial_queue_retry ON dial_queue (org_id, due_at, lead_id)
     WHERE due_at IS NOT NULL AND NOT callback AND lease_expires_at IS NULL;
 CREATE INDEX dial_queue_callback ON dial_queue (org_id, due_at, lead_id)
     WHERE callback AND lease_expires_at IS NULL;
+
+-- A number's live leases (counted as calls about to happen by the state limits), found by phone
+-- among the few leased entries rather than by scanning every lease of the org.
+CREATE INDEX dial_queue_leased_phone ON dial_queue (org_id, phone)
+    WHERE lease_expires_at IS NOT NULL;

@@ -6,6 +6,6 @@ SELECT p.phone, lim.state, lim.n,
           AND a.at > %(now)s::timestamptz - make_interval(secs => lim.win))
        + (SELECT count(*) FROM dial_queue o
           WHERE o.org_id = %(org)s AND o.phone = p.phone
-            AND o.lease_expires_at > %(now)s::timestamptz) AS used
+            AND o.lease_expires_at IS NOT NULL AND o.lease_expires_at > %(now)s::timestamptz) AS used
 FROM unnest(%(phones)s::text[]) AS p (phone),
      unnest(%(l_state)s::text[], %(l_max)s::int[], %(l_window)s::int[]) AS lim (state, n, win)

@@ -39,7 +39,7 @@ WHERE q.org_id = %(org)s
                  AND a.at > %(now)s::timestamptz - make_interval(secs => lim.win))
             + (SELECT count(*) FROM dial_queue o
                WHERE o.org_id = q.org_id AND o.phone = q.phone AND o.lead_id <> q.lead_id
-                 AND o.lease_expires_at > %(now)s::timestamptz) >= lim.n))
+                 AND o.lease_expires_at IS NOT NULL AND o.lease_expires_at > %(now)s::timestamptz) >= lim.n))
 ORDER BY LANE_ORDER
 LIMIT %(limit)s
 FOR UPDATE OF q SKIP LOCKED
