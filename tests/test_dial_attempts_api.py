@@ -69,6 +69,7 @@ def test_attempts_schedule_and_show_on_the_lead(service, org):
         ({"result": "busy", "at": "2000-01-01T00:00:00Z"}, "at"),
         ({"result": "busy", "duration_s": -1}, "duration_s"),
         ({"result": "busy", "dialer": "x" * 201}, "dialer"),
+        ({"result": "busy", "dialer": "a\u0000b"}, "dialer"),
         ({"result": "busy", "lease_id": "nope"}, "lease_id"),
         ({"result": "busy", "extra": 1}, "extra"),
     ],

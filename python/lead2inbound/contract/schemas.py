@@ -466,7 +466,9 @@ AWARE_TIME = Meta(tz=True, extra_json_schema={"format": "date-time"})
 DURATION = Meta(ge=0, le=86400, description="How long the call lasted, in seconds.", examples=[42])
 DIALER = Meta(
     max_length=200,
-    description="Who or what dialed: an agent, a campaign (free text, up to 200 characters).",
+    pattern=r"^[^\x00]*$",
+    description="Who or what dialed: an agent, a campaign (free text, up to 200 characters, no "
+    "NUL).",
     examples=["agent-17"],
 )
 

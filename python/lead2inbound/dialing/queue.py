@@ -144,48 +144,62 @@ class DialQueue:
     ) -> list[dict[str, Any]]:
         """Lease up to `limit` leads to `owner` (the claiming key); rows with their lease."""
         now = self.clock()
-        # Pipeline mode: statements whose results are not read yet (BEGIN, the sweep, the number
-        # locks, COMMIT) travel with the next one that is, saving round trips.
-        async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+        # Pipeline mode: statements whose results are not read yet travel with the next one that
+        # is read: BEGIN, the sweep and the first lanes go as one round trip, the number locks
+        # with their count, the lease with COMMIT (its rows are read after the commit).
+        async with self._pool.connection() as conn, conn.pipeline():
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(sql("claim_sweep"), {"org": org_id, "now": now})
-            picked = await self._pick(cur, org_id, now, limit)
-            if self.enforce_limits:
-                picked = await self._within_limits(cur, org_id, now, picked)
-            ids = [r["lead_id"] for r in picked]
-            if self.rescrub is not None and ids:
-                keep = set(await self.rescrub(conn, org_id, [str(i) for i in ids]))
-                ids = [i for i in ids if str(i) in keep]
-            if not ids:
-                return []
-            await cur.execute(
-                sql("claim_lease"),
-                {"org": org_id, "owner": owner, "now": now, "lease": lease_seconds, "ids": ids},
-            )
+            async with conn.transaction():
+                await cur.execute(sql("claim_sweep"), {"org": org_id, "now": now})
+                picked = await self._pick(conn, org_id, now, limit)
+                if self.enforce_limits:
+                    picked = await self._within_limits(cur, org_id, now, picked)
+                ids = [r["lead_id"] for r in picked]
+                if self.rescrub is not None and ids:
+                    keep = set(await self.rescrub(conn, org_id, [str(i) for i in ids]))
+                    ids = [i for i in ids if str(i) in keep]
+                if not ids:
+                    return []
+                await cur.execute(
+                    sql("claim_lease"),
+                    {"org": org_id, "owner": owner, "now": now, "lease": lease_seconds,
+                     "ids": ids},
+                )  # fmt: skip
             return await cur.fetchall()
 
-    async def _pick(self, cur: Any, org_id: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+    async def _pick(
+        self, conn: AsyncConnection[Any], org_id: str, now: datetime, limit: int
+    ) -> list[dict[str, Any]]:
         """The claimable entries, locked, in claim order: callbacks due, then new leads and
-        retries due (new first, newest first; or, `fifo`, both by when they became due)."""
+        retries due (new first, newest first; or, `fifo`, both by when they became due).
+
+        The lanes that are always needed are sent together (one round trip), each asking for
+        `limit` rows; rows one of them locked beyond what the answer takes stay locked until
+        the claim commits, which only makes a concurrent claimer skip them."""
         params = {"org": org_id, "now": now, "enforce": self.enforce_hours,
                   "limits": self.enforce_limits, **self._params}  # fmt: skip
 
-        async def lane(name: str, n: int) -> list[dict[str, Any]]:
-            await cur.execute(_LANE_SQL[name], {**params, "limit": n})
-            return list(await cur.fetchall())
+        async def send(*names: str) -> list[Any]:
+            curs = []
+            for name in names:
+                cur = conn.cursor(row_factory=dict_row)
+                await cur.execute(_LANE_SQL[name], {**params, "limit": limit})
+                curs.append(cur)
+            return [list(await cur.fetchall()) for cur in curs]
 
-        picked = await lane("callback", limit)
-        if len(picked) < limit and self.order == "fifo":
-            # Both lanes by their own index, merged by when each became due (a new lead when it
-            # was queued). Up to `limit` rows of the merge's loser stay locked until commit.
-            more = await lane("new_fifo", limit - len(picked))
-            more += await lane("retry", limit - len(picked))
-            more.sort(key=lambda r: (r["due_at"] or r["queued_at"], r["lead_id"]))
-            picked += more[: limit - len(picked)]
-        elif len(picked) < limit:
-            picked += await lane("new", limit - len(picked))
-            if len(picked) < limit:
-                picked += await lane("retry", limit - len(picked))
+        if self.order == "fifo":
+            # new leads and retries by their own indexes, merged by when each became due (a new
+            # lead when it was queued)
+            callbacks, new, retries = await send("callback", "new_fifo", "retry")
+            more = sorted(
+                new + retries, key=lambda r: (r["due_at"] or r["queued_at"], r["lead_id"])
+            )
+            return (callbacks + more)[:limit]
+        callbacks, new = await send("callback", "new")
+        picked = (callbacks + new)[:limit]
+        if len(picked) < limit:
+            (retries,) = await send("retry")
+            picked += retries[: limit - len(picked)]
         return picked
 
     async def _within_limits(
