@@ -360,3 +360,32 @@ async def test_suppressed_numbers_never_handed_out_whatever_their_schedule(pool,
                      (org.org_id, "+15125550181", org.org_id, "+15125550182"))  # fmt: skip
     clock.at += timedelta(hours=2)
     assert await claim_ids(queue, org.org_id) == []
+
+
+async def test_eight_claimers_across_lanes_never_share_a_lead(pool, database_url):
+    """New leads, retries due and callbacks due, drained by 8 concurrent claimers on two pools:
+    every lead handed out exactly once."""
+    org = make_org(database_url)
+    ids = bulk_insert(database_url, org.org_id, [f"+1512555{i:04d}" for i in range(240)],
+                      state="TX", batch=60)  # fmt: skip
+    clock = Clock(datetime(2026, 7, 8, 12, 0, tzinfo=CT))
+    queue = DialQueue(pool, clock=clock)
+    # 60 retries and 20 callbacks, all due an hour later
+    first = await claim_ids(queue, org.org_id, 80)
+    for lead in first[:60]:
+        await no_answer(queue, org.org_id, lead)
+    for lead in first[60:]:
+        await queue.complete(org.org_id, "k", lead, "callback_requested", None,
+                             callback_at=clock() + timedelta(minutes=30))  # fmt: skip
+    clock.at += timedelta(hours=1)
+    handed: list[str] = []
+    async with AsyncConnectionPool(database_url, min_size=4, max_size=8, open=False) as other:
+        await other.open(wait=True)
+        queues = [DialQueue(p, clock=clock) for p in (pool, other)]
+
+        async def dialer(i: int) -> None:
+            while got := await claim_ids(queues[i % 2], org.org_id, 7, owner=f"d{i}"):
+                handed.extend(got)
+
+        await asyncio.gather(*(dialer(i) for i in range(8)))
+    assert sorted(handed) == sorted(ids)
