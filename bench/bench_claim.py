@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 from psycopg import sql as pgsql
@@ -131,34 +133,59 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def dialer(queue: DialQueue, name: str, claims: int, times: list[float],
-                 handed: Counter) -> None:  # fmt: skip
+async def dialer(
+    claimer: DialQueue, settler: DialQueue, name: str, claims: int, times: list[float],
+    handed: Counter,
+) -> None:  # fmt: skip
     for _ in range(claims):
         t0 = time.perf_counter()
-        rows = await queue.claim(ORG, name, 10, 300)
+        rows = await claimer.claim(ORG, name, 10, 300)
         times.append((time.perf_counter() - t0) * 1000)
         for row in rows:
             handed[str(row["lead_id"])] += 1
-            await queue.attempt(ORG, name, str(row["lead_id"]), Attempt("no_answer"), None)
+            await settler.attempt(ORG, name, str(row["lead_id"]), Attempt("no_answer"), None)
+
+
+def backend_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a local Postgres backend has used; None if not readable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run(url: str, args: argparse.Namespace) -> None:
-    async with AsyncConnectionPool(url, min_size=9, max_size=9, open=False) as pool:
+    async with (
+        AsyncConnectionPool(url, min_size=9, max_size=9, open=False) as pool,
+        AsyncConnectionPool(url, min_size=1, max_size=1, open=False) as alone_pool,
+    ):
         await pool.open(wait=True)
+        await alone_pool.open(wait=True)
         queue = DialQueue(pool, clock=lambda: NOW)
+        alone_queue = DialQueue(alone_pool, clock=lambda: NOW)
+        async with alone_pool.connection() as conn:
+            row = await (await conn.execute("SELECT pg_backend_pid()")).fetchone()
+        assert row is not None
         handed: Counter = Counter()
         alone: list[float] = []
-        await dialer(queue, "warmup", 20, [], handed)
-        await dialer(queue, "alone", args.claims, alone, handed)
+        await dialer(alone_queue, queue, "warmup", 20, [], handed)
+        cpu0 = backend_cpu_s(row[0])
+        await dialer(alone_queue, queue, "alone", args.claims, alone, handed)
+        cpu1 = backend_cpu_s(row[0])
         together: list[float] = []
-        await asyncio.gather(*(dialer(queue, f"dialer-{i}", args.claims // 8, together, handed)
-                               for i in range(8)))  # fmt: skip
+        await asyncio.gather(*(dialer(queue, queue, f"dialer-{i}", args.claims // 8, together,
+                                      handed) for i in range(8)))  # fmt: skip
     twice = [lead for lead, n in handed.items() if n > 1]
+    print(f"load average at the end: {os.getloadavg()}")
     for label, times in (("1 dialer", alone), ("8 dialers at once", together)):
         print(
             f"claim of 10, {label}: {len(times)} claims, p50 {statistics.median(times):.2f} ms, "
             f"p99 {pct(times, 99):.2f} ms, max {max(times):.2f} ms"
         )
+    if cpu0 is not None and cpu1 is not None:
+        print(f"Postgres CPU per claim (1 dialer, its backend's user+system time): "
+              f"{(cpu1 - cpu0) / args.claims * 1000:.2f} ms")  # fmt: skip
     print(f"leads handed out: {sum(handed.values())}, handed out twice: {len(twice)}")
     assert not twice, twice[:5]
 
