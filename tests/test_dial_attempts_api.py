@@ -57,6 +57,13 @@ def test_attempts_schedule_and_show_on_the_lead(service, org):
     assert claim(service, dialer) == []
     shown = call(service, "GET", f"/v1/leads/{made['lead_id']}", writer).json()
     assert shown["attempts"] == 1 and shown["next_attempt_at"] == body["next_attempt_at"]
+    # the event log (issue 23): lead.attempted, its data the lead now and the attempt
+    evts = call(service, "GET", f"/v1/leads/{made['lead_id']}/events", writer).json()["data"]
+    assert [e["type"] for e in evts][-2:] == ["lead.claimed", "lead.attempted"]
+    data = evts[-1]["data"]
+    assert data["result"] == "no_answer" and data["attempt_no"] == 1 and data["dialer"] == "agent-7"
+    assert data["duration_s"] == 25 and data["attempts"] == 1
+    assert data["next_attempt_at"] is not None and data["lease_expires_at"] is None
 
 
 @pytest.mark.parametrize(
@@ -131,6 +138,10 @@ def test_last_attempt_ends_unreachable_over_http(service, org):
                 json={"result": "no_answer"})  # fmt: skip
     assert resp.json()["status"] == "unreachable" and resp.json()["queued_at"] is None
     assert resp.json()["callable_at"] is None
+    evts = call(service, "GET", f"/v1/leads/{made['lead_id']}/events", writer).json()["data"]
+    assert [e["type"] for e in evts][-2:] == ["lead.attempted", "lead.completed"]
+    assert evts[-1]["data"]["outcome"] == "unreachable"
+    assert evts[-1]["data"]["reason"] == "max_attempts"
 
 
 def test_callback_over_http(service, org):

@@ -114,6 +114,18 @@ async def test_rescrub_due_before_dialing(database_url, fake, org):
     left = {str(r[0]) for r in fetch(database_url, "SELECT lead_id FROM dial_queue")}
     assert left == {old_clear, fresh, never}
     assert fetch(database_url, "SELECT count(*) FROM dnc_scrubs") == [(3,)]
+    # the event log: one lead.dnc_scrubbed per re-scrub (checks.dnc its answer), a hit held
+    scrubbed = fetch(
+        database_url,
+        "SELECT lead_id::text, type, data->'checks'->>'dnc' FROM events ORDER BY xact, seq",
+    )
+    assert scrubbed == [
+        (old_clear, "lead.dnc_scrubbed", "clear"),
+        (old_hit, "lead.dnc_scrubbed", "dnc_hit"),
+        (never, "lead.dnc_scrubbed", "clear"),
+        (old_hit, "lead.held", "dnc_hit"),
+        (old_down, "lead.dnc_scrubbed", "unavailable"),
+    ]
 
 
 async def test_rescrubbers_on_two_workers_never_double_scrub(database_url, fake, org):
@@ -142,6 +154,11 @@ async def test_rescrubbers_on_two_workers_never_double_scrub(database_url, fake,
         ("new", 40)
     ]
     assert fetch(database_url, "SELECT count(*) FROM dial_queue") == [(40,)]
+    # each settled lead: one lead.dnc_scrubbed, then one lead.queued
+    assert fetch(database_url, "SELECT type, count(*) FROM events GROUP BY type ORDER BY 1") == [
+        ("lead.dnc_scrubbed", 40),
+        ("lead.queued", 40),
+    ]
 
 
 def test_rekey_moves_credentials_to_the_new_key(database_url, org):

@@ -12,6 +12,8 @@ import time
 import httpx
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lead2inbound.cli import main
 from tests.fakes.graph import PAGE_TOKEN, GraphFake
@@ -39,18 +41,23 @@ def graph():
     fake.stop()
 
 
+def graph_env(graph: GraphFake, **extra: str) -> dict[str, str]:
+    """The operator's settings pointing the fetcher at the local fake Graph API (an http
+    address on 127.0.0.1: allowed by L2I_FACEBOOK_GRAPH_ALLOW_PRIVATE only)."""
+    return {
+        "L2I_SECRET_KEY": SECRET_KEY,
+        "L2I_FACEBOOK_GRAPH_URL": graph.graph_url,
+        "L2I_FACEBOOK_GRAPH_ALLOW_PRIVATE": "true",
+        "L2I_FACEBOOK_TIMEOUT_MS": "300",
+        "L2I_FACEBOOK_RETRY_INTERVAL_S": "0.2",
+        "L2I_FACEBOOK_RETRY_MAX_BACKOFF_S": "0.5",
+        **extra,
+    }
+
+
 @pytest.fixture
-def service(server_factory, database_url, redis_url):
-    return server_factory(
-        service_env(
-            database_url,
-            redis_url,
-            L2I_SECRET_KEY=SECRET_KEY,
-            L2I_FACEBOOK_TIMEOUT_MS="300",
-            L2I_FACEBOOK_RETRY_INTERVAL_S="0.2",
-            L2I_FACEBOOK_RETRY_MAX_BACKOFF_S="0.5",
-        )
-    )
+def service(server_factory, database_url, redis_url, graph):
+    return server_factory(service_env(database_url, redis_url, **graph_env(graph)))
 
 
 @pytest.fixture
@@ -65,7 +72,7 @@ def facebook_source(service, org, graph, **over):
         "secret": APP_SECRET,
         "verify_token": VERIFY_TOKEN,
         "page_token": PAGE_TOKEN,
-        "options": {**_preset_options(), "graph_url": graph.graph_url},
+        "options": _preset_options(),
         **over,
     }
     return create_source(service.url, org.key("admin"), **body)
@@ -130,7 +137,7 @@ def test_signed_notification_fetches_the_lead(service, database_url, org, graph)
 
     resp = httpx.post(url, content=NOTIFICATION, headers=signed(NOTIFICATION))
     assert resp.status_code == 200, resp.text
-    assert resp.json() == {"received": 1, "kept": 1}
+    assert resp.json() == {"received": 1, "kept": 1, "refused": 0}
     done = wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
     assert done[0][0] == LEADGEN_ID and done[0][3] is None
 
@@ -160,7 +167,7 @@ def test_signed_notification_fetches_the_lead(service, database_url, org, graph)
 
     # the same notification again (Facebook retries): one row, no second fetch, one lead
     again = httpx.post(url, content=NOTIFICATION, headers=signed(NOTIFICATION))
-    assert again.json() == {"received": 1, "kept": 0}
+    assert again.json() == {"received": 1, "kept": 0, "refused": 0}
     time.sleep(0.6)
     assert len(rows(database_url)) == 1 and graph.fetches == [LEADGEN_ID]
     assert len(stored_leads(database_url, org.org_id)) == 1
@@ -233,7 +240,7 @@ def test_a_lead_fetched_twice_is_one_lead(service, database_url, org, graph):
     two["entry"][0]["changes"].append(second)
     body = json.dumps(two).encode()
     resp = httpx.post(f"{service.url}{source['ingest_url']}", content=body, headers=signed(body))
-    assert resp.json() == {"received": 2, "kept": 2}
+    assert resp.json() == {"received": 2, "kept": 2, "refused": 0}
     done = wait_for(lambda: len([r for r in rows(database_url) if r[1] == "done"]) == 2)
     assert done
     [lead] = stored_leads(database_url, org.org_id)
@@ -262,3 +269,271 @@ def test_facebook_source_needs_its_secrets(service, org):
     )
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["pointer"] in ("#/verify_token", "#/page_token")
+
+
+# --- issue 21: SSRF, amplification, starvation, bounded retries, a huge answer -----------------
+
+
+def notification(*leadgen_ids) -> bytes:
+    """A leadgen notification carrying these ids (one change each), as Facebook shapes it."""
+    base = json.loads(NOTIFICATION)
+    template = base["entry"][0]["changes"][0]
+    changes = []
+    for lid in leadgen_ids:
+        change = json.loads(json.dumps(template))
+        change["value"]["leadgen_id"] = lid
+        changes.append(change)
+    base["entry"][0]["changes"] = changes
+    return json.dumps(base).encode()
+
+
+def post(service, source, body: bytes) -> httpx.Response:
+    return httpx.post(
+        f"{service.url}{source['ingest_url']}", content=body, headers=signed(body), timeout=30
+    )
+
+
+def test_graph_url_is_not_a_source_option(service, database_url, org, graph):
+    """A tenant once chose where the service sends its page token (SSRF): refused at creation;
+    a source stored with one before still fetches from the operator's Graph API only."""
+    victim = GraphFake().start()  # "an internal service" the tenant aims at
+    victim.leads[LEADGEN_ID] = LEAD
+    try:
+        resp = httpx.post(
+            f"{service.url}/v1/sources",
+            json={
+                "name": "fb",
+                "preset": "facebook",
+                "secret": APP_SECRET,
+                "verify_token": VERIFY_TOKEN,
+                "page_token": PAGE_TOKEN,
+                "options": {**_preset_options(), "graph_url": victim.graph_url},
+            },
+            headers=auth(org.key("admin")),
+        )
+        assert resp.status_code == 422, resp.text
+        [err] = resp.json()["errors"]
+        assert "graph_url" in err["pointer"] and "L2I_FACEBOOK_GRAPH_URL" in err["detail"]
+
+        source = facebook_source(service, org, graph)
+        fetch(  # an old row, written when the option was accepted
+            database_url,
+            "UPDATE lead_sources SET options = options || jsonb_build_object('graph_url', %s::text)"
+            " WHERE source_id = %s RETURNING source_id",
+            victim.graph_url,
+            source["source_id"],
+        )
+        assert post(service, source, NOTIFICATION).status_code == 200
+        wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
+        assert graph.fetches == [LEADGEN_ID] and victim.hits == 0
+    finally:
+        victim.stop()
+
+
+def test_a_leadgen_id_is_facebook_digits_or_never_fetched(service, database_url, org, graph):
+    source = facebook_source(service, org, graph)
+    hostile = [
+        "../../admin?x=1#frag",
+        "555971704561545/../../admin",
+        "555971704561545?fields=access_token",
+        "55597 1704561545",
+        "\u0665\u0665\u0665",  # Arabic-Indic digits: digits, but not Facebook's
+        "-5",
+        True,
+        1.5,
+        {"id": 1},
+    ]
+    resp = post(service, source, notification(*hostile, LEADGEN_ID))
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"received": 1, "kept": 1, "refused": len(hostile)}
+    wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"])
+    assert [r[0] for r in rows(database_url)] == [LEADGEN_ID]
+    assert graph.paths == [f"/v21.0/{LEADGEN_ID}?fields={graph_fields()}"]
+
+    # a row kept before ids were checked is never put in a path: failed, nothing sent
+    fetch(
+        database_url,
+        "INSERT INTO facebook_leads (org_id, leadgen_id, source_id, notification) "
+        "VALUES (%s, '../../admin?x=1#frag', %s, '{}') RETURNING leadgen_id",
+        org.org_id,
+        source["source_id"],
+    )
+    [row] = wait_for(lambda: [r for r in rows(database_url) if r[1] == "failed"])
+    assert "not digits" in row[3] and row[2] == 1
+    assert len(graph.paths) == 1 and not any("admin" in p for p in graph.paths)
+
+
+def graph_fields() -> str:
+    from lead2inbound.sources.facebook import LEAD_FIELDS
+
+    return LEAD_FIELDS
+
+
+def test_a_notification_is_charged_per_leadgen_id_and_fetches_each_once(
+    service, database_url, org, graph
+):
+    """One signed request of 2,000 ids was 1 rate-limit unit and thousands of GETs, forever."""
+    source = facebook_source(service, org, graph, rate_limit=150)
+    too_many = post(service, source, notification(*(str(10**14 + i) for i in range(2000))))
+    assert too_many.status_code == 422, too_many.text
+    assert too_many.json()["errors"][0]["pointer"] == "#/entry"
+    assert rows(database_url) == [] and graph.paths == []
+
+    # the same id 500 times: one lead to fetch, one unit
+    same = post(service, source, notification(*[LEADGEN_ID] * 500))
+    assert same.json() == {"received": 1, "kept": 1, "refused": 0}
+    # 100 ids Graph does not know (code 100): 100 units, one GET each, then failed for good
+    first = post(service, source, notification(*(str(10**14 + i) for i in range(100))))
+    assert first.status_code == 200 and first.json()["kept"] == 100
+    # 150 - 1 (the refused 2,000) - 1 - 100 = 48 left (a few refill while the test runs;
+    # the same three requests left 147 before)
+    assert 48 <= int(first.headers["X-RateLimit-Remaining"]) <= 60
+    # the source's 150 a minute are spent: 100 more ids are refused whole, nothing kept
+    second = post(service, source, notification(*(str(2 * 10**14 + i) for i in range(100))))
+    assert second.status_code == 429, second.text
+    wait_for(lambda: len([r for r in rows(database_url) if r[1] != "pending"]) == 101, 60)
+    time.sleep(1.0)  # nothing is fetched again
+    assert len(graph.paths) == 101 and len(rows(database_url)) == 101
+    failed = [r for r in rows(database_url) if r[1] == "failed"]
+    assert len(failed) == 100 and all(r[2] == 1 and "100" in r[3] for r in failed)
+
+
+def test_one_orgs_silent_fetches_do_not_hold_up_another_orgs_lead(
+    server_factory, database_url, redis_url, graph
+):
+    """200 notices of org A hang on a silent Graph host (every fetch waits the full 5 s
+    timeout); org B's lead must still be fetched within seconds, not after A's queue."""
+    service = server_factory(
+        service_env(
+            database_url,
+            redis_url,
+            **graph_env(graph, L2I_FACEBOOK_TIMEOUT_MS="5000", L2I_FACEBOOK_RETRY_INTERVAL_S="1"),
+        )
+    )
+    org_a, org_b = make_org(database_url, "org-a"), make_org(database_url, "org-b")
+    silent_token = "EAAGsilentPageToken" + "s" * 30
+    graph.silent_tokens.add(silent_token)
+    graph.silent_s = 8.0
+    source_a = facebook_source(service, org_a, graph, page_token=silent_token, rate_limit=1000)
+    source_b = facebook_source(service, org_b, graph)
+    resp = post(service, source_a, notification(*(str(10**14 + i) for i in range(200))))
+    assert resp.json()["kept"] == 200
+    wait_for(lambda: len(graph.paths) >= 4)  # A's fetches are hanging
+    started = time.monotonic()
+    assert post(service, source_b, NOTIFICATION).status_code == 200
+    wait_for(
+        lambda: fetch(
+            database_url,
+            "SELECT 1 FROM facebook_leads WHERE org_id = %s AND status = 'done'",
+            org_b.org_id,
+        ),
+        timeout_s=30,
+    )
+    waited = time.monotonic() - started
+    print(f"org B's lead fetched {waited:.2f} s after its notification")
+    assert waited < 6.0, f"org B's lead waited {waited:.1f} s behind org A's silent fetches"
+    assert len(stored_leads(database_url, org_b.org_id)) == 1
+
+
+@pytest.mark.parametrize(
+    "bound", [{"L2I_FACEBOOK_MAX_ATTEMPTS": "3"}, {"L2I_FACEBOOK_GIVE_UP_S": "1.5"}]
+)
+def test_a_fetch_that_keeps_failing_gives_up_and_shows_failed(
+    server_factory, database_url, redis_url, org, graph, bound
+):
+    service = server_factory(service_env(database_url, redis_url, **graph_env(graph, **bound)))
+    source = facebook_source(service, org, graph)
+    graph.mode = "error500"
+    assert post(service, source, NOTIFICATION).status_code == 200
+    [row] = wait_for(lambda: [r for r in rows(database_url) if r[1] == "failed"], 30)
+    assert row[3].startswith(f"gave up after {row[2]} attempts: Graph API HTTP 500")
+    if "L2I_FACEBOOK_MAX_ATTEMPTS" in bound:
+        assert row[2] == 3
+    hits = graph.hits
+    time.sleep(1.5)
+    assert graph.hits == hits  # no more tries
+    assert hits == row[2]
+
+    shown = httpx.get(
+        f"{service.url}/v1/sources/{source['source_id']}", headers=auth(org.key("admin"))
+    ).json()
+    assert shown["facebook_leads"] == {"failed": {"count": 1, "last_error": row[3]}}
+    env = {"L2I_DATABASE_URL": database_url, "L2I_SECRET_KEY": SECRET_KEY}
+    result = CliRunner().invoke(
+        main, ["sources", "show", "--org", org.org_id, source["source_id"]], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["facebook_leads"]["failed"]["count"] == 1
+
+
+def test_a_huge_graph_answer_is_cut_at_one_mib(server_factory, database_url, redis_url, org, graph):
+    """A 400 MB answer took a worker from 590 MB to 1.73 GB: now reading stops at 1 MiB."""
+    service = server_factory(
+        service_env(
+            database_url,
+            redis_url,
+            **graph_env(graph, L2I_FACEBOOK_MAX_ATTEMPTS="2", L2I_FACEBOOK_TIMEOUT_MS="10000"),
+        )
+    )
+    source = facebook_source(service, org, graph)
+    rss_before = _rss(service.pid)
+    graph.mode = "huge"
+    assert post(service, source, NOTIFICATION).status_code == 200
+    [row] = wait_for(lambda: [r for r in rows(database_url) if r[1] == "failed"], 60)
+    assert "larger than 1048576 bytes" in row[3] and row[2] == 2
+    # 2 tries x (1 MiB read + what the sockets buffered) of the 800 MiB offered
+    assert graph.huge_sent < 2 * 48 << 20, graph.huge_sent
+    grew = _rss(service.pid) - rss_before
+    sent_mib, grew_mib = graph.huge_sent / 2**20, grew / 2**20
+    print(f"huge answers: {sent_mib:.1f} MiB written, server RSS +{grew_mib:.1f} MiB")
+    assert grew < 100 << 20  # was +1.1 GB for one 400 MB answer
+
+
+def _rss(pid) -> int:
+    import psutil
+
+    proc = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _as_facebook_sends(raw):
+    if type(raw) is int and raw >= 0:
+        raw = str(raw)
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 32:
+        return raw
+    return None
+
+
+@given(
+    st.lists(
+        st.one_of(JSONISH, st.from_regex(r"[0-9]{1,20}", fullmatch=True), st.integers(0, 10**18)),
+        max_size=20,
+    )
+)
+def test_leadgen_notices_keep_only_digit_ids_and_count_the_rest(ids):
+    from lead2inbound.sources.facebook import leadgen_notices
+
+    got = leadgen_notices(json.loads(notification(*ids)))
+    present = [i for i in ids if i is not None and i != ""]
+    good = [_as_facebook_sends(i) for i in present]
+    assert [n.leadgen_id for n in got.kept] == list(dict.fromkeys(g for g in good if g))
+    assert got.refused == good.count(None)
+
+
+def test_the_graph_url_setting_is_https_unless_the_operator_allows_private():
+    from lead2inbound.ops.config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match="L2I_FACEBOOK_GRAPH_URL"):
+        Config(facebook_graph_url="http://127.0.0.1:9/v21.0").validate()
+    Config(facebook_graph_url="http://127.0.0.1:9/v21.0", facebook_graph_allow_private=True)
+    with pytest.raises(ConfigError, match="ORG_CONCURRENCY"):
+        Config(facebook_concurrency=2, facebook_org_concurrency=3).validate()

@@ -565,6 +565,46 @@ def test_repeated_auth_failures_are_429_before_any_key_lookup(
     assert httpx.get(f"{service.url}/healthz").status_code == 200, "public routes stay open"
 
 
+def test_wrong_facebook_verify_tokens_count_as_failed_authentication(
+    server_factory, database_url, redis_url
+):
+    """Guessing a Facebook source's `hub.verify_token` was unlimited: now each wrong guess
+    counts toward the per-address limit like a wrong key, then even the right one is a 429."""
+    from tests.support.sources import SECRET_KEY, create_source
+
+    service = server_factory(
+        service_env(
+            database_url, redis_url, L2I_AUTH_FAILURES_PER_MINUTE="5", L2I_SECRET_KEY=SECRET_KEY
+        )
+    )
+    org = make_org(database_url)
+    token = "verify-me-" + "v" * 16
+    source = create_source(
+        service.url,
+        org.key("admin"),
+        name="fb",
+        preset="facebook",
+        secret="0123456789abcdef0123456789abcdef",
+        verify_token=token,
+        page_token="EAAGpage" + "x" * 30,
+    )
+    url = f"{service.url}{source['ingest_url']}"
+
+    def handshake(guess: str) -> httpx.Response:
+        params = {"hub.mode": "subscribe", "hub.verify_token": guess, "hub.challenge": "42"}
+        return httpx.get(url, params=params, timeout=10)
+
+    assert handshake(token).text == "42"  # the right token is no failure
+    for i in range(5):
+        assert_clean_problem(handshake(f"guess-{i}"), 403)
+    for guess in ("guess-6", token):
+        body = assert_clean_problem(handshake(guess), 429)
+        assert body["code"] == "rate_limited"
+    # the same address's wrong keys and signatures share the one budget
+    resp = httpx.post(f"{service.url}/v1/leads", json=lead("5125559000"), headers=bearer("x"))
+    assert_clean_problem(resp, 429)
+
+
 async def test_blocked_address_never_reaches_the_key_ring():
     cfg = Config(
         database_url="postgresql://x@127.0.0.1:1/x",

@@ -4,14 +4,21 @@ It answers in the documented format (the lead: `id`, `created_time`, `field_data
 values}], `custom_disclaimer_responses`, ...; errors: `{"error": {"message", "type", "code",
 "error_subcode", "fbtrace_id"}}`), and fails on demand:
 
-fake.mode = "ok" | "timeout" | "error500" | "graph500" | "expired"
+fake.mode = "ok" | "timeout" | "error500" | "graph500" | "expired" | "huge"
 fake.leads[leadgen_id] = {...}     # what GET /{leadgen-id} answers
 fake.token                          # the page access token it accepts
+fake.silent_tokens                  # requests with these tokens get no answer (a silent host)
+fake.paths                          # every request path as received (raw)
+fake.huge_sent                      # bytes of "huge" answers written (400 MiB offered each)
 """
 
 from __future__ import annotations
 
+import io
 import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from .base import FakeProvider, Request
@@ -40,6 +47,37 @@ class GraphFake(FakeProvider):
         self.token = PAGE_TOKEN
         self.leads: dict[str, dict[str, Any]] = {}
         self.fetches: list[str] = []
+        self.silent_tokens: set[str] = set()
+        self.silent_s = 30.0
+        self.paths: list[str] = []
+        self.huge_sent = 0
+        self._count = threading.Lock()
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._count:
+            self.paths.append(handler.path)
+        given = handler.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if given in self.silent_tokens:
+            time.sleep(self.silent_s)  # accepted, never answered
+            return
+        if self.mode != "huge":
+            super()._handle(handler)
+            return
+        with self._count:
+            self.hits += 1
+        chunk = b"[" * 65536  # a JSON answer that never ends: 400 MiB unless the reader stops
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            for _ in range(400 * 16):
+                handler.wfile.write(chunk)
+                with self._count:
+                    self.huge_sent += len(chunk)
+        except OSError:  # the client stopped reading: nothing more to flush at the end
+            handler.wfile = io.BytesIO()
+        handler.close_connection = True
 
     @property
     def graph_url(self) -> str:

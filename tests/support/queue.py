@@ -31,7 +31,7 @@ def bulk_insert(database_url: str, org_id: str, phones: list[str], batch: int = 
         for i in range(0, len(phones), batch):
             leads = [prepared(org_id, p, **fields) for p in phones[i : i + batch]]
             with conn.transaction():
-                conn.execute(sql("insert_leads"), (batch_json(leads),))
+                conn.execute(sql("insert_leads"), (batch_json(leads), True))
             ids.extend(lead.lead_id for lead in leads)
     return ids
 

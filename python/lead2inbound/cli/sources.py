@@ -152,6 +152,7 @@ def sources_list(org: str) -> None:
 def sources_show(org: str, source_id: str) -> None:
     """A source as JSON (secrets by name only), with its Facebook notifications' progress."""
     from lead2inbound.sources.store import secret_names
+    from lead2inbound.store.queries import sql
 
     cfg = _config()
     with _connect(cfg) as conn:
@@ -159,9 +160,8 @@ def sources_show(org: str, source_id: str) -> None:
         shown = source.as_dict(secret_names(source, _box(cfg)))
         if source.format == "facebook":
             rows = conn.execute(
-                "SELECT status, count(*), max(last_error) FROM facebook_leads "
-                "WHERE org_id = %s AND source_id = %s GROUP BY status",
-                (source.org_id, source.source_id),
+                sql("facebook_leads_summary"),
+                {"org_id": source.org_id, "source_id": source.source_id},
             ).fetchall()
             shown["facebook_leads"] = {r[0]: {"count": r[1], "last_error": r[2]} for r in rows}
     click.echo(json.dumps(shown, indent=2))

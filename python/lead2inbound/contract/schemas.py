@@ -1049,6 +1049,16 @@ class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
     ] = 120
 
 
+class FacebookFetches(msgspec.Struct):
+    """How many of a Facebook source's notifications are in one fetch status."""
+
+    count: Annotated[int, Meta(description="How many.")]
+    last_error: Annotated[
+        str | None,
+        Meta(description="The latest error among them (a `failed` one: why it gave up)."),
+    ]
+
+
 class SourceOut(msgspec.Struct):
     """A lead source as shown (which secrets it has, never their values)."""
 
@@ -1067,6 +1077,16 @@ class SourceOut(msgspec.Struct):
         str, Meta(description="Where the vendor posts.", examples=["/v1/sources/0190.../leads"])
     ]
     created_at: Annotated[Timestamp, Meta(description="When it was made.")]
+    facebook_leads: (
+        Annotated[
+            dict[str, FacebookFetches],
+            Meta(
+                description="`facebook`, `GET /v1/sources/{id}` only: its notifications by fetch "
+                "status (`pending`, `done`, `failed`), each with the latest error."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class SourceList(msgspec.Struct):
@@ -1115,8 +1135,14 @@ class SourcePreview(msgspec.Struct):
 class FacebookReceived(msgspec.Struct):
     """A Facebook Lead Ads notification, kept: its leads are fetched in the background."""
 
-    received: Annotated[int, Meta(ge=0, description="Leadgen changes in the notification.")]
+    received: Annotated[
+        int, Meta(ge=0, description="Distinct leadgen ids in the notification (each charged).")
+    ]
     kept: Annotated[int, Meta(ge=0, description="Of those, new (not seen before).")]
+    refused: Annotated[
+        int,
+        Meta(ge=0, description="Leadgen changes whose id is not digits: never fetched."),
+    ] = 0
 
 
 # Where msgspec's types say less than the answers do (a union of untagged Structs), the OpenAPI
@@ -1132,3 +1158,60 @@ SCHEMA_PATCHES: dict[str, dict[str, Any]] = {
         }
     }
 }
+
+
+# --- events (docs/events.md) ----------------------------------------------------------------------
+
+
+class Event(msgspec.Struct):
+    """One entry of the org's event log: something that happened, recorded in the same
+    transaction as the change (it exists if and only if the change committed)."""
+
+    id: Annotated[
+        str,
+        Meta(
+            description="The event's id (UUIDv7, roughly time ordered); also the webhook's "
+            "`webhook-id` and the stream's `id:`.",
+            examples=["01970f3e-8c4a-7d2e-9b1a-3f5c6d7e8f91"],
+        ),
+    ]
+    type: Annotated[
+        str,
+        Meta(
+            description="`lead.created`, `lead.duplicate`, `lead.queued`, `lead.held`, "
+            "`lead.claimed`, `lead.released`, `lead.attempted`, `lead.completed`, "
+            "`lead.suppressed`, `lead.dnc_scrubbed`, `suppression.added`, `suppression.removed`, "
+            "`source.lead_failed`, `webhook_endpoint.disabled` (docs/events.md).",
+            examples=["lead.created"],
+        ),
+    ]
+    org: Annotated[str, Meta(description="The org's id.")]
+    created_at: Annotated[Timestamp, Meta(description="When it was recorded.")]
+    sandbox: Annotated[bool, Meta(description="Caused through a test (`l2i_test_`) key.")]
+    lead_id: Annotated[str | None, Meta(description="The lead concerned, if any.")]
+    request_id: Annotated[
+        str | None, Meta(description="The `X-Request-Id` of the request that caused it.")
+    ]
+    data: Annotated[
+        dict[str, Any],
+        Meta(
+            description="The object concerned: for `lead.*` the lead as `GET /v1/leads/{id}` "
+            "showed it then (without `callable_at`), with the event's own keys (`outcome`, "
+            "`reason`, `duplicate`, `claimed_by`); for `suppression.*` the number; for "
+            "`source.lead_failed` the source and the problem."
+        ),
+    ]
+
+
+class EventList(msgspec.Struct):
+    """GET /v1/events, GET /v1/leads/{id}/events: a page of events."""
+
+    data: list[Event]
+    has_more: Annotated[bool, Meta(description="More events follow this page.")]
+    next_cursor: Annotated[
+        str | None,
+        Meta(
+            description="Newest-first pages: pass as `starting_after`. Oldest-first pages "
+            "(`after`): the last event's id, to pass as `after`. Null when nothing follows."
+        ),
+    ]

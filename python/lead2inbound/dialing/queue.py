@@ -30,7 +30,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from lead2inbound.dialing import attempt_limits, attempts, calling_hours
-from lead2inbound.store import suppressions
+from lead2inbound.store import events, suppressions
+from lead2inbound.store.events import LeadEvent
 from lead2inbound.store.queries import sql
 
 OUTCOMES = (
@@ -165,6 +166,9 @@ class DialQueue:
                     {"org": org_id, "owner": owner, "now": now, "lease": lease_seconds,
                      "ids": ids},
                 )  # fmt: skip
+                # every id picked is leased (its row is locked by this claim)
+                claimed = [LeadEvent(org_id, str(i), {"claimed_by": owner}) for i in ids]
+                await events.record_leads(conn, "lead.claimed", claimed)
             return await cur.fetchall()
 
     async def _pick(
@@ -246,10 +250,42 @@ class DialQueue:
             due = policy.next_try(n, at)
             hold = await self._hold(cur, org_id, lead_id, held, now)
             if due is None:
-                return await self._finish(cur, org_id, lead_id, "unreachable", n, at)
+                row = await self._finish(cur, org_id, lead_id, "unreachable", n, at)
+                await self._record(
+                    conn, org_id, lead_id, n, attempt, at, "unreachable", reason="max_attempts"
+                )
+                return row
             if hold is not None:
                 due = max(due, hold)
-            return await self._reschedule(cur, org_id, lead_id, n, at, due, None)
+            row = await self._reschedule(cur, org_id, lead_id, n, at, due, None)
+            await self._record(conn, org_id, lead_id, n, attempt, at, None)
+            return row
+
+    @staticmethod
+    async def _record(
+        conn: AsyncConnection[Any],
+        org_id: str,
+        lead_id: str,
+        n: int,
+        attempt: Attempt,
+        at: datetime,
+        outcome: str | None,
+        callback_at: datetime | None = None,
+        *,
+        reason: str | None = None,
+    ) -> None:
+        """lead.attempted for the attempt, then lead.completed when it ended the lead (or set
+        a callback), in the attempt's transaction (store/events.py)."""
+        detail = {"attempt_no": n, "result": attempt.result, "at": at.isoformat(),
+                  "duration_s": attempt.duration_s, "dialer": attempt.dialer}  # fmt: skip
+        await events.record_leads(conn, "lead.attempted", [LeadEvent(org_id, lead_id, detail)])
+        if outcome is not None:
+            extra: dict[str, Any] = {"outcome": outcome}
+            if callback_at is not None:
+                extra["callback_at"] = callback_at.isoformat()
+            if reason is not None:
+                extra["reason"] = reason
+            await events.record_leads(conn, "lead.completed", [LeadEvent(org_id, lead_id, extra)])
 
     async def complete(
         self,
@@ -289,8 +325,10 @@ class DialQueue:
                 if hold is not None:
                     due = max(due, hold)
                 row = await self._reschedule(cur, org_id, lead_id, n, at, due, callback_at)
+                await self._record(conn, org_id, lead_id, n, attempt, at, outcome, callback_at)
                 return row, []
             row = await self._finish(cur, org_id, lead_id, outcome, n, at)
+            await self._record(conn, org_id, lead_id, n, attempt, at, outcome)
             added: list[str] = []
             if outcome == "do_not_call":
                 added = await suppressions.add(conn, org_id, [row["phone"]], "do_not_call", now=now)
@@ -407,6 +445,9 @@ class DialQueue:
             if row is None:
                 await self._why_not(conn, org_id, lead_id)
             assert row is not None
+            await events.record_leads(
+                conn, "lead.released", [LeadEvent(org_id, lead_id, {"reason": "released"})]
+            )
             # A number suppressed while its lead was leased: back in the queue means out of it.
             gone = await suppressions.dequeue(conn, org_id, [row["phone"]], now=now)
             if gone:

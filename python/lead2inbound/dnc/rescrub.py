@@ -24,6 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from lead2inbound.dnc.providers import ProviderUnavailable, ScrubResult
 from lead2inbound.ops.background import BackgroundTask
+from lead2inbound.store import events
+from lead2inbound.store.events import LeadEvent
 from lead2inbound.store.queries import sql
 
 if TYPE_CHECKING:
@@ -89,7 +91,8 @@ class Rescrubber(BackgroundTask):
                         (org_id, lead_id, answer.outcome, answer.checked_at, answer.evidence())
                     )
             if settle:
-                await conn.execute(sql("dnc_pending_settle"), _columns(settle, 5))
+                cur = await conn.execute(sql("dnc_pending_settle"), _columns(settle, 5))
+                await _record_settled(conn, await cur.fetchall())
             if retry:
                 await conn.execute(sql("dnc_pending_retry"), _columns(retry, 4))
         if settle:
@@ -120,6 +123,17 @@ def _failure_evidence(exc: ProviderUnavailable) -> str:
             "checked_at": datetime.now(UTC).isoformat(),
         }
     )
+
+
+async def _record_settled(conn: AsyncConnection[Any], rows: list[Any]) -> None:
+    """A re-scrub's result per lead (lead.dnc_scrubbed), then where it went: lead.queued (a
+    live eligible lead) or lead.held (ineligible)."""
+    scrubbed = [LeadEvent(str(r[3]), str(r[0])) for r in rows]
+    await events.record_leads(conn, "lead.dnc_scrubbed", scrubbed)
+    queued = [LeadEvent(str(r[3]), str(r[0])) for r in rows if r[4] and not r[5]]
+    await events.record_leads(conn, "lead.queued", queued)
+    held = [LeadEvent(str(r[3]), str(r[0])) for r in rows if r[1] == "ineligible"]
+    await events.record_leads(conn, "lead.held", held)
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -178,6 +192,13 @@ async def rescrub_due(
                 rows.append((org_id, lead_id, "unavailable", None, _failure_evidence(answer)))
             else:
                 rows.append((org_id, lead_id, answer.outcome, answer.checked_at, answer.evidence()))
-        await conn.execute(sql("dnc_predial_record"), _columns(rows, 5))
+        cur = await conn.execute(sql("dnc_predial_record"), _columns(rows, 5))
+        recorded = await cur.fetchall()
+        await events.record_leads(
+            conn, "lead.dnc_scrubbed", [LeadEvent(org_id, str(r[0])) for r in recorded]
+        )
+        hits = [r for r in recorded if r[1] not in ("clear", "unavailable")]
+        held = [LeadEvent(org_id, str(r[0])) for r in hits]
+        await events.record_leads(conn, "lead.held", held)
     removed = {str(r[1]) for r in rows if r[2] != "clear"}
     return [lead_id for lead_id in lead_ids if str(lead_id) not in removed]

@@ -65,6 +65,7 @@ class PreparedLead:
     scrubbed_at: datetime | None = None
     zones: tuple[str, ...] = ()  # candidate time zones (calling_hours.locate)
     calling_rules: tuple[str, ...] = ()  # calling-hours rules that apply
+    request_id: str | None = None  # the request that posted it, for its events (the writer sets it)
 
     @property
     def eligible(self) -> bool:
@@ -105,6 +106,7 @@ class PreparedLead:
             None if self.dnc_evidence is None else msgspec.Raw(self.dnc_evidence.encode()),
             ",".join(self.zones),
             ",".join(self.calling_rules),
+            self.request_id,
         )
 
 

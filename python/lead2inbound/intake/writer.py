@@ -39,6 +39,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from lead2inbound.access.limits import Decision, RateLimiter
 from lead2inbound.intake.idempotency import Answer, Claim, store_answers
 from lead2inbound.intake.pipeline import PreparedLead, batch_json
+from lead2inbound.store import events
 from lead2inbound.store.errors import StoreUnavailable
 from lead2inbound.store.queries import sql
 
@@ -139,8 +140,12 @@ class LeadWriter:
         flushers: int = 2,
         queue_timeout_s: float | None = None,
         limiter: RateLimiter | None = None,
+        event_log: bool = True,
     ):
         self._pool = pool
+        # Off only for the benchmark's comparison (bench/run.py --no-event-log): the leads'
+        # events are written by the leads' own statement (store/sql/insert_leads.sql).
+        self._event_log = event_log
         self._limiter = limiter  # decides the units' charges
         # A lead that no flusher has taken within this many seconds is dropped from the queue
         # and its request answered 503 (nothing stored): overload sheds instead of queueing
@@ -225,6 +230,10 @@ class LeadWriter:
             raise ValueError("this writer has no rate limiter to decide a charge")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[WriteResult]] = loop.create_future()
+        request_id = events.REQUEST_ID.get()
+        if request_id is not None:
+            for lead in leads:
+                lead.request_id = lead.request_id or request_id
         pending = _Pending(list(leads), future, claim, render, charge)
         self._queue.put_nowait(pending)
         if self._queue_timeout_s is not None:
@@ -397,20 +406,25 @@ class LeadWriter:
         by_key = dict(zip(firsts.keys(), results, strict=True))
         answers: list[list[WriteResult]] = []
         claims: list[Claim] = []
+        duplicates: list[tuple[PreparedLead, WriteResult]] = []
         for unit in batch:
             out = []
             for lead in unit.leads:
                 held = by_key[_lead_key(lead)]
                 out.append(held if firsts[_lead_key(lead)] is lead else _as_duplicate(held))
+                if not out[-1].created:
+                    duplicates.append((lead, out[-1]))
             answers.append(out)
             if unit.claim is not None and unit.render is not None:
                 claims.append(unit.claim.answered(unit.render(out)))
+        if duplicates and self._event_log:
+            await _record_duplicates(conn, duplicates)
         if claims:
             await store_answers(conn, claims)
         return answers
 
     async def _insert(self, conn: Any, leads: list[PreparedLead]) -> list[WriteResult]:
-        cur = await conn.execute(sql("insert_leads"), (batch_json(leads),))
+        cur = await conn.execute(sql("insert_leads"), (batch_json(leads), self._event_log))
         inserted = {str(row[0]): row for row in await cur.fetchall()}
         lost = [lead for lead in leads if lead.lead_id not in inserted]
         held: dict[tuple[str, bool, str], Any] = {}
@@ -453,6 +467,25 @@ class LeadWriter:
                 WriteResult(False, str(h[3]), h[4], h[5], list(h[6]), h[7], _dup_checks())
             )
         return results
+
+
+async def _record_duplicates(conn: Any, duplicates: list[tuple[PreparedLead, WriteResult]]) -> None:
+    """lead.duplicate for each post that matched an existing lead: one statement for the batch
+    (only batches with duplicates pay it; they already paid the holders' look-up). In autocommit
+    it is its own transaction, after the leads': a duplicate changes no lead, so there is no
+    change for it to be atomic with; a failure still fails the batch's requests (503)."""
+    rows = []
+    for lead, result in duplicates:
+        post = {
+            "api_key_id": lead.key_id,
+            "source": lead.lead.source,
+            "external_id": lead.lead.external_id,
+            "phone_raw": lead.phone_raw,
+        }
+        rows.append(
+            events.LeadEvent(lead.org_id, result.lead_id, {"duplicate": post}, lead.request_id)
+        )
+    await events.record_leads(conn, "lead.duplicate", rows)
 
 
 def _dup_checks() -> dict[str, str]:

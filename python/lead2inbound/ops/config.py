@@ -68,9 +68,27 @@ class Config:
     facebook_timeout_ms: int = 5000  # L2I_FACEBOOK_TIMEOUT_MS: one Graph API lead fetch
     facebook_retry_interval_s: float = 2.0  # L2I_FACEBOOK_RETRY_INTERVAL_S: retrier poll when idle
     facebook_retry_max_backoff_s: float = 900.0  # L2I_FACEBOOK_RETRY_MAX_BACKOFF_S
+    # L2I_FACEBOOK_GRAPH_ALLOW_PRIVATE: the Graph API base may be http and a loopback/private
+    # address (a local fake Graph API in tests, an egress proxy); never a tenant's choice
+    facebook_graph_allow_private: bool = False
+    facebook_max_attempts: int = 50  # L2I_FACEBOOK_MAX_ATTEMPTS: then the fetch is `failed`
+    facebook_give_up_s: float = 86400.0  # L2I_FACEBOOK_GIVE_UP_S: `failed` this long after receipt
+    facebook_concurrency: int = 16  # L2I_FACEBOOK_CONCURRENCY: fetches in flight per worker
+    facebook_org_concurrency: int = 4  # L2I_FACEBOOK_ORG_CONCURRENCY: of those, per org
     batch_max_body_bytes: int = 16_777_216  # L2I_BATCH_MAX_BODY_BYTES: POST /v1/leads/batch
     csv_max_rows: int = 1_000_000  # L2I_CSV_MAX_ROWS: rows one POST /v1/leads/import may hold
     csv_chunk_rows: int = 500  # L2I_CSV_CHUNK_ROWS: rows per writer transaction on import
+    # --- events and webhooks (docs/events.md) -----------------------------------------------
+    event_retention_days: int = 90  # L2I_EVENT_RETENTION_DAYS: older events are purged
+    webhooks_allow_http: bool = False  # L2I_WEBHOOKS_ALLOW_HTTP: http:// endpoint URLs allowed
+    webhooks_allow_private: bool = False  # L2I_WEBHOOKS_ALLOW_PRIVATE: loopback/private allowed
+    webhook_timeout_s: float = 10.0  # L2I_WEBHOOK_TIMEOUT_S: a delivery's answer within this
+    # L2I_WEBHOOK_RETRY_SCHEDULE: seconds before each try (the first is at once), comma separated
+    webhook_retry_schedule: str = "0,5,300,1800,7200,18000,36000,36000"
+    webhook_lease_s: float = 60.0  # L2I_WEBHOOK_LEASE_S: a claimed delivery's lease
+    webhook_concurrency: int = 16  # L2I_WEBHOOK_CONCURRENCY: deliveries in flight per worker
+    webhook_disable_after_s: float = 432000.0  # L2I_WEBHOOK_DISABLE_AFTER_S: failing 5 days
+    event_log: bool = True  # L2I_EVENT_LOG: off only for bench/run.py's comparison
     # --- serving --------------------------------------------------------------------------------
     host: str = "127.0.0.1"  # L2I_HOST
     port: int = 8000  # L2I_PORT
@@ -118,6 +136,10 @@ class Config:
                 return plain + url[len(scheme) :], True
         return url, self.redis_cluster
 
+    def retry_schedule(self) -> tuple[float, ...]:
+        """Seconds to wait before each webhook delivery try (the first is usually 0)."""
+        return tuple(float(x) for x in self.webhook_retry_schedule.split(",") if x.strip())
+
     def with_(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
 
@@ -136,10 +158,37 @@ class Config:
             raise ConfigError("L2I_SECRET_KEY must be at least 32 characters")
         if self.dnc_rescrub_batch < 1 or self.dnc_rescrub_interval_s <= 0:
             raise ConfigError("L2I_DNC_RESCRUB_BATCH and L2I_DNC_RESCRUB_INTERVAL_S must be > 0")
+        if (
+            self.facebook_max_attempts < 1
+            or self.facebook_give_up_s <= 0
+            or not 1 <= self.facebook_org_concurrency <= self.facebook_concurrency
+        ):
+            raise ConfigError(
+                "L2I_FACEBOOK_MAX_ATTEMPTS and L2I_FACEBOOK_GIVE_UP_S must be > 0, and "
+                "1 <= L2I_FACEBOOK_ORG_CONCURRENCY <= L2I_FACEBOOK_CONCURRENCY"
+            )
+        graph = self.facebook_graph_url
+        if not graph.startswith("https://") and not (
+            self.facebook_graph_allow_private and graph.startswith("http://")
+        ):
+            raise ConfigError(
+                "L2I_FACEBOOK_GRAPH_URL must be an https URL (http only with "
+                "L2I_FACEBOOK_GRAPH_ALLOW_PRIVATE=true)"
+            )
         if self.facebook_retry_interval_s <= 0 or self.facebook_timeout_ms < 50:
             raise ConfigError(
                 "L2I_FACEBOOK_RETRY_INTERVAL_S must be > 0 and L2I_FACEBOOK_TIMEOUT_MS >= 50"
             )
+        if self.event_retention_days < 1 or self.webhook_concurrency < 1:
+            raise ConfigError(
+                "L2I_EVENT_RETENTION_DAYS and L2I_WEBHOOK_CONCURRENCY must be at least 1"
+            )
+        try:
+            schedule = self.retry_schedule()
+        except ValueError:
+            schedule = ()
+        if not schedule or any(s < 0 for s in schedule):
+            raise ConfigError("L2I_WEBHOOK_RETRY_SCHEDULE must list seconds, e.g. 0,5,300")
         if self.csv_max_rows < 1 or self.csv_chunk_rows < 1:
             raise ConfigError("L2I_CSV_MAX_ROWS and L2I_CSV_CHUNK_ROWS must be at least 1")
         if self.auth_failures_per_minute < 0 or self.trusted_proxy_hops < 0:

@@ -280,13 +280,19 @@ def check_mapping(mapping: Any) -> None:
 def check_options(options: Any) -> None:
     if not isinstance(options, dict):
         raise MappingError("options", "must be an object")
-    known = {"unmapped", "unmapped_from", "unmapped_key", "unmapped_value", "ignore", "graph_url"}
+    if "graph_url" in options:  # once a tenant's choice: a request to any address (SSRF)
+        raise MappingError(
+            "options.graph_url",
+            "the Graph API address is the operator's setting (L2I_FACEBOOK_GRAPH_URL), "
+            "not a source option",
+        )
+    known = {"unmapped", "unmapped_from", "unmapped_key", "unmapped_value", "ignore"}
     extra = set(options) - known
     if extra:
         raise MappingError("options", f"unknown option(s): {', '.join(sorted(extra))}")
     if options.get("unmapped", "custom_fields") not in ("custom_fields", "drop"):
         raise MappingError("options.unmapped", "custom_fields or drop")
-    for name in ("unmapped_from", "unmapped_key", "unmapped_value", "graph_url"):
+    for name in ("unmapped_from", "unmapped_key", "unmapped_value"):
         if not isinstance(options.get(name, ""), str):
             raise MappingError(f"options.{name}", "must be a string")
     ignore = options.get("ignore", [])

@@ -12,6 +12,8 @@ from typing import Any
 
 from psycopg import AsyncConnection, Connection
 
+from lead2inbound.store import events
+from lead2inbound.store.events import Event, LeadEvent
 from lead2inbound.store.queries import sql
 
 CHANNEL = "l2i:suppressions"  # broadcast: "<org_id> <phone> <phone> ..." or "<org_id> *"
@@ -29,14 +31,30 @@ RECHECK_AFTER_S = 3.0
 ANALYZE_AFTER_ROWS = 1_000
 
 
+def _added_events(org_id: str, phones: list[str], reason: str | None, sandbox: bool) -> list[Event]:
+    return [
+        Event(org_id, "suppression.added", {"phone": p, "reason": reason}, sandbox=sandbox)
+        for p in phones
+    ]
+
+
 async def add(
-    conn: AsyncConnection, org_id: str, phones: list[str], reason: str | None, *, now: datetime
+    conn: AsyncConnection,
+    org_id: str,
+    phones: list[str],
+    reason: str | None,
+    *,
+    now: datetime,
+    sandbox: bool = False,
 ) -> list[str]:
-    """Add E.164 numbers; returns the newly added ones. Call inside a transaction."""
+    """Add E.164 numbers; returns the newly added ones. Call inside a transaction. Records
+    suppression.added per new number (`sandbox`: the caller's key's mode) and lead.suppressed
+    per lead taken out of the queue."""
     cur = await conn.execute(
         sql("suppressions_add"), {"org": org_id, "phones": phones, "reason": reason}
     )
     added = [r[0] for r in await cur.fetchall()]
+    await events.record_many(conn, _added_events(org_id, added, reason, sandbox))
     await dequeue(conn, org_id, phones, now=now)
     return added
 
@@ -44,17 +62,22 @@ async def add(
 async def dequeue(
     conn: AsyncConnection, org_id: str, phones: list[str], *, now: datetime
 ) -> list[str]:
+    """Take the org's waiting leads for these numbers out of the queue (lead.suppressed each)."""
     cur = await conn.execute(
         sql("suppressions_dequeue"), {"org": org_id, "phones": phones, "now": now}
     )
-    return [str(r[0]) for r in await cur.fetchall()]
+    gone = [str(r[0]) for r in await cur.fetchall()]
+    await events.record_leads(conn, "lead.suppressed", [LeadEvent(org_id, g) for g in gone])
+    return gone
 
 
 def dequeue_sync(conn: Connection, org_id: str, phones: list[str], now: datetime) -> list[str]:
     rows = conn.execute(
         sql("suppressions_dequeue"), {"org": org_id, "phones": phones, "now": now}
     ).fetchall()
-    return [str(r[0]) for r in rows]
+    gone = [str(r[0]) for r in rows]
+    events.record_leads_sync(conn, "lead.suppressed", [LeadEvent(org_id, g) for g in gone])
+    return gone
 
 
 def import_numbers(
@@ -67,13 +90,15 @@ def import_numbers(
     with conn.cursor().copy("COPY l2i_import (phone) FROM STDIN") as copy:
         for phone in phones:
             copy.write_row((phone,))
-    added = conn.execute(
+    cur = conn.execute(
         "INSERT INTO suppressions (org_id, phone, reason)"
         " SELECT DISTINCT %s::uuid, phone, %s FROM l2i_import"
-        " ON CONFLICT (org_id, phone) DO NOTHING",
+        " ON CONFLICT (org_id, phone) DO NOTHING RETURNING phone",
         (org_id, reason),
-    ).rowcount
-    return added, len(dequeue_sync(conn, org_id, phones, now))
+    )
+    added = [r[0] for r in cur.fetchall()]
+    events.record_many_sync(conn, _added_events(org_id, added, reason, False))
+    return len(added), len(dequeue_sync(conn, org_id, phones, now))
 
 
 def analyze_after_import(conn: Connection, added: int) -> bool:

@@ -18,6 +18,7 @@ from lead2inbound.contract.problems import ProblemError
 from lead2inbound.ops.config import Config
 from lead2inbound.ops.logs import ACCESS_LOG
 from lead2inbound.ops.logs import configure as configure_logging
+from lead2inbound.store.events import REQUEST_ID
 from lead2inbound.web.cors import Cors
 from lead2inbound.web.http import (
     handle_falcon_error,
@@ -34,6 +35,7 @@ from lead2inbound.web.resources.dial_queue import (
     ReleaseResource,
 )
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
+from lead2inbound.web.resources.events import EventsResource, LeadEventsResource
 from lead2inbound.web.resources.forms import FormResource, FormSentResource, FormsScriptResource
 from lead2inbound.web.resources.health import HealthResource, MetricsResource, ReadyResource
 from lead2inbound.web.resources.imports import LeadsImportResource
@@ -72,6 +74,7 @@ class RequestContext:
         req.context.request_id = (
             incoming if incoming and _REQUEST_ID.match(incoming) else new_request_id()
         )
+        REQUEST_ID.set(req.context.request_id)  # for the events this request records
         req.context.started = time.perf_counter()
         req.context.rate_headers = None
         if self.s is not None:
@@ -125,6 +128,8 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/v1/leads", LeadsResource(services))
     app.add_route("/v1/leads/{lead_id}", LeadResource(services))
+    app.add_route("/v1/leads/{lead_id}/events", LeadEventsResource(services))
+    app.add_route("/v1/events", EventsResource(services))
     app.add_route("/v1/dial-queue/claim", ClaimResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/complete", CompleteResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/release", ReleaseResource(services))

@@ -91,6 +91,7 @@ class Services:
             flushers=config.writer_flushers,
             queue_timeout_s=config.write_queue_timeout_s or None,
             limiter=self.limiter,
+            event_log=config.event_log,
         )
         self.broadcast = Broadcast(self.redis, on_reconnect=self.keys.forget_all)
         self.dnc = DncService(self.pool, config)

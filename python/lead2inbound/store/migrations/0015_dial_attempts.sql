@@ -55,3 +55,22 @@ CREATE INDEX dial_queue_callback ON dial_queue (org_id, due_at, lead_id)
 -- among the few leased entries rather than by scanning every lease of the org.
 CREATE INDEX dial_queue_leased_phone ON dial_queue (org_id, phone)
     WHERE lease_expires_at IS NOT NULL;
+
+-- Events carry the lead as GET /v1/leads/{id} shows it (0012): now with its attempts too.
+CREATE OR REPLACE FUNCTION l2i_lead_data(l leads, queued_at timestamptz, lease_expires_at timestamptz)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'lead_id', l.lead_id, 'status', l.status, 'eligible', l.eligible,
+        'reasons', to_jsonb(l.reasons), 'checks', l.checks, 'sandbox', l.sandbox,
+        'api_key_id', l.api_key_id, 'phone', l.phone, 'phone_raw', l.phone_raw,
+        'phone_valid', l.phone_valid, 'phone_region', l.phone_region,
+        'phone_extension', l.phone_extension, 'source', l.source, 'external_id', l.external_id,
+        'first_name', l.first_name, 'last_name', l.last_name, 'email', l.email,
+        'state', l.state, 'postal_code', l.postal_code, 'city', l.city, 'address', l.address,
+        'consent', l.consent, 'attribution', l.attribution, 'custom_fields', l.custom_fields,
+        'timezone', l.timezone, 'timezones', coalesce(to_jsonb(l.timezones), '[]'::jsonb),
+        'queued_at', queued_at, 'lease_expires_at', lease_expires_at,
+        'attempts', l.attempts, 'last_attempt_at', l.last_attempt_at,
+        'next_attempt_at', l.next_attempt_at, 'callback_at', l.callback_at,
+        'created_at', l.created_at, 'updated_at', l.updated_at)
+$$;

@@ -57,4 +57,5 @@ notified AS (
            END AS sent
     FROM queued
 )
-SELECT u.lead_id, u.status, n.n AS queued FROM updated u, notified n
+SELECT u.lead_id, u.status, n.n AS queued, u.org_id, u.eligible, u.sandbox
+FROM updated u, notified n

@@ -12,6 +12,8 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import msgspec
+
 from lead2inbound.access.auth import Principal, client_ip
 from lead2inbound.contract.problems import ProblemError, not_found, unauthorized, validation
 from lead2inbound.contract.schemas import (
@@ -26,10 +28,11 @@ from lead2inbound.dnc.crypto import SecretError
 from lead2inbound.intake.forms import WireNames
 from lead2inbound.intake.validation import error, parse_lead
 from lead2inbound.sources import store
-from lead2inbound.sources.facebook import keep, leadgen_notices, principal_of
+from lead2inbound.sources.facebook import fetch_summary, keep, leadgen_notices, principal_of
 from lead2inbound.sources.mapping import decode
 from lead2inbound.sources.preview import mapped_lead, preview
 from lead2inbound.sources.signatures import REPLAY_WINDOW_S, BadSignature, verify
+from lead2inbound.store import events
 from lead2inbound.web.http import read_body, send_json
 from lead2inbound.web.openapi import Op, Resp, path, query
 from lead2inbound.web.resources.common import decode_body
@@ -165,7 +168,11 @@ class SourceResource:
 
     async def on_get(self, req: Any, resp: Any, source_id: str) -> None:
         _, source = await _admin_source(self.s, req, source_id)
-        send_json(resp, 200, _show(self.s, source))
+        shown = _show(self.s, source)
+        if source.format == "facebook":
+            async with self.s.pool.connection() as conn:
+                shown["facebook_leads"] = await fetch_summary(conn, source)
+        send_json(resp, 200, shown)
 
     async def on_delete(self, req: Any, resp: Any, source_id: str) -> None:
         principal = await self.s.authorize(req, "admin")
@@ -283,6 +290,7 @@ class SourceLeadsResource:
             source = await store.get_async(conn, sid, None)
         if source is None or source.format != "facebook":
             raise not_found("source")
+        ip = self._refuse_blocked(req)
         mode = req.get_param("hub.mode") or ""
         token = req.get_param("hub.verify_token") or ""
         challenge = req.get_param("hub.challenge") or ""
@@ -291,6 +299,8 @@ class SourceLeadsResource:
         except SecretError:
             expected = ""
         ok = hmac.compare_digest(token.encode(), expected.encode()) and bool(expected)
+        if not ok:  # a guess at a secret: counted like a wrong key or a bad signature
+            self.s.auth_failures.failed(ip)
         if mode != "subscribe" or not ok or not challenge or len(challenge) > 256:
             raise ProblemError("forbidden", "The verify token does not match this source's.")
         resp.status = 200
@@ -327,9 +337,39 @@ class SourceLeadsResource:
             data, names, _ = mapped_lead(source, doc)
             return parse_lead(data, strict=False, names=names)
 
-        await submit(self.s, req, resp, principal, parse, f"POST {source.path}")
+        if raw is None:  # a key's post: the key's owner sees the problem in the answer
+            await submit(self.s, req, resp, principal, parse, f"POST {source.path}")
+            return
+        try:
+            await submit(self.s, req, resp, principal, parse, f"POST {source.path}")
+        except ProblemError as exc:
+            await self._record_failure(source, exc)
+            raise
 
-    async def _check_signature(self, req: Any, source: store.Source, raw: bytes) -> None:
+    async def _record_failure(self, source: store.Source, exc: ProblemError) -> None:
+        """source.lead_failed: a signed vendor post was refused (a vendor cannot read our
+        answers; the org reads this). Throttled posts are not recorded: a vendor's flood would
+        become a flood of events."""
+        if exc.code == "rate_limited":
+            return
+        problem: dict[str, Any] = {"code": exc.code, "status": exc.status, "detail": exc.detail}
+        if exc.errors:
+            problem["errors"] = [msgspec.to_builtins(e) for e in exc.errors]
+        try:
+            async with self.s.pool.connection() as conn, conn.transaction():
+                await events.record(
+                    conn,
+                    org_id=source.org_id,
+                    type="source.lead_failed",
+                    data={"source_id": source.source_id, "source": source.name,
+                          "problem": problem},
+                    sandbox=source.sandbox,
+                )  # fmt: skip
+        except Exception as exc2:  # the refusal is answered either way
+            log.warning("source.lead_failed not recorded: %s", exc2)
+
+    def _refuse_blocked(self, req: Any) -> str:
+        """The client's address, after refusing it (429) when it has failed too often."""
         ip = client_ip(
             req.remote_addr, req.get_header("X-Forwarded-For"), self.s.config.trusted_proxy_hops
         )
@@ -340,6 +380,10 @@ class SourceLeadsResource:
                 f"Too many failed authentication attempts; retry after {wait} s.",
                 headers=[("Retry-After", str(wait))],
             )
+        return ip
+
+    async def _check_signature(self, req: Any, source: store.Source, raw: bytes) -> None:
+        ip = self._refuse_blocked(req)
         try:
             secret = source.secrets(self.s.sources_box).get("secret", "")
             if not secret:
@@ -373,11 +417,20 @@ class SourceLeadsResource:
     async def _facebook(
         self, req: Any, resp: Any, principal: Any, source: store.Source, raw: bytes | None
     ) -> None:
-        await self.s.charge(req, principal, 1, "write")
         body = raw if raw is not None else await read_body(req, self.s.config.max_body_bytes)
-        doc = decode(body, req.content_type or "", "facebook")
-        notices = leadgen_notices(doc)
-        kept = await keep(self.s.pool, source, notices) if notices else 0
+        try:
+            doc = decode(body, req.content_type or "", "facebook")
+            notices = leadgen_notices(doc)
+        except ProblemError:
+            await self.s.charge(req, principal, 1, "write")
+            raise
+        # one unit per lead it will fetch (a notification of 1000 ids is 1000 fetches)
+        await self.s.charge(req, principal, max(1, len(notices.kept)), "write")
+        kept = await keep(self.s.pool, source, notices.kept) if notices.kept else 0
         if kept:
             self.s.facebook.kick()
-        send_json(resp, 200, {"received": len(notices), "kept": kept})
+        send_json(
+            resp,
+            200,
+            {"received": len(notices.kept), "kept": kept, "refused": notices.refused},
+        )

@@ -16,7 +16,7 @@ from lead2inbound.contract.schemas import (
     SuppressionsIn,
 )
 from lead2inbound.intake.validation import error, phone_detail
-from lead2inbound.store import suppressions
+from lead2inbound.store import events, suppressions
 from lead2inbound.store.queries import sql
 from lead2inbound.web.http import send_json
 from lead2inbound.web.openapi import Op, Resp, path, query
@@ -112,7 +112,9 @@ class SuppressionsResource:
             )
         now = self.s.clock()
         async with self.s.pool.connection() as conn, conn.transaction():
-            added = await suppressions.add(conn, principal.org_id, good, body.reason, now=now)
+            added = await suppressions.add(
+                conn, principal.org_id, good, body.reason, now=now, sandbox=principal.sandbox
+            )
         await self.s.publish_suppressions(principal.org_id, good)
         fresh = set(added)
         unique = list(dict.fromkeys(good))
@@ -197,11 +199,19 @@ class SuppressionResource:
     async def on_delete(self, req: Any, resp: Any, phone: str) -> None:
         principal = await self.s.authorize(req, "admin")
         e164 = _phone_from_path(phone)
-        async with self.s.pool.connection() as conn:
+        async with self.s.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 sql("suppression_delete"), {"org": principal.org_id, "phone": e164}
             )
             row = await cur.fetchone()
+            if row is not None:
+                await events.record(
+                    conn,
+                    org_id=principal.org_id,
+                    type="suppression.removed",
+                    data={"phone": e164},
+                    sandbox=principal.sandbox,
+                )
         if row is None:
             raise not_found("suppression")
         send_json(resp, 200, {"phone": e164, "deleted": True})

@@ -1,0 +1,262 @@
+"""GET /v1/events and GET /v1/leads/{lead_id}/events: reading the event log (`read` scope).
+
+A key sees its own mode's events only (a test key the sandbox's, a live key the live ones), like
+Stripe's test and live modes; a lead's history is the lead's own (its events carry its mode).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from psycopg.rows import dict_row
+
+from lead2inbound.contract.problems import not_found
+from lead2inbound.contract.schemas import EventList
+from lead2inbound.store.events import event_json
+from lead2inbound.store.queries import sql
+from lead2inbound.web.http import send_json
+from lead2inbound.web.openapi import Op, Resp, query
+from lead2inbound.web.resources.common import (
+    LEAD_ID,
+    bad,
+    int_param,
+    lead_uuid,
+    one_param,
+    text_param,
+)
+
+if TYPE_CHECKING:
+    from lead2inbound.web.services import Services
+
+# An exact type (`lead.created`) or a prefix (`lead.` or `lead.*`).
+_TYPE = re.compile(r"^[a-z][a-z_]{0,30}(\.[a-z][a-z_]{0,30})?$")
+_PREFIX = re.compile(r"^[a-z][a-z_]{0,30}\.\*?$")
+
+TYPE_PARAM = query(
+    "type",
+    "Only events of this type (`lead.created`), or of a family (`lead.` or `lead.*`).",
+    {"type": "string", "maxLength": 64},
+)
+LEAD_PARAM = query("lead_id", "Only the events of this lead.", {"type": "string", "format": "uuid"})
+AFTER_PARAM = query(
+    "after",
+    "An event id (or the previous page's `next_cursor` in this mode): the page holds the events "
+    "that follow it, oldest first. Without it the page is newest first.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a listing or a stream keeps: a type or type prefix, a lead."""
+
+    type: str | None = None
+    prefix: str | None = None
+    lead_id: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"type": self.type, "prefix": self.prefix, "lead": self.lead_id}
+
+
+def filters_of(req: Any) -> Filters:
+    kind = text_param(req, "type")
+    exact = prefix = None
+    if kind is not None:
+        if _PREFIX.match(kind):
+            prefix = kind.rstrip("*")
+        elif _TYPE.match(kind):
+            exact = kind
+        else:
+            raise bad("type", "type must be an event type (lead.created) or a prefix (lead.*)")
+    lead = one_param(req, "lead_id")
+    if lead is not None:
+        try:
+            lead = str(uuid.UUID(lead))
+        except ValueError:
+            raise bad("lead_id", "lead_id must be a lead id") from None
+    return Filters(exact, prefix, lead)
+
+
+async def position_of(s: Services, org_id: str, sandbox: bool, raw: str, name: str) -> Any:
+    """(xact, seq) of an event id of the caller's org and mode; anything else is a 422."""
+    try:
+        event = str(uuid.UUID(raw))
+    except ValueError:
+        event = None
+    if event is not None:
+        async with s.pool.connection() as conn:
+            cur = await conn.execute(
+                sql("event_position"), {"org": org_id, "sandbox": sandbox, "event": event}
+            )
+            row = await cur.fetchone()
+        if row is not None:
+            return row[0], row[1]
+    raise bad(name, f"{name} is not an event id of this org")
+
+
+async def read_after(
+    s: Services,
+    org_id: str,
+    sandbox: bool,
+    filters: Filters,
+    position: Any,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Events after `position` ((xact, seq) or None: from the start), oldest first, below the
+    log's safe horizon (nothing that commits later can appear before them)."""
+    c_xact, c_seq = position if position is not None else (None, None)
+    params = {"org": org_id, "sandbox": sandbox, "c_xact": c_xact, "c_seq": c_seq,
+              "limit": limit, **filters.params()}  # fmt: skip
+    async with s.pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        # planned each time: the filters are optional, and a generic plan would pick one index
+        await cur.execute(sql("events_list_after"), params, prepare=False)
+        return await cur.fetchall()
+
+
+LIST_EVENTS = Op(
+    summary="List events",
+    description="The org's event log (docs/events.md) in the key's mode: newest first, or "
+    "with `after` oldest first from an event on (a poller's cursor: nothing is skipped, even an "
+    "event whose transaction commits late). Filter by `type` (or a `lead.` prefix) and "
+    "`lead_id`.",
+    scope="read",
+    parameters=(
+        query(
+            "limit",
+            "Page size (1-100, default 10).",
+            {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+        ),
+        TYPE_PARAM,
+        LEAD_PARAM,
+        AFTER_PARAM,
+        query(
+            "starting_after",
+            "Newest-first paging: the `next_cursor` of the previous page, or an event id.",
+        ),
+    ),
+    responses=(Resp(200, "A page of events.", EventList),),
+    errors=(422,),
+    notes=((422, "A query parameter is invalid: `errors` names it."),),
+    tags=("events",),
+)
+
+
+class EventsResource:
+    """GET /v1/events"""
+
+    openapi: ClassVar[dict[str, Op]] = {"get": LIST_EVENTS}
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        principal = await self.s.authorize(req, "read")
+        org, sandbox = principal.org_id, principal.sandbox
+        limit = int_param(req, "limit", 10, 1, 100)
+        filters = filters_of(req)
+        after = text_param(req, "after")
+        starting = text_param(req, "starting_after")
+        if after is not None and starting is not None:
+            raise bad("after", "give after or starting_after, not both")
+        if after is not None:
+            position = await position_of(self.s, org, sandbox, after, "after")
+            rows = await read_after(self.s, org, sandbox, filters, position, limit + 1)
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+            cursor = str(rows[-1]["event_id"]) if rows else after
+            send_json(
+                resp,
+                200,
+                {"data": [event_json(r) for r in rows], "has_more": has_more,
+                 "next_cursor": cursor},
+            )  # fmt: skip
+            return
+        c_xact = c_seq = None
+        if starting is not None:
+            parts = self.s.cursors.verify(org, "events", starting)
+            if parts is not None and len(parts) == 3 and parts[2] == str(sandbox):
+                c_xact, c_seq = parts[0], int(parts[1])
+            else:
+                c_xact, c_seq = await position_of(self.s, org, sandbox, starting, "starting_after")
+        params = {"org": org, "sandbox": sandbox, "c_xact": c_xact, "c_seq": c_seq,
+                  "limit": limit + 1, **filters.params()}  # fmt: skip
+        async with self.s.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(sql("events_list"), params, prepare=False)
+            rows = await cur.fetchall()
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = None
+        if has_more:
+            last = rows[-1]
+            next_cursor = self.s.cursors.sign(
+                org, "events", (str(last["xact"]), str(last["seq"]), str(sandbox))
+            )
+        send_json(
+            resp,
+            200,
+            {"data": [event_json(r) for r in rows], "has_more": has_more,
+             "next_cursor": next_cursor},
+        )  # fmt: skip
+
+
+class LeadEventsResource:
+    """GET /v1/leads/{lead_id}/events: the lead's history, oldest first."""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="A lead's history",
+            description="Every event of the lead, oldest first: when it arrived, what each gate "
+            "said, who claimed it, how it ended (the audit trail). Paged with `after` (pass "
+            "`next_cursor`).",
+            scope="read",
+            parameters=(
+                LEAD_ID,
+                query(
+                    "limit",
+                    "Page size (1-1000, default 100).",
+                    {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                ),
+                AFTER_PARAM,
+            ),
+            responses=(Resp(200, "The lead's events.", EventList),),
+            errors=(404, 422),
+            notes=(
+                (404, "No such lead in the caller's org."),
+                (422, "A query parameter is invalid: `errors` names it."),
+            ),
+            tags=("events",),
+        )
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_get(self, req: Any, resp: Any, lead_id: str) -> None:
+        principal = await self.s.authorize(req, "read")
+        lead = lead_uuid(lead_id)
+        org = principal.org_id
+        limit = int_param(req, "limit", 100, 1, 1000)
+        async with self.s.pool.connection() as conn:
+            cur = await conn.execute(sql("lead_mode"), {"org": org, "lead": lead})
+            found = await cur.fetchone()
+        if found is None:
+            raise not_found("lead")
+        sandbox = found[0]
+        after = text_param(req, "after")
+        position = await position_of(self.s, org, sandbox, after, "after") if after else None
+        rows = await read_after(self.s, org, sandbox, Filters(lead_id=lead), position, limit + 1)
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        send_json(
+            resp,
+            200,
+            {
+                "data": [event_json(r) for r in rows],
+                "has_more": has_more,
+                "next_cursor": str(rows[-1]["event_id"]) if has_more else None,
+            },
+        )
