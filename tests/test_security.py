@@ -104,6 +104,8 @@ ENDPOINTS = [
         owned=True,
     ),
     Endpoint("GET", "/v1/dial-policy", "admin", frozenset({200})),
+    Endpoint("GET", "/v1/events", "read", frozenset({200})),
+    Endpoint("GET", "/v1/leads/{lead_id}/events", "read", frozenset({200}), owned=True),
     Endpoint(
         "PUT",
         "/v1/dial-policy",
