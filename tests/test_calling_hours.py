@@ -148,7 +148,7 @@ async def test_rescrub_hook_at_claim_time(pool, database_url):
         await conn.execute("DELETE FROM dial_queue WHERE lead_id = %s", (ids[1],))
         return [i for i in lead_ids if i != ids[1]]
 
-    queue = DialQueue(pool, enforce_hours=False, rescrub=fake_rescrub)
+    queue = DialQueue(pool, enforce_hours=False, rescrub=fake_rescrub, order="fifo")
     got = [str(r["lead_id"]) for r in await queue.claim(org.org_id, "k", 10, 60)]
     assert seen == [ids]
     assert got == [ids[0], *ids[2:]]

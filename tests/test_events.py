@@ -99,9 +99,11 @@ def test_created_queued_then_claimed_released_claimed_completed(service, org):
         "lead.claimed",
         "lead.released",
         "lead.claimed",
+        "lead.attempted",  # complete records the call as the last attempt (issue 26)
         "lead.completed",
     ]
-    claimed, released, completed = evts[2], evts[3], evts[5]
+    claimed, released, completed = evts[2], evts[3], evts[6]
+    assert evts[5]["data"]["result"] == "answered" and evts[5]["data"]["attempts"] == 1
     assert claimed["data"]["status"] == "dialing" and claimed["data"]["lease_expires_at"]
     assert claimed["data"]["claimed_by"] == key.split("_")[2][:12] or claimed["data"]["claimed_by"]
     assert released["data"]["reason"] == "released" and released["data"]["status"] == "new"

@@ -241,7 +241,24 @@ def test_live_answers_of_the_queue_suppression_and_key_endpoints(service, databa
     back = call("POST", release, 200, args={"lead_id": second["lead_id"]},
                 json={"lease_id": second["lease_id"]})  # fmt: skip
     assert back["status"] == "new" and back["lease_expires_at"] is None
-    assert len(call("POST", claim, 200, content=b"")["data"]) == 2  # an empty body: defaults
+    again = call("POST", claim, 200, content=b"")["data"]  # an empty body: defaults
+    assert len(again) == 2
+    # attempts, callbacks and the retry policy
+    attempts = "/v1/dial-queue/{lead_id}/attempts"
+    tried_id = {"lead_id": again[0]["lead_id"]}
+    call("POST", attempts, 422, args=tried_id, json={"result": "nope"})
+    call("POST", attempts, 404, args={"lead_id": str(uuid.uuid4())}, json={"result": "busy"})
+    tried = call("POST", attempts, 200, args=tried_id, json={"result": "no_answer", "dialer": "a"})
+    assert tried["attempts"] == 1 and tried["next_attempt_at"] and tried["last_attempt_at"]
+    call("POST", attempts, 409, args=tried_id, json={"result": "busy"})
+    later = "2999-01-01T00:00:00+00:00"
+    call("POST", complete, 422, args={"lead_id": again[1]["lead_id"]},
+         json={"outcome": "callback_requested", "callback_at": later})  # fmt: skip
+    policy = call("GET", "/v1/dial-policy", 200)
+    assert policy["default"] is True
+    call("PUT", "/v1/dial-policy", 200, json={"retry_after_s": [600], "max_attempts": 3})
+    call("PUT", "/v1/dial-policy", 422, json={"retry_after_s": [], "max_attempts": 3})
+    call("GET", "/v1/dial-policy", 403, headers=auth(org.key("dial")))
     call("POST", claim, 422, json={"limit": 0})
     call("POST", claim, 403, json={}, headers=auth(org.key("write,read,admin")))
     call("POST", claim, 401, json={}, headers={})
@@ -283,7 +300,7 @@ def test_live_answers_of_the_queue_suppression_and_key_endpoints(service, databa
 
     templates = {t for _, t, _ in seen}
     for template in doc["paths"]:
-        if template.startswith(("/v1/dial-queue", "/v1/suppressions", "/v1/api-keys")):
+        if template.startswith(("/v1/dial-", "/v1/suppressions", "/v1/api-keys")):
             assert template in templates, template
     for status in (200, 201, 400, 401, 403, 404, 409, 415, 422):
         assert any(s == status for _, _, s in seen), status

@@ -21,8 +21,11 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 def service(server_factory, database_url, redis_url):
-    # The server runs on the real clock: hours are tested with an injected clock elsewhere.
-    return server_factory(service_env(database_url, redis_url, L2I_CALLING_HOURS="off"))
+    # The server runs on the real clock: hours are tested with an injected clock elsewhere. The
+    # claim-order assertions here are oldest first (L2I_QUEUE_ORDER=fifo); the default order
+    # (newest first) is tested in test_dial_attempts*.py.
+    env = service_env(database_url, redis_url, L2I_CALLING_HOURS="off", L2I_QUEUE_ORDER="fifo")
+    return server_factory(env)
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ N_BULK, N_HTTP, CLAIMERS = 4700, 300, 10
 
 @pytest.fixture
 def servers(server_factory, database_url, redis_url):
-    env = service_env(database_url, redis_url, L2I_CALLING_HOURS="off")
+    # oldest first, so each claimer's leads come in queue order (asserted below)
+    env = service_env(database_url, redis_url, L2I_CALLING_HOURS="off", L2I_QUEUE_ORDER="fifo")
     return server_factory(env), server_factory(env)
 
 

@@ -110,6 +110,22 @@ ENDPOINTS = [
         owned=True,
     ),
     Endpoint("POST", "/v1/dial-queue/{lead_id}/release", "dial", frozenset({200, 409}), owned=True),
+    Endpoint(
+        "POST",
+        "/v1/dial-queue/{lead_id}/attempts",
+        "dial",
+        frozenset({200, 409}),
+        body=lambda p: {"result": "no_answer"},
+        owned=True,
+    ),
+    Endpoint("GET", "/v1/dial-policy", "admin", frozenset({200})),
+    Endpoint(
+        "PUT",
+        "/v1/dial-policy",
+        "admin",
+        frozenset({200}),
+        body=lambda p: {"retry_after_s": [600], "max_attempts": 6},
+    ),
     Endpoint("POST", "/v1/suppressions", "write", frozenset({200}), body=lambda p: {"phones": [p]}),
     Endpoint("GET", "/v1/suppressions", "read", frozenset({200})),
     Endpoint(

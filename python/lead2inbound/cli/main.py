@@ -622,6 +622,7 @@ def _dnc_secret_key(cfg: Config, embedded: bool) -> None:
 
 
 from lead2inbound.cli.console import console as _console_commands  # noqa: E402
+from lead2inbound.cli.dial import dial as _dial_commands  # noqa: E402
 from lead2inbound.cli.dnc import dnc as _dnc_commands  # noqa: E402
 from lead2inbound.cli.sources import sources as _sources_commands  # noqa: E402
 from lead2inbound.cli.webhooks import webhooks as _webhooks_commands  # noqa: E402
@@ -630,6 +631,7 @@ main.add_command(_console_commands)
 main.add_command(_dnc_commands)
 main.add_command(_sources_commands)
 main.add_command(_webhooks_commands)
+main.add_command(_dial_commands)
 
 
 if __name__ == "__main__":  # pragma: no cover

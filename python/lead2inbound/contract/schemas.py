@@ -6,6 +6,7 @@ limits live in `Meta` annotations so they show up in both.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -475,8 +476,22 @@ class ClaimIn(msgspec.Struct, forbid_unknown_fields=True):
     ] = 300
 
 
+AttemptResult = Literal["no_answer", "busy", "voicemail", "failed", "answered"]
+
+AWARE_TIME = Meta(tz=True, extra_json_schema={"format": "date-time"})
+DURATION = Meta(ge=0, le=86400, description="How long the call lasted, in seconds.", examples=[42])
+DIALER = Meta(
+    max_length=200,
+    pattern=r"^[^\x00]*$",
+    description="Who or what dialed: an agent, a campaign (free text, up to 200 characters, no "
+    "NUL).",
+    examples=["agent-17"],
+)
+
+
 class CompleteIn(msgspec.Struct, forbid_unknown_fields=True):
-    """POST /v1/dial-queue/{lead_id}/complete: the dial's outcome; the lead leaves the queue."""
+    """POST /v1/dial-queue/{lead_id}/complete: the dial's outcome; the lead leaves the queue
+    (except a `callback_requested` with `callback_at`). Records the call as the last attempt."""
 
     outcome: Annotated[
         DialOutcome,
@@ -487,6 +502,84 @@ class CompleteIn(msgspec.Struct, forbid_unknown_fields=True):
         ),
     ]
     lease_id: Annotated[str, LEASE_ID] | None = None
+    callback_at: (
+        Annotated[
+            datetime,
+            AWARE_TIME,
+            Meta(
+                description="With `callback_requested` only: when the consumer asked to be "
+                "called back (RFC 3339 with an offset, within 90 days). The lead stays queued "
+                "and is claimable from then, ahead of retries; outside its calling window, from "
+                "the window's next opening (the answer's `next_attempt_at`).",
+                examples=["2026-07-09T07:30:00-04:00"],
+            ),
+        ]
+        | None
+    ) = None
+    duration_s: Annotated[int, DURATION] | None = None
+    dialer: Annotated[str, DIALER] | None = None
+
+
+class AttemptIn(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/dial-queue/{lead_id}/attempts: one call attempt that did not end the lead."""
+
+    result: Annotated[
+        AttemptResult,
+        Meta(
+            description="What happened. Every result schedules the lead's next try by the "
+            "org's retry policy; report a final outcome with `complete` instead.",
+            examples=["no_answer"],
+        ),
+    ]
+    lease_id: Annotated[str, LEASE_ID] | None = None
+    at: (
+        Annotated[
+            datetime,
+            AWARE_TIME,
+            Meta(
+                description="When the call was placed (RFC 3339 with an offset; default now; "
+                "within the last 24 hours and not in the future).",
+                examples=["2026-07-08T14:05:00-05:00"],
+            ),
+        ]
+        | None
+    ) = None
+    duration_s: Annotated[int, DURATION] | None = None
+    dialer: Annotated[str, DIALER] | None = None
+
+
+class DialPolicyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """PUT /v1/dial-policy: the org's retry schedule."""
+
+    retry_after_s: Annotated[
+        list[Annotated[int, Meta(ge=60, le=2592000)]],
+        Meta(
+            min_length=1,
+            max_length=20,
+            description="Seconds from attempt n to try n+1 (60 s to 30 days each); the last "
+            "delay repeats.",
+            examples=[[600, 3600, 14400, 86400]],
+        ),
+    ]
+    max_attempts: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=50,
+            description="After this many attempts the lead ends `unreachable`.",
+            examples=[6],
+        ),
+    ]
+
+
+class DialPolicy(DialPolicyIn):
+    """The org's retry schedule as in force."""
+
+    default: Annotated[bool, Meta(description="True when the org never set one (the defaults).")]
+    updated_at: Annotated[
+        Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | None,
+        Meta(description="When it was last set; null for the defaults."),
+    ]
 
 
 class ReleaseIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -720,6 +813,20 @@ class StoredLead(msgspec.Struct):
     ]
     lease_expires_at: Annotated[
         Timestamp | None, Meta(description="When the current dial lease ends; null if not leased.")
+    ]
+    attempts: Annotated[int, Meta(ge=0, description="Call attempts recorded so far.")]
+    last_attempt_at: Annotated[
+        Timestamp | None, Meta(description="When the last attempt was placed; null if none.")
+    ]
+    next_attempt_at: Annotated[
+        Timestamp | None,
+        Meta(
+            description="Not claimable before this: the retry schedule, a callback, or a state "
+            "attempt limit, whichever is latest; null for a new lead or one out of the queue."
+        ),
+    ]
+    callback_at: Annotated[
+        Timestamp | None, Meta(description="The callback time the consumer asked for, if any.")
     ]
     created_at: Annotated[Timestamp, Meta(description="When it was stored.")]
     updated_at: Annotated[Timestamp, Meta(description="When its status last changed.")]
@@ -1315,8 +1422,8 @@ class Event(msgspec.Struct):
         str,
         Meta(
             description="`lead.created`, `lead.duplicate`, `lead.queued`, `lead.held`, "
-            "`lead.claimed`, `lead.released`, `lead.completed`, `lead.suppressed`, "
-            "`lead.dnc_scrubbed`, `suppression.added`, `suppression.removed`, "
+            "`lead.claimed`, `lead.released`, `lead.attempted`, `lead.completed`, "
+            "`lead.suppressed`, `lead.dnc_scrubbed`, `suppression.added`, `suppression.removed`, "
             "`source.lead_failed`, `webhook_endpoint.disabled` (docs/events.md).",
             examples=["lead.created"],
         ),

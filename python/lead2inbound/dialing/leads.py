@@ -24,11 +24,13 @@ def callable_at(row: dict[str, Any], now: datetime, enforce: bool) -> datetime |
     """The next moment the lead may be called: None unless it is in the dial queue."""
     if row.get("queued_at") is None:
         return None
+    nxt = row.get("next_attempt_at")
+    start = max(now, nxt) if nxt is not None else now  # retry, callback or state-limit hold
     if not enforce:
-        return now
+        return start
     zones = row.get("timezones") or calling_hours.ANY_US
     rules = row.get("calling_rules") or (calling_hours.FEDERAL,)
-    return calling_hours.next_callable(zones, rules, now)
+    return calling_hours.next_callable(zones, rules, start)
 
 
 def lead_json(row: dict[str, Any], now: datetime, enforce: bool) -> dict[str, Any]:
@@ -41,6 +43,10 @@ def lead_json(row: dict[str, Any], now: datetime, enforce: bool) -> dict[str, An
     out["callable_at"] = _iso(callable_at(row, now, enforce))
     out["queued_at"] = _iso(row.get("queued_at"))
     out["lease_expires_at"] = _iso(row.get("lease_expires_at"))
+    out["attempts"] = row.get("attempts") or 0
+    out["last_attempt_at"] = _iso(row.get("last_attempt_at"))
+    out["next_attempt_at"] = _iso(row.get("next_attempt_at"))
+    out["callback_at"] = _iso(row.get("callback_at"))
     out["created_at"] = _iso(row.get("created_at"))
     out["updated_at"] = _iso(row.get("updated_at"))
     return out

@@ -56,6 +56,8 @@ class Config:
     writer_flushers: int = 2  # L2I_WRITER_FLUSHERS: writer transactions in flight per worker
     write_queue_timeout_s: float = 10.0  # L2I_WRITE_QUEUE_TIMEOUT_S: 503 if not taken by then
     calling_hours: str = "enforce"  # L2I_CALLING_HOURS: enforce | off
+    attempt_limits: str = "enforce"  # L2I_ATTEMPT_LIMITS: enforce | off (docs/dial-queue.md)
+    queue_order: str = "newest"  # L2I_QUEUE_ORDER: newest (speed to lead) | fifo
     # --- DNC providers (docs/dnc.md) ----------------------------------------------------------
     secret_key: str = ""  # L2I_SECRET_KEY: seals provider credentials in Postgres (secret)
     secret_key_old: str = ""  # L2I_SECRET_KEY_OLD: the previous key, read-only, during rotation
@@ -155,6 +157,10 @@ class Config:
     def validate(self) -> None:
         if self.calling_hours not in {"enforce", "off"}:
             raise ConfigError("L2I_CALLING_HOURS must be 'enforce' or 'off'")
+        if self.attempt_limits not in {"enforce", "off"}:
+            raise ConfigError("L2I_ATTEMPT_LIMITS must be 'enforce' or 'off'")
+        if self.queue_order not in {"newest", "fifo"}:
+            raise ConfigError("L2I_QUEUE_ORDER must be 'newest' or 'fifo'")
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
             raise ConfigError("L2I_DB_POOL_MIN must be >= 1 and <= L2I_DB_POOL_MAX")
         if self.max_body_bytes < 1024:

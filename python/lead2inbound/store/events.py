@@ -49,6 +49,7 @@ TYPES: dict[str, str] = {
     "lead.held": "a lead was stored or became ineligible (reasons say why)",
     "lead.claimed": "a dialer leased the lead",
     "lead.released": "a lease ended without an outcome (released, or expired)",
+    "lead.attempted": "a dialer reported a call attempt (data.attempt_no, result, at, ...)",
     "lead.completed": "a dialer reported the outcome",
     "lead.suppressed": "an opt-out took the lead out of the dial queue",
     "lead.dnc_scrubbed": "a DNC re-scrub answered (checks.dnc)",

@@ -30,7 +30,13 @@ from lead2inbound.web.http import (
     public_path,
 )
 from lead2inbound.web.resources.api_keys import ApiKeyResource, ApiKeysResource
-from lead2inbound.web.resources.dial_queue import ClaimResource, CompleteResource, ReleaseResource
+from lead2inbound.web.resources.dial_queue import (
+    AttemptResource,
+    ClaimResource,
+    CompleteResource,
+    DialPolicyResource,
+    ReleaseResource,
+)
 from lead2inbound.web.resources.docs import DocsAssetResource, DocsPageResource, OpenApiResource
 from lead2inbound.web.resources.erasures import ErasuresResource
 from lead2inbound.web.resources.events import (
@@ -162,6 +168,8 @@ def create_app(
     app.add_route("/v1/dial-queue/claim", ClaimResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/complete", CompleteResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/release", ReleaseResource(services))
+    app.add_route("/v1/dial-queue/{lead_id}/attempts", AttemptResource(services))
+    app.add_route("/v1/dial-policy", DialPolicyResource(services))
     app.add_route("/v1/suppressions", SuppressionsResource(services))
     app.add_route("/v1/suppressions/{phone}", SuppressionResource(services))
     app.add_route("/v1/api-keys", ApiKeysResource(services))

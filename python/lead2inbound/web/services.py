@@ -115,6 +115,8 @@ class Services:
         self.queue = DialQueue(
             self.pool,
             enforce_hours=self.enforce_hours,
+            enforce_limits=config.attempt_limits == "enforce",
+            order=config.queue_order,
             clock=clock,
             rescrub=rescrub or self._rescrub_due,
         )

@@ -1,14 +1,20 @@
--- The claim, step 1: the org's oldest claimable queue entries (FIFO by queued_at), locked so
--- that concurrent claimers on any node skip them. Claimable: not leased, or leased with the lease
--- expired; a live lead; the number not on the org's suppression list (belt and braces: a
--- suppression also takes queued leads out in its own transaction); and, when calling hours are
--- enforced, the local time inside every applicable rule's window in every candidate zone
--- (rules table from calling_hours.WINDOWS, passed as arrays; a missing (rule, day) row = closed).
-SELECT q.lead_id, l.phone, q.lease_expires_at
+-- The claim, step 2, once per lane (dialing/queue.py fills in LANE_FILTER and LANE_ORDER: callbacks
+-- due, new leads, retries due; each has its own partial index of unleased entries): claimable
+-- entries in the lane's order, locked so that concurrent claimers on any node skip them.
+-- Claimable: not leased (expired leases were swept in step 1); a live lead; the number not on the
+-- org's suppression list (belt and braces: a suppression also takes queued leads out in its own
+-- transaction); when calling hours are enforced, the local time inside every applicable rule's
+-- window in every candidate zone (rules table from calling_hours.WINDOWS, passed as arrays; a
+-- missing (rule, day) row = closed); and when attempt limits are enforced, the number below
+-- every limit of its state (attempt_limits.LIMITS as arrays): attempts inside the window plus
+-- other leads of the number leased right now. That last test reads this statement's snapshot;
+-- step 3 repeats it under a lock per number, which makes it exact across racing claims.
+SELECT q.lead_id, q.phone, q.queued_at, q.due_at, l.calling_rules
 FROM dial_queue q
 JOIN leads l ON l.org_id = q.org_id AND l.lead_id = q.lead_id
 WHERE q.org_id = %(org)s
-  AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= %(now)s::timestamptz)
+  AND q.lease_expires_at IS NULL
+  AND LANE_FILTER
   AND NOT l.sandbox
   AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = q.org_id AND s.phone = q.phone)
   AND (NOT %(enforce)s::boolean OR NOT EXISTS (
@@ -24,6 +30,16 @@ WHERE q.org_id = %(org)s
               AND w.dow = extract(isodow FROM local.t)
               AND extract(epoch FROM local.t::time) >= w.s
               AND extract(epoch FROM local.t::time) < w.e)))
-ORDER BY q.queued_at, q.lead_id
+  AND (NOT %(limits)s::boolean OR NOT EXISTS (
+        SELECT 1
+        FROM unnest(%(l_state)s::text[], %(l_max)s::int[], %(l_window)s::int[]) AS lim (state, n, win)
+        WHERE lim.state = ANY (l.calling_rules)
+          AND (SELECT count(*) FROM dial_attempts a
+               WHERE a.org_id = q.org_id AND a.phone = q.phone
+                 AND a.at > %(now)s::timestamptz - make_interval(secs => lim.win))
+            + (SELECT count(*) FROM dial_queue o
+               WHERE o.org_id = q.org_id AND o.phone = q.phone AND o.lead_id <> q.lead_id
+                 AND o.lease_expires_at IS NOT NULL AND o.lease_expires_at > %(now)s::timestamptz) >= lim.n))
+ORDER BY LANE_ORDER
 LIMIT %(limit)s
 FOR UPDATE OF q SKIP LOCKED

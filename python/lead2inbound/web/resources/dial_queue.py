@@ -1,4 +1,4 @@
-"""The dial queue (`dial` scope): claim, complete, release."""
+"""The dial queue (`dial` scope): claim, attempts, complete, release; the retry policy (`admin`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,19 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lead2inbound.contract.problems import ProblemError, not_found
-from lead2inbound.contract.schemas import ClaimIn, ClaimResult, CompleteIn, ReleaseIn, StoredLead
+from lead2inbound.contract.schemas import (
+    AttemptIn,
+    ClaimIn,
+    ClaimResult,
+    CompleteIn,
+    DialPolicy,
+    DialPolicyIn,
+    ReleaseIn,
+    StoredLead,
+)
+from lead2inbound.dialing import attempts
 from lead2inbound.dialing.leads import lead_json
-from lead2inbound.dialing.queue import OUTCOMES, NoSuchLead, NotLeased
+from lead2inbound.dialing.queue import OUTCOMES, Attempt, BadAttempt, NoSuchLead, NotLeased
 from lead2inbound.web.http import send_json
 from lead2inbound.web.openapi import Op, Resp
 from lead2inbound.web.resources.common import LEAD_ID, bad, decode_body, in_range, lead_uuid
@@ -30,9 +40,11 @@ def _lease_id(raw: str | None) -> str | None:
 
 @contextlib.contextmanager
 def _as_problems() -> Iterator[None]:
-    """The queue's refusals of a complete or release as problems (404, 409)."""
+    """The queue's refusals of an attempt, complete or release as problems (404, 409, 422)."""
     try:
         yield
+    except BadAttempt as exc:
+        raise bad(exc.field, exc.message) from None
     except NoSuchLead:
         raise not_found("lead") from None
     except NotLeased:
@@ -44,6 +56,8 @@ def _as_problems() -> Iterator[None]:
 
 
 BODY_ERRORS = (400, 413, 415, 422)
+# Bodies carrying `dialer` (200 characters, each up to 12 bytes as a JSON \u escape pair).
+ATTEMPT_BODY = 16_384
 NOT_LEASED = (
     409,
     "The lead is not leased to the caller (never claimed, completed, released, or the lease "
@@ -60,10 +74,13 @@ class ClaimResource:
             summary="Claim leads to dial",
             description="Leases up to `limit` of the org's queued leads that may be called now "
             "(legal calling hours in every time zone the lead may be in, unless the service runs "
-            "with `L2I_CALLING_HOURS=off`), oldest first; concurrent claimers never get the same "
-            "lead. Leads whose last DNC scrub is older than 31 days are scrubbed again first. "
-            "Each lead is `dialing` until completed, released, or its lease expires. A sandbox "
-            "key claims nothing.",
+            "with `L2I_CALLING_HOURS=off`; due by the retry schedule or callback; the number "
+            "under its state's attempt limit, unless `L2I_ATTEMPT_LIMITS=off`). Order: callbacks "
+            "due, then new leads newest first (`L2I_QUEUE_ORDER=fifo`: oldest first, merged "
+            "with retries by when each became due), then retries, oldest due first. Concurrent "
+            "claimers never get the same lead. Leads whose last DNC scrub is older than 31 days "
+            "are scrubbed again first. Each lead is `dialing` until an attempt or completion is "
+            "recorded, it is released, or its lease expires. A sandbox key claims nothing.",
             scope="dial",
             body=ClaimIn,
             body_required=False,
@@ -100,9 +117,11 @@ class CompleteResource:
     openapi: ClassVar[dict[str, Op]] = {
         "post": Op(
             summary="Report a dial outcome",
-            description="The lead leaves the queue and takes the outcome as its status. Only "
-            "the holder of a live lease may (its `lease_id`, or else the key that claimed it). "
-            "`do_not_call` also suppresses the phone for the org.",
+            description="The lead leaves the queue and takes the outcome as its status; the "
+            "call is recorded as its last attempt. Only the holder of a live lease may (its "
+            "`lease_id`, or else the key that claimed it). `do_not_call` also suppresses the "
+            "phone for the org. `callback_requested` with `callback_at` keeps the lead queued as "
+            "a callback instead (its `next_attempt_at` says when it is claimable).",
             scope="dial",
             body=CompleteIn,
             parameters=(LEAD_ID,),
@@ -119,16 +138,99 @@ class CompleteResource:
     async def on_post(self, req: Any, resp: Any, lead_id: str) -> None:
         principal = await self.s.authorize(req, "dial")
         lead = lead_uuid(lead_id)
-        body = await decode_body(req, CompleteIn, 4096)
+        body = await decode_body(req, CompleteIn, ATTEMPT_BODY)
         if body.outcome not in OUTCOMES:
             raise bad("outcome", "outcome must be one of " + ", ".join(OUTCOMES))
+        result = attempts.COMPLETE_RESULT.get(body.outcome, "answered")
+        attempt = Attempt(result, None, body.duration_s, body.dialer)
         with _as_problems():
             row, _added = await self.s.queue.complete(
-                principal.org_id, principal.key_id, lead, body.outcome, _lease_id(body.lease_id)
-            )
+                principal.org_id, principal.key_id, lead, body.outcome, _lease_id(body.lease_id),
+                callback_at=body.callback_at, attempt=attempt,
+            )  # fmt: skip
         if body.outcome == "do_not_call":
             await self.s.publish_suppressions(principal.org_id, [row["phone"]])
         send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
+
+
+class AttemptResource:
+    """POST /v1/dial-queue/{lead_id}/attempts"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": Op(
+            summary="Record a call attempt",
+            description="Records one call attempt that did not end the lead (no answer, busy, "
+            "voicemail, failed, or answered without an outcome). The lease ends and the lead "
+            "goes back to the queue for its next try by the org's retry policy "
+            "(`GET /v1/dial-policy`), no earlier than a state attempt limit allows; after its "
+            "last allowed attempt it ends `unreachable`. Same holder rule as completing.",
+            scope="dial",
+            body=AttemptIn,
+            parameters=(LEAD_ID,),
+            responses=(
+                Resp(200, "The lead: `attempts`, `next_attempt_at`, `callable_at`.", StoredLead),
+            ),
+            errors=(*BODY_ERRORS, 404, 409),
+            notes=(LEASED_404, NOT_LEASED),
+            tags=("dial-queue",),
+        )
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_post(self, req: Any, resp: Any, lead_id: str) -> None:
+        principal = await self.s.authorize(req, "dial")
+        lead = lead_uuid(lead_id)
+        body = await decode_body(req, AttemptIn, ATTEMPT_BODY)
+        attempt = Attempt(body.result, body.at, body.duration_s, body.dialer)
+        with _as_problems():
+            row = await self.s.queue.attempt(
+                principal.org_id, principal.key_id, lead, attempt, _lease_id(body.lease_id)
+            )
+        send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
+
+
+class DialPolicyResource:
+    """GET/PUT /v1/dial-policy"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "get": Op(
+            summary="Read the retry policy",
+            description="The org's retry schedule: delays between attempts and the most "
+            "attempts a lead gets (the defaults until one is set).",
+            scope="admin",
+            responses=(Resp(200, "The policy in force.", DialPolicy),),
+            tags=("dial-queue",),
+        ),
+        "put": Op(
+            summary="Set the retry policy",
+            description="Replaces the org's retry schedule. It applies to attempts recorded "
+            "from now on (a lead already scheduled keeps its `next_attempt_at`).",
+            scope="admin",
+            body=DialPolicyIn,
+            responses=(Resp(200, "The policy now in force.", DialPolicy),),
+            errors=BODY_ERRORS,
+            tags=("dial-queue",),
+        ),
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        principal = await self.s.authorize(req, "admin")
+        async with self.s.pool.connection() as conn:
+            policy, updated = await attempts.load(conn, principal.org_id)
+        send_json(resp, 200, policy.as_json(updated))
+
+    async def on_put(self, req: Any, resp: Any) -> None:
+        principal = await self.s.authorize(req, "admin")
+        body = await decode_body(req, DialPolicyIn, 4096)
+        policy = attempts.Policy(tuple(body.retry_after_s), body.max_attempts)
+        async with self.s.pool.connection() as conn:
+            updated = await attempts.store_async(conn, principal.org_id, policy)
+        send_json(resp, 200, policy.as_json(updated))
 
 
 class ReleaseResource:
