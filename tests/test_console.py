@@ -362,14 +362,14 @@ def test_leads_arrive_live_and_a_lead_page_explains_itself(browser, service, org
     lead_id = posted.json()["lead_id"]
     started = time.monotonic()
     browser.wait_for(f"!!document.querySelector('a[href=\"/console/leads/{lead_id}\"]')", 5)
-    assert time.monotonic() - started < 2.5  # polled every 0.5 s; a loaded machine is slow
-    # the polls look back a few seconds (a lead committed late is not skipped); no row twice
+    assert time.monotonic() - started < 2.5  # the stream wakes the page; a loaded machine is slow
+    # each ask looks back a few seconds (a lead committed late is not skipped); no row twice
     second = httpx.post(
         service.url + "/v1/leads", json=lead("5125550125", first_name="Second"),
         headers=auth(writer),
     ).json()["lead_id"]  # fmt: skip
     browser.wait_for(f"!!document.querySelector('tr[data-lead=\"{second}\"]')", 5)
-    time.sleep(1.2)  # two more polls
+    time.sleep(1.2)  # any late asks land
     order = browser.js("[...document.querySelectorAll('#leads tbody tr')].map(r => r.dataset.lead)")
     assert order[:2] == [second, lead_id] and len(order) == len(set(order)), order
     shot(browser, "leads")
@@ -904,3 +904,51 @@ def test_webhooks_page_creates_tests_lists_attempts_and_replays(
         resp = other.post(f"/console/webhooks/{endpoint_id}/test", data={"csrf": csrf_of(page_b)})
         assert resp.status_code == 404
     assert len(receiver.ids()) >= n + 1  # nothing sent for org b
+
+
+# --- the event stream for the Leads page -----------------------------------------------------
+
+
+def test_leads_page_follows_the_event_stream_of_the_sessions_org_not_a_poll(
+    browser, service, org_a, org_b
+):
+    assert httpx.get(service.url + "/console/events/stream").status_code == 303  # no session
+    with http_session(service, org_a.key("admin")) as client:
+        stream_url = "/console/events/stream?type=lead.created"
+        with client.stream("GET", stream_url, timeout=30) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert next(lines) == ": connected"
+            for key in (org_b.key("write"), org_a.key("write", test=True), org_a.key("write")):
+                posted = httpx.post(
+                    service.url + "/v1/leads", json=lead("5125550188"), headers=auth(key),
+                    timeout=30,
+                )  # fmt: skip
+                assert posted.status_code in (200, 201), posted.text
+            mine = posted.json()["lead_id"]
+            seen = []
+            for line in lines:  # the first event this stream shows: org a's live lead only
+                if line.startswith("data: "):
+                    seen.append(json.loads(line[6:]))
+                    break
+            assert seen[0]["type"] == "lead.created" and seen[0]["lead_id"] == mine, seen
+
+    # the page asks for rows when the stream says so, not on a timer
+    sign_in(browser, service, org_a.key("admin"))
+    browser.goto(service.url + "/console/leads")
+    rows_asked = (
+        "performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/console/leads/rows')).length"
+    )
+    time.sleep(1.0)
+    idle = browser.js(rows_asked)
+    time.sleep(2.0)
+    assert browser.js(rows_asked) == idle  # nothing happened: nothing asked
+    posted = httpx.post(
+        service.url + "/v1/leads", json=lead("5125550189", first_name="Streamed"),
+        headers=auth(org_a.key("write")), timeout=30,
+    ).json()["lead_id"]  # fmt: skip
+    browser.wait_for(f"!!document.querySelector('tr[data-lead=\"{posted}\"]')", 10)
+    assert browser.js(rows_asked) > idle
+    browser.goto(service.url + "/console/overview")  # its streams close (the server stops fast)

@@ -33,7 +33,7 @@ from lead2inbound.store.events import event_json
 from lead2inbound.store.queries import sql
 from lead2inbound.web.console import charts, gate
 from lead2inbound.web.console.render import page
-from lead2inbound.web.resources.events import Filters, read_after
+from lead2inbound.web.resources.events import Filters, read_after, serve_stream
 from lead2inbound.web.resources.read import list_leads, read_lead
 from lead2inbound.web.resources.sources import create_source, preview_payload
 from lead2inbound.web.resources.suppressions import suppress, suppression_page, unsuppress
@@ -263,7 +263,8 @@ class LeadsPage(ConsolePage):
 
 
 class LeadRows(ConsolePage):
-    """The rows newer than `created_after`, for the Leads page's live updates (console.js)."""
+    """The rows newer than `created_after`, for the Leads page's live updates (console.js asks
+    for them each time the event stream says a lead was created)."""
 
     async def on_get(self, req: Any, resp: Any) -> None:
         session = await self.signed_in(req, resp)
@@ -285,6 +286,18 @@ class LeadRows(ConsolePage):
         except ProblemError:
             listing = {"data": []}
         page(resp, "lead_rows.html", leads=listing["data"])
+
+
+class EventStream(ConsolePage):
+    """GET /console/events/stream: `GET /v1/events/stream` for the session (its org; live, or
+    `mode=test`), the same stream code. The Leads page follows `lead.created` with it."""
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        sandbox = _sandbox(req.get_param("mode"))
+        await serve_stream(self.s, req, resp, session.org_id, sandbox)
 
 
 class LeadPage(ConsolePage):
@@ -849,6 +862,7 @@ def add_routes(app: Any, services: Services) -> None:
     app.add_route("/console/leads", LeadsPage(services))
     app.add_route("/console/leads/rows", LeadRows(services))
     app.add_route("/console/leads/{lead_id}", LeadPage(services))
+    app.add_route("/console/events/stream", EventStream(services))
     app.add_route("/console/keys", KeysPage(services))
     app.add_route("/console/webhooks", WebhooksPage(services))
     app.add_route("/console/webhooks/{endpoint_id}/test", WebhookAction(services, "test"))
