@@ -22,8 +22,10 @@ import psycopg
 import pytest
 import redis
 from click.testing import CliRunner
+from standardwebhooks.webhooks import Webhook
 
 from lead2inbound.cli import main as cli_main
+from tests.fakes.receiver import Receiver
 from tests.support.browser import Browser, chromium, pages
 from tests.support.server import ServerProcess
 from tests.support.sources import SECRET_KEY as SOURCES_SECRET_KEY
@@ -49,7 +51,15 @@ def service(db, redis_server, tmp_path_factory):
     client.flushdb()
     client.close()
     srv = ServerProcess(
-        env=service_env(db, redis_server.url, L2I_SECRET_KEY=SOURCES_SECRET_KEY),
+        env=service_env(
+            db,
+            redis_server.url,
+            L2I_SECRET_KEY=SOURCES_SECRET_KEY,
+            # the Webhooks page's test posts to a receiver on 127.0.0.1 over plain http
+            L2I_WEBHOOKS_ALLOW_HTTP="1",
+            L2I_WEBHOOKS_ALLOW_PRIVATE="1",
+            L2I_WEBHOOK_RETRY_SCHEDULE="0,0.2",  # two tries: a delivery fails in a moment
+        ),
         log_path=tmp_path_factory.mktemp("console") / "server.log",
     )
     srv.start()
@@ -352,14 +362,14 @@ def test_leads_arrive_live_and_a_lead_page_explains_itself(browser, service, org
     lead_id = posted.json()["lead_id"]
     started = time.monotonic()
     browser.wait_for(f"!!document.querySelector('a[href=\"/console/leads/{lead_id}\"]')", 5)
-    assert time.monotonic() - started < 2.5  # polled every 0.5 s; a loaded machine is slow
-    # the polls look back a few seconds (a lead committed late is not skipped); no row twice
+    assert time.monotonic() - started < 2.5  # the stream wakes the page; a loaded machine is slow
+    # each ask looks back a few seconds (a lead committed late is not skipped); no row twice
     second = httpx.post(
         service.url + "/v1/leads", json=lead("5125550125", first_name="Second"),
         headers=auth(writer),
     ).json()["lead_id"]  # fmt: skip
     browser.wait_for(f"!!document.querySelector('tr[data-lead=\"{second}\"]')", 5)
-    time.sleep(1.2)  # two more polls
+    time.sleep(1.2)  # any late asks land
     order = browser.js("[...document.querySelectorAll('#leads tbody tr')].map(r => r.dataset.lead)")
     assert order[:2] == [second, lead_id] and len(order) == len(set(order)), order
     shot(browser, "leads")
@@ -803,3 +813,142 @@ def test_sessions_end_when_idle_or_past_their_lifetime_and_are_renewed_by_use(se
             digest,
         )[0]
         assert idle == lifetime  # 30 min of idle time would pass the 10 left: capped
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def test_webhooks_page_creates_tests_lists_attempts_and_replays(
+    browser, service, org_a, org_b, receiver
+):
+    sign_in(browser, service, org_a.key("admin"))
+    browser.goto(service.url + "/console/webhooks")
+    assert browser.js("location.pathname") == "/console/webhooks"
+    assert browser.js("!!document.querySelector('nav a[href=\"/console/webhooks\"]')")
+    browser.fill("#wh-url", receiver.url)
+    browser.fill("#wh-types", "lead.created")
+    browser.fill("#wh-description", XSS)
+    browser.submit("#create-webhook")
+    secret = browser.js("document.getElementById('new-secret').value")
+    assert secret.startswith("whsec_"), secret
+    assert browser.js("!!document.querySelector('button[data-copy=\"new-secret\"]')")
+    assert browser.js("window.__pwned") is None  # the description is text
+    assert XSS in browser.js("document.querySelector('.endpoint').innerText")
+    endpoint_id = browser.js("document.querySelector('.endpoint').dataset.endpoint")
+
+    # send a test event: signed with the secret shown once, its answer on the page
+    browser.submit(f"form[action='/console/webhooks/{endpoint_id}/test']")
+    assert browser.js("document.querySelector('#tested .status').textContent") == "200"
+    assert '{"ok": true}' in browser.js("document.querySelector('#tested pre').textContent")
+    got = receiver.wait_for(1)[0]
+    payload = Webhook(secret).verify(got.body, got.headers)
+    assert payload["type"] == "webhook_endpoint.test"
+    assert payload["data"] == {"endpoint_id": endpoint_id}
+
+    # a lead's event fails both its tries (500): its attempts are listed, with a replay button
+    receiver.statuses = [500, 500]
+    posted = httpx.post(
+        service.url + "/v1/leads", json=lead("5125550177", first_name="Hooked"),
+        headers=auth(org_a.key("write,read")), timeout=30,
+    )  # fmt: skip
+    assert posted.status_code == 201, posted.text
+    receiver.wait_for(3)
+    replay = "document.querySelector('.endpoint form[action$=\"/replay\"]')"
+    deadline = time.monotonic() + 30
+    while not browser.js(f"!!{replay}"):
+        assert time.monotonic() < deadline, "the failed attempt is not listed"
+        time.sleep(0.3)
+        browser.goto(service.url + "/console/webhooks")
+    rows = browser.js("document.querySelector('.endpoint .attempts').innerText")
+    assert "lead.created" in rows and "500" in rows and '{"ok": true}' in rows, rows
+    shot(browser, "webhooks")
+    event_id = browser.js(f"{replay}.querySelector('[name=event_id]').value")
+    n = len(receiver.ids())
+    browser.submit(".endpoint form[action$='/replay']")
+    assert "scheduled again" in browser.js("document.getElementById('replayed').textContent")
+    again = receiver.wait_for(n + 1)  # the replay: the same webhook-id
+    assert all(json.loads(d.body)["type"] == "lead.created" for d in again[1:])
+    assert {d.id for d in again[1:]} == {again[1].id}
+    assert json.loads(again[-1].body)["id"] == event_id  # the event the button named
+    deadline = time.monotonic() + 30
+    while "200 (" not in browser.js("document.querySelector('.endpoint .attempts').innerText"):
+        assert time.monotonic() < deadline, "the replay's attempt is not listed"
+        time.sleep(0.3)
+        browser.goto(service.url + "/console/webhooks")
+
+    # CSRF on every POST; another org's endpoint is 404; the test mode lists none of these
+    with http_session(service, org_a.key("admin")) as client:
+        before = client.get("/console/webhooks").text
+        assert before.count('class="card endpoint"') == 1
+        for path in ("/console/webhooks", f"/console/webhooks/{endpoint_id}/test",
+                     f"/console/webhooks/{endpoint_id}/replay"):  # fmt: skip
+            resp = client.post(path, data={"url": receiver.url, "types": "*", "csrf": "0" * 64,
+                                           "event_id": event_id})  # fmt: skip
+            assert resp.status_code == 403, (path, resp.status_code)
+        assert client.get("/console/webhooks").text.count('class="card endpoint"') == 1
+        test_mode = client.get("/console/webhooks?mode=test").text
+        assert endpoint_id not in test_mode and "No test endpoints yet." in test_mode
+        bad = client.post("/console/webhooks", data={
+            "csrf": csrf_of(before), "url": "ftp://example.com/x", "types": "*"})  # fmt: skip
+        assert bad.status_code == 422 and "url" in bad.text
+    with http_session(service, org_b.key("admin")) as other:
+        page_b = other.get("/console/webhooks").text
+        assert endpoint_id not in page_b
+        resp = other.post(f"/console/webhooks/{endpoint_id}/test", data={"csrf": csrf_of(page_b)})
+        assert resp.status_code == 404
+    assert len(receiver.ids()) >= n + 1  # nothing sent for org b
+
+
+# --- the event stream for the Leads page -----------------------------------------------------
+
+
+def test_leads_page_follows_the_event_stream_of_the_sessions_org_not_a_poll(
+    browser, service, org_a, org_b
+):
+    assert httpx.get(service.url + "/console/events/stream").status_code == 303  # no session
+    with http_session(service, org_a.key("admin")) as client:
+        stream_url = "/console/events/stream?type=lead.created"
+        with client.stream("GET", stream_url, timeout=30) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert next(lines) == ": connected"
+            for key in (org_b.key("write"), org_a.key("write", test=True), org_a.key("write")):
+                posted = httpx.post(
+                    service.url + "/v1/leads", json=lead("5125550188"), headers=auth(key),
+                    timeout=30,
+                )  # fmt: skip
+                assert posted.status_code in (200, 201), posted.text
+            mine = posted.json()["lead_id"]
+            seen = []
+            for line in lines:  # the first event this stream shows: org a's live lead only
+                if line.startswith("data: "):
+                    seen.append(json.loads(line[6:]))
+                    break
+            assert seen[0]["type"] == "lead.created" and seen[0]["lead_id"] == mine, seen
+
+    # the page asks for rows when the stream says so, not on a timer
+    sign_in(browser, service, org_a.key("admin"))
+    browser.goto(service.url + "/console/leads")
+    rows_asked = (
+        "performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/console/leads/rows')).length"
+    )
+    time.sleep(1.0)
+    idle = browser.js(rows_asked)
+    time.sleep(2.0)
+    assert browser.js(rows_asked) == idle  # nothing happened: nothing asked
+    posted = httpx.post(
+        service.url + "/v1/leads", json=lead("5125550189", first_name="Streamed"),
+        headers=auth(org_a.key("write")), timeout=30,
+    ).json()["lead_id"]  # fmt: skip
+    browser.wait_for(f"!!document.querySelector('tr[data-lead=\"{posted}\"]')", 10)
+    assert browser.js(rows_asked) > idle
+    browser.goto(service.url + "/console/overview")  # its streams close (the server stops fast)

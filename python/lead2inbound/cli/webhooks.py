@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
-import msgspec
 import psycopg
 
 from lead2inbound.cli.common import _config, _database_url
@@ -176,37 +174,16 @@ def webhooks_replay(org: str, endpoint_id: str, event_id: str | None, since: str
 def webhooks_test(org: str, endpoint_id: str, sandbox: bool) -> None:
     """Send one signed `webhook_endpoint.test` delivery now (not logged, not retried); prints
     the answer's status and first 1 KB."""
-    from lead2inbound.ops.outbound import OutboundError, OutboundRefused, send
-    from lead2inbound.store.queries import sql
-    from lead2inbound.webhooks import signing
     from lead2inbound.webhooks.delivery import policy_of
-    from lead2inbound.webhooks.endpoints import live_secrets
+    from lead2inbound.webhooks.ping import send_test_event
 
     cfg = _config()
     eid = _uuid(endpoint_id, "endpoint_id")
 
     async def work(conn: Any, org_id: str) -> dict[str, Any]:
-        cur = await conn.execute(
-            sql("webhook_endpoint_get"), {"org": org_id, "sandbox": sandbox, "id": eid}
-        )
-        row = await cur.fetchone()
-        if row is None:
+        out = await send_test_event(conn, _box(cfg), policy_of(cfg), org_id, sandbox, eid)
+        if out is None:
             raise click.ClickException(f"org {org} has no endpoint {endpoint_id}")
-        url, sealed, key_id = row[3], row[9], row[10]
-        msg_id = str(uuid.uuid4())
-        now = datetime.now(UTC)
-        body = msgspec.json.encode({
-            "type": "webhook_endpoint.test", "timestamp": now.isoformat(), "id": msg_id,
-            "org": org_id, "sandbox": sandbox, "lead_id": None, "request_id": None,
-            "data": {"endpoint_id": eid},
-        })  # fmt: skip
-        keys = live_secrets(_box(cfg), org_id, eid, sealed, key_id)
-        headers = signing.headers(keys, msg_id, int(time.time()), body)
-        try:
-            answer = await send("POST", url, policy=policy_of(cfg), headers=headers, content=body)
-        except (OutboundRefused, OutboundError) as exc:
-            return {"id": msg_id, "status": None, "error": str(exc)}
-        return {"id": msg_id, "status": answer.status,
-                "response": answer.body[:1024].decode("utf-8", "replace")}  # fmt: skip
+        return out
 
     click.echo(json.dumps(_run(cfg, org, work)))

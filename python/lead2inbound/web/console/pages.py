@@ -23,7 +23,9 @@ from lead2inbound.access.sessions import Session
 from lead2inbound.contract.problems import ProblemError
 from lead2inbound.dialing import calling_hours
 from lead2inbound.dialing.leads import lead_json
+from lead2inbound.dnc.crypto import SecretError
 from lead2inbound.ops.metrics import latency_quantiles
+from lead2inbound.ops.outbound import OutboundRefused, check_url
 from lead2inbound.sources import hooks
 from lead2inbound.sources import store as sources_store
 from lead2inbound.sources.presets import PRESETS
@@ -31,10 +33,12 @@ from lead2inbound.store.events import event_json
 from lead2inbound.store.queries import sql
 from lead2inbound.web.console import charts, gate
 from lead2inbound.web.console.render import page
-from lead2inbound.web.resources.events import Filters, read_after
+from lead2inbound.web.resources.events import Filters, read_after, serve_stream
 from lead2inbound.web.resources.read import list_leads, read_lead
 from lead2inbound.web.resources.sources import create_source, preview_payload
 from lead2inbound.web.resources.suppressions import suppress, suppression_page, unsuppress
+from lead2inbound.webhooks import endpoints as webhook_endpoints
+from lead2inbound.webhooks.ping import send_test_event
 
 if TYPE_CHECKING:
     from lead2inbound.web.services import Services
@@ -48,6 +52,7 @@ NAV = (
     ("queue", "Dial queue", "/console/queue"),
     ("suppressions", "Suppressions", "/console/suppressions"),
     ("sources", "Sources", "/console/sources"),
+    ("webhooks", "Webhooks", "/console/webhooks"),
     ("keys", "API keys", "/console/keys"),
 )
 LIVE_OVERLAP = timedelta(seconds=5)  # the Leads page's live rows look back this far
@@ -258,7 +263,8 @@ class LeadsPage(ConsolePage):
 
 
 class LeadRows(ConsolePage):
-    """The rows newer than `created_after`, for the Leads page's live updates (console.js)."""
+    """The rows newer than `created_after`, for the Leads page's live updates (console.js asks
+    for them each time the event stream says a lead was created)."""
 
     async def on_get(self, req: Any, resp: Any) -> None:
         session = await self.signed_in(req, resp)
@@ -280,6 +286,18 @@ class LeadRows(ConsolePage):
         except ProblemError:
             listing = {"data": []}
         page(resp, "lead_rows.html", leads=listing["data"])
+
+
+class EventStream(ConsolePage):
+    """GET /console/events/stream: `GET /v1/events/stream` for the session (its org; live, or
+    `mode=test`), the same stream code. The Leads page follows `lead.created` with it."""
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        sandbox = _sandbox(req.get_param("mode"))
+        await serve_stream(self.s, req, resp, session.org_id, sandbox)
 
 
 class LeadPage(ConsolePage):
@@ -699,6 +717,131 @@ class SourcePreview(SourcePage):
         resp.text = json.dumps(out, default=str)
 
 
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def _sandbox(value: Any) -> bool:
+    """The page's mode: live unless `mode=test` (a sandbox key's endpoints and events)."""
+    return value == "test"
+
+
+def _failed(attempt: dict[str, Any]) -> bool:
+    status = attempt["status"]
+    return status is None or not 200 <= status < 300
+
+
+class WebhooksPage(ConsolePage):
+    """The org's endpoints of one mode with their latest attempts; create one, send a test event,
+    replay a failed delivery: the functions the API and `l2i webhooks` call."""
+
+    ATTEMPTS = 10  # per endpoint
+
+    async def on_get(self, req: Any, resp: Any) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        await self.show(resp, session, _sandbox(req.get_param("mode")))
+
+    async def show(
+        self, resp: Any, session: Session, sandbox: bool, status: int = 200, **more: Any
+    ) -> None:
+        async with self.s.pool.connection() as conn:
+            found = await webhook_endpoints.list_(conn, session.org_id, sandbox)
+            rows = []
+            for e in found:
+                tried = await webhook_endpoints.attempts(
+                    conn, session.org_id, e.endpoint_id, self.ATTEMPTS, None
+                )
+                for a in tried:
+                    a["failed"] = _failed(a)
+                rows.append({"endpoint": e, "attempts": tried})
+        for name in ("error", "created", "tested", "replayed"):
+            more.setdefault(name, None)
+        more.setdefault("form", {})
+        page(
+            resp, "webhooks.html", status=status,
+            **self.ctx(session, "webhooks", rows=rows, sandbox=sandbox,
+                       mode="test" if sandbox else "live", **more),
+        )  # fmt: skip
+
+    async def on_post(self, req: Any, resp: Any) -> None:
+        """Create an endpoint: POST /v1/webhook-endpoints' checks and `endpoints.create`."""
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        form = await read_form(req)
+        gate.check_csrf(self.s, req, session, form)
+        sandbox = _sandbox(form.get("mode"))
+        url = form.get("url", "").strip()
+        kinds = list(dict.fromkeys(form.get("types", "*").replace(",", " ").split()))
+        description = form.get("description", "").strip()[:500] or None
+        error = webhook_endpoints.bad_types(kinds)
+        if error is None:
+            try:
+                await check_url(url, self.s.outbound)
+            except OutboundRefused as exc:
+                error = f"url is refused: {exc.reason}"
+        if error is None:
+            try:
+                async with self.s.pool.connection() as conn, conn.transaction():
+                    made, secret = await webhook_endpoints.create(
+                        conn, self.s.sources_box, org_id=session.org_id, sandbox=sandbox,
+                        url=url, types=kinds, description=description,
+                    )  # fmt: skip
+            except SecretError:
+                error = "the service has no L2I_SECRET_KEY to seal the signing secret"
+        if error is not None:
+            await self.show(resp, session, sandbox, status=422, error=error, form=form)
+            return
+        self.s.deliverer.poke()
+        await self.show(
+            resp, session, sandbox, status=201, created={"endpoint": made, "secret": secret}
+        )
+
+
+class WebhookAction(WebhooksPage):
+    """POST /console/webhooks/{id}/test (`send_test_event`, as `l2i webhooks test`) and
+    /console/webhooks/{id}/replay (`endpoints.replay` of one event, as the API's replay)."""
+
+    def __init__(self, services: Services, action: str):
+        super().__init__(services)
+        self.action = action
+
+    async def on_post(self, req: Any, resp: Any, endpoint_id: str) -> None:
+        session = await self.signed_in(req, resp)
+        if session is None:
+            return
+        form = await read_form(req)
+        gate.check_csrf(self.s, req, session, form)
+        sandbox = _sandbox(form.get("mode"))
+        try:
+            eid = str(uuid.UUID(endpoint_id))
+        except ValueError:
+            self.missing(resp, session, "webhooks", "webhook endpoint")
+            return
+        async with self.s.pool.connection() as conn, conn.transaction():
+            endpoint = await webhook_endpoints.get(conn, session.org_id, sandbox, eid)
+            if endpoint is None:
+                self.missing(resp, session, "webhooks", "webhook endpoint")
+                return
+            if self.action == "test":
+                tested = await send_test_event(
+                    conn, self.s.sources_box, self.s.outbound, session.org_id, sandbox, eid
+                )
+                more: dict[str, Any] = {"tested": {"endpoint": endpoint, **(tested or {})}}
+            else:
+                try:
+                    event = str(uuid.UUID(form.get("event_id", "")))
+                except ValueError:
+                    event = None
+                n = 0
+                if event is not None:
+                    n = await webhook_endpoints.replay(conn, session.org_id, eid, event_id=event)
+                more = {"replayed": {"endpoint": endpoint, "event_id": event, "scheduled": n}}
+        self.s.deliverer.poke()
+        await self.show(resp, session, sandbox, **more)
+
+
 def _base_url(s: Services, req: Any) -> str:
     return s.config.public_url.rstrip("/") or f"{req.scheme}://{req.netloc}"
 
@@ -719,5 +862,9 @@ def add_routes(app: Any, services: Services) -> None:
     app.add_route("/console/leads", LeadsPage(services))
     app.add_route("/console/leads/rows", LeadRows(services))
     app.add_route("/console/leads/{lead_id}", LeadPage(services))
+    app.add_route("/console/events/stream", EventStream(services))
     app.add_route("/console/keys", KeysPage(services))
+    app.add_route("/console/webhooks", WebhooksPage(services))
+    app.add_route("/console/webhooks/{endpoint_id}/test", WebhookAction(services, "test"))
+    app.add_route("/console/webhooks/{endpoint_id}/replay", WebhookAction(services, "replay"))
     app.add_route("/console/keys/{key_id}/revoke", KeyRevoke(services))

@@ -313,51 +313,58 @@ class EventStreamResource:
 
     async def on_get(self, req: Any, resp: Any) -> None:
         principal = await self.s.authorize(req, "read")
-        org, sandbox = principal.org_id, principal.sandbox
-        filters = filters_of(req)
-        last = req.get_header("Last-Event-ID") or text_param(req, "after")
-        if last:
-            position = await position_of(self.s, org, sandbox, last.strip(), "Last-Event-ID")
-        else:
-            async with self.s.pool.connection() as conn:
-                position = await events.horizon(conn)
-        resp.status = 200
-        resp.content_type = "text/event-stream"
-        resp.set_header("Cache-Control", "no-cache")
-        resp.set_header("X-Accel-Buffering", "no")  # nginx: do not buffer the stream
-        resp.stream = self._events(org, sandbox, filters, position)
+        await serve_stream(self.s, req, resp, principal.org_id, principal.sandbox)
 
-    async def _events(
-        self, org: str, sandbox: bool, filters: Filters, position: Any
-    ) -> AsyncIterator[bytes]:
-        hub = self.s.streams
-        wake = hub.join(org)
-        try:
-            yield b": connected\n\n"
-            idle_since = time.monotonic()
-            woken = True
-            while not hub.closing.is_set():
-                rows = await read_after(self.s, org, sandbox, filters, position, _PAGE)
-                for pause in _RECHECK_S if woken and not rows else ():
-                    await asyncio.sleep(pause)
-                    rows = await read_after(self.s, org, sandbox, filters, position, _PAGE)
-                    if rows:
-                        break
+
+async def serve_stream(s: Services, req: Any, resp: Any, org: str, sandbox: bool) -> None:
+    """Answer `req` with the org's events of one mode as Server-Sent Events, from now on or
+    after its Last-Event-ID (or `after`): the API's stream and the console's (its session's
+    org) both come here."""
+    filters = filters_of(req)
+    last = req.get_header("Last-Event-ID") or text_param(req, "after")
+    if last:
+        position = await position_of(s, org, sandbox, last.strip(), "Last-Event-ID")
+    else:
+        async with s.pool.connection() as conn:
+            position = await events.horizon(conn)
+    resp.status = 200
+    resp.content_type = "text/event-stream"
+    resp.set_header("Cache-Control", "no-cache")
+    resp.set_header("X-Accel-Buffering", "no")  # nginx: do not buffer the stream
+    resp.stream = _events(s, org, sandbox, filters, position)
+
+
+async def _events(
+    s: Services, org: str, sandbox: bool, filters: Filters, position: Any
+) -> AsyncIterator[bytes]:
+    hub = s.streams
+    wake = hub.join(org)
+    try:
+        yield b": connected\n\n"
+        idle_since = time.monotonic()
+        woken = True
+        while not hub.closing.is_set():
+            rows = await read_after(s, org, sandbox, filters, position, _PAGE)
+            for pause in _RECHECK_S if woken and not rows else ():
+                await asyncio.sleep(pause)
+                rows = await read_after(s, org, sandbox, filters, position, _PAGE)
                 if rows:
-                    position = (rows[-1]["xact"], rows[-1]["seq"])
-                    yield b"".join(sse(r) for r in rows)
-                    idle_since = time.monotonic()
-                    if len(rows) == _PAGE:
-                        continue
-                wake.clear()
-                left = HEARTBEAT_S - (time.monotonic() - idle_since)
-                try:
-                    await asyncio.wait_for(wake.wait(), max(0.05, min(left, 5.0)))
-                    woken = True
-                except TimeoutError:
-                    woken = False  # a poll now and then: the log is the truth
-                if time.monotonic() - idle_since >= HEARTBEAT_S:
-                    yield b": heartbeat\n\n"
-                    idle_since = time.monotonic()
-        finally:
-            hub.leave(org, wake)
+                    break
+            if rows:
+                position = (rows[-1]["xact"], rows[-1]["seq"])
+                yield b"".join(sse(r) for r in rows)
+                idle_since = time.monotonic()
+                if len(rows) == _PAGE:
+                    continue
+            wake.clear()
+            left = HEARTBEAT_S - (time.monotonic() - idle_since)
+            try:
+                await asyncio.wait_for(wake.wait(), max(0.05, min(left, 5.0)))
+                woken = True
+            except TimeoutError:
+                woken = False  # a poll now and then: the log is the truth
+            if time.monotonic() - idle_since >= HEARTBEAT_S:
+                yield b": heartbeat\n\n"
+                idle_since = time.monotonic()
+    finally:
+        hub.leave(org, wake)

@@ -56,15 +56,18 @@ function confirmations() {
   });
 }
 
-// The Leads page: rows newer than the newest shown, asked for every second.
+// The Leads page: rows newer than the newest shown, asked for each time the event stream
+// (/console/events/stream, one per mode) says a lead was created, and when a stream (re)opens.
 function liveLeads() {
   var table = document.getElementById("leads");
   if (!table || !table.dataset.live) return;
   var body = table.tBodies[0];
   var busy = false;
+  var again = false;
   function poll() {
-    if (busy || document.hidden) return;
+    if (busy) { again = true; return; }
     busy = true;
+    again = false;
     var url = table.dataset.live;
     var newest = table.dataset.newest;
     if (newest) url += (url.indexOf("?") < 0 ? "?" : "&") + "created_after=" + encodeURIComponent(newest);
@@ -92,9 +95,16 @@ function liveLeads() {
         }
       })
       .catch(function () {})
-      .then(function () { busy = false; });
+      .then(function () {
+        busy = false;
+        if (again) poll();
+      });
   }
-  setInterval(poll, 500);
+  ["live", "test"].forEach(function (mode) {
+    var stream = new EventSource("/console/events/stream?type=lead.created&mode=" + mode);
+    stream.addEventListener("lead.created", poll);
+    stream.addEventListener("open", poll);  // what arrived while it was closed
+  });
 }
 
 // CSV import: the chosen file's text goes into the list box (read in the browser; the form
