@@ -17,6 +17,7 @@ import httpx
 import pytest
 import standardwebhooks
 
+from lead2inbound.sources import hooks
 from lead2inbound.sources.presets import PRESETS
 from tests.support.sources import SECRET_KEY, create_source, fixture, stored_leads, the_lead
 from tests.support.stack import make_org, service_env
@@ -45,7 +46,15 @@ def post(service, source, body: bytes, headers: dict[str, str]) -> httpx.Respons
 def test_the_new_presets_are_valid_sources():
     from lead2inbound.sources.store import plan
 
-    for name in ("google-ads", "webflow", "calendly", "activecampaign", "elementor", "jotform"):
+    for name in (
+        "google-ads",
+        "webflow",
+        "calendly",
+        "activecampaign",
+        "elementor",
+        "jotform",
+        "wpforms",
+    ):
         secrets = {"body_secret": "b"} if name == "google-ads" else {"secret": "s"}
         planned = plan(name=name, preset=name, secrets=secrets)
         assert planned["mapping"] == PRESETS[name].mapping
@@ -299,3 +308,59 @@ def test_jotform_multipart_raw_request(service, database_url, org):
         "jotform_form": "241234567890123",
         "q6_whatService": "Gutter repair",
     }
+
+
+def wpforms_headers(body: bytes) -> dict[str, str]:
+    """What the WPForms Webhooks addon sends with a JSON Request Format: its content type, its
+    user agent, the webhook's id and its Stripe-like signature (no Authorization)."""
+    stamp = str(int(time.time()))
+    mac = hmac.new(b"addon-generated-secret", stamp.encode() + b"." + body, hashlib.sha256)
+    return {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "wpforms-webhooks/1.3.0",
+        "X-WPForms-Webhook-Id": "1",
+        "X-WPForms-Webhook-Signature": f"t={stamp},v={mac.hexdigest()}",
+    }
+
+
+def test_wpforms_webhooks_addon(service, database_url, org):
+    source = create_source(service.url, org.key("admin"), name="wpforms", preset="wpforms")
+    body = fixture("wpforms_webhook.json")  # wp_json_encode's own escapes: \/ and \u2014
+    assert b"\\/" in body and b"\\u2014" in body
+    headers = wpforms_headers(body)
+    token = source["hook_url"].rsplit("/", 1)[1]
+    wrong = [
+        f"/v1/hooks/{token[:22]}{hooks.mint()[0][22:]}",  # its id, another secret
+        f"/v1/hooks/{token[:-1]}{'A' if token[-1] != 'A' else 'B'}",  # checksum broken
+        f"/v1/sources/{source['source_id']}/leads",  # the ingest URL without its token or a key
+    ]
+    for path in wrong:
+        resp = httpx.post(f"{service.url}{path}", content=body, headers=headers)
+        assert resp.status_code == 401, (path, resp.text)
+    assert stored_leads(database_url, org.org_id) == []
+
+    resp = post(service, source, body, headers)
+    assert resp.status_code == 201, resp.text  # WPForms only logs transport errors: any 2xx
+    assert resp.json()["outcome"] == "created"
+    lead = the_lead(database_url, org.org_id)
+    assert lead["source"] == "wpforms"
+    assert lead["phone"] == "+15125550177" and lead["phone_raw"] == "(512) 555-0177"
+    assert (lead["first_name"], lead["last_name"]) == ("Maya", "Ortiz")
+    assert lead["email"] == "maya.ortiz@example.com"
+    assert (lead["state"], lead["postal_code"]) == ("TX", "78704")  # "Texas" from a dropdown
+    assert (lead["city"], lead["address"]) == (None, None)
+    assert lead["external_id"] == "184"
+    assert lead["consent"] == {
+        "source_url": "https://example.com/get-a-quote/",
+        "ip_address": "203.0.113.61",
+    }
+    assert lead["attribution"] == {"landing_page": "https://example.com/get-a-quote/"}
+    assert lead["custom_fields"] == {
+        "wpforms_form": "27",
+        "message": "Roof leak over the garage \u2014 need a quote",
+    }
+    # a consent block (page, address) without a time: held, the gate fails closed
+    assert lead["reasons"] == ["invalid_consent"]
+    again = post(service, source, body, wpforms_headers(body))
+    assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    assert len(stored_leads(database_url, org.org_id)) == 1

@@ -1004,6 +1004,7 @@ PresetName = Literal[
     "elementor",
     "formstack",
     "jotform",
+    "wpforms",
 ]
 
 

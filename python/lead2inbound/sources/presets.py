@@ -535,6 +535,42 @@ JOTFORM = Preset(
     },
 )
 
+# WPForms' Webhooks addon (the addon's own delivery code, `WPFormsWebhooks\Process`): the site
+# owner picks the Request Method (POST here), the Request Format (JSON, the addon's default, or a
+# form) and types each Request Body key next to a form field or a custom value (smart tags such as
+# `{entry_id}`); a field's value is WPForms' own text (a Name field whole, "First Last"). Sent
+# with `X-WPForms-Webhook-Id` and `X-WPForms-Webhook-Signature` (not checked here, see
+# docs/lead-sources.md). This preset assumes the keys docs/lead-sources.md lists.
+WPFORMS = Preset(
+    name="wpforms",
+    title="WPForms Webhooks addon (JSON; Request Body keys name, email, phone, ...)",
+    format="json",
+    signature="none",
+    mapping={
+        "phone": {"first": ["phone", "Phone"]},
+        "first_name": {
+            "first": [
+                "first_name",
+                {"split_name": {"first": ["name", "Name"]}, "part": "first"},
+            ]
+        },
+        "last_name": {
+            "first": [
+                "last_name",
+                {"split_name": {"first": ["name", "Name"]}, "part": "last"},
+            ]
+        },
+        "email": {"first": ["email", "Email"]},
+        "state": "state",
+        "postal_code": "zip",
+        "external_id": {"path": "entry_id", "as": "string"},
+        "consent.source_url": "page_url",
+        "consent.ip_address": "user_ip",
+        "attribution.landing_page": "page_url",
+        "custom_fields.wpforms_form": {"path": "form_id", "as": "string"},
+    },
+)
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -551,5 +587,6 @@ PRESETS: dict[str, Preset] = {
         ELEMENTOR,
         FORMSTACK,
         JOTFORM,
+        WPFORMS,
     )
 }
