@@ -1,4 +1,4 @@
--- The Overview's picture: the org's stored leads per minute since %(since)s by outcome (queued,
+-- The Overview's picture: the org's stored leads per minute since `since` by outcome (queued,
 -- pending_scrub, or held by its first reason). Reads the last day through leads_org_created.
 SELECT date_trunc('minute', created_at) AS minute,
        CASE WHEN eligible THEN 'queued'
