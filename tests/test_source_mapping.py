@@ -93,12 +93,27 @@ def test_unmapped_fields_go_to_custom_fields_within_bounds():
         ({"phone": {"split_name": "/n"}}, "phone"),
         ({"phone": {"find": "/l", "where": {}}}, "phone"),
         ({"phone": 12}, "phone"),
+        # paths: RFC 6901 escapes only, bounded, no NUL (hostile mappings via PATCH)
+        ({"phone": "/a/~2/b"}, "phone"),
+        ({"phone": "/a~"}, "phone"),
+        ({"phone": "/" + "a/" * 600}, "phone"),
+        ({"phone": "ph\x00one"}, "phone"),
+        ({"phone": {"find": "/l~x", "where": {"/k": "v"}, "get": "/v"}}, "phone"),
+        ({"phone": {"find": "/l", "where": {"/k~": "v"}, "get": "/v"}}, "phone"),
+        ({"phone": {"find": "/l", "where": {"/k": "v"}, "get": "/v~9"}}, "phone"),
     ],
 )
 def test_bad_mappings(mapping, where):
     with pytest.raises(MappingError) as caught:
         check_mapping(mapping)
     assert caught.value.where == where
+
+
+def test_escaped_pointers_and_names_are_still_good():
+    check_mapping({"phone": "/a~1b/~0c", "email": "data[email]", "first_name": "$.odd name"})
+    assert apply({"a/b": {"~c": "5125550100"}}, {"phone": "/a~1b/~0c"}).data["phone"] == (
+        "5125550100"
+    )
 
 
 def test_body_formats():

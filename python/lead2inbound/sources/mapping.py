@@ -59,6 +59,8 @@ _BLOCKS: dict[str, frozenset[str]] = {
     "attribution": frozenset(f.encode_name for f in msgspec.structs.fields(Attribution)),
 }
 _CUSTOM_KEY = re.compile(r"^[^\x00]{1,40}$")
+_BAD_ESCAPE = re.compile(r"~(?![01])")  # RFC 6901: "~" only as "~0" or "~1"
+MAX_PATH = 1000
 MAX_RULE_DEPTH = 6
 MAX_RULES = 100
 
@@ -202,12 +204,22 @@ def check_target(target: str) -> None:
     )
 
 
+def check_path(path: str, where: str) -> None:
+    """A pointer ("/a/b") or a top-level name ("email"): not empty, at most MAX_PATH characters,
+    no NUL, and a pointer's "~" only in RFC 6901's escapes."""
+    if not path:
+        raise MappingError(where, "an empty path")
+    if len(path) > MAX_PATH or "\x00" in path:
+        raise MappingError(where, f"a path is 1 to {MAX_PATH} characters, without NUL")
+    if path.startswith("/") and _BAD_ESCAPE.search(path):
+        raise MappingError(where, f"{path[:80]!r} is not a JSON Pointer: ~ must be ~0 or ~1")
+
+
 def check_rule(rule: Any, where: str, depth: int = 0) -> None:
     if depth > MAX_RULE_DEPTH:
         raise MappingError(where, "rules are nested too deeply")
     if isinstance(rule, str):
-        if not rule:
-            raise MappingError(where, "an empty path")
+        check_path(rule, where)
         return
     if not isinstance(rule, dict):
         raise MappingError(where, "a rule is a path (string) or an object")
@@ -251,9 +263,12 @@ def check_rule(rule: Any, where: str, depth: int = 0) -> None:
     elif kind == "find":
         if not isinstance(rule["find"], str) or not rule["find"]:
             raise MappingError(where, "find must be a path to a list")
+        check_path(rule["find"], where)
         cond = rule.get("where")
         if not isinstance(cond, dict) or not cond or not all(isinstance(k, str) for k in cond):
             raise MappingError(where, "find needs where: {path: value}")
+        for path in cond:
+            check_path(path, where)
         for want in cond.values():
             if isinstance(want, dict) and "contains" in want:
                 _check_contains(want, where)
@@ -263,6 +278,8 @@ def check_rule(rule: Any, where: str, depth: int = 0) -> None:
                 raise MappingError(where, "a where value is a value, {contains: text} or a rule")
         if not isinstance(rule.get("get", ""), str):
             raise MappingError(where, "get must be a path")
+        if rule.get("get"):
+            check_path(rule["get"], where)
     elif kind == "const" and not isinstance(rule["const"], (str, int, float, bool, list)):
         raise MappingError(where, "const must be a string, number, boolean or list")
 
