@@ -5,6 +5,7 @@ SIGKILLed node (real Granian, Postgres, Redis; receivers are real HTTP servers o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -297,3 +298,59 @@ def test_a_sigkilled_node_holding_a_lease_is_covered_after_it_expires(
     assert got[1].id == first.id  # the same event, delivered at least once
     time.sleep(1.5)
     assert len(receiver.deliveries) == 2
+
+
+def test_an_endpoint_made_outside_the_service_is_delivered_to_within_seconds(
+    service, org, database_url, receiver
+):
+    """The delivery worker wakes only for orgs with an enabled endpoint (intake's commits of
+    every other org wake nothing); an endpoint made by `l2i webhooks create` (or another node)
+    is learnt at the worker's next timed round, so its first lead still arrives."""
+    from click.testing import CliRunner
+
+    from lead2inbound.cli import main
+
+    key = org.key("admin,write,read")
+    post_lead(service, key, "5125550601")  # the worker has read its (empty) set of orgs
+    time.sleep(1.5)
+    env = {"L2I_DATABASE_URL": database_url, "L2I_SECRET_KEY": SECRET_KEY,
+           "L2I_WEBHOOKS_ALLOW_HTTP": "1", "L2I_WEBHOOKS_ALLOW_PRIVATE": "1"}  # fmt: skip
+    made = CliRunner().invoke(
+        main, ["webhooks", "create", "--org", "acme", "--url", receiver.url, "--types",
+               "lead.created"], env=env, catch_exceptions=False,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    lead_id = post_lead(service, key, "5125550602")
+    got = receiver.wait_for(1, timeout=10)
+    assert [json.loads(d.body)["data"]["lead_id"] for d in got] == [lead_id]
+
+
+async def test_only_orgs_with_an_endpoint_wake_the_delivery_worker(database_url, org):
+    from psycopg_pool import AsyncConnectionPool
+
+    from lead2inbound.dnc.crypto import SecretBox
+    from lead2inbound.ops.config import Config
+    from lead2inbound.webhooks import endpoints
+    from lead2inbound.webhooks.delivery import Deliverer
+
+    other = make_org(database_url, "quiet")
+    cfg = Config(secret_key=SECRET_KEY, webhooks_allow_http=True, webhooks_allow_private=True)
+    box = SecretBox(SECRET_KEY)
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=2, open=False) as pool:
+        async with pool.connection() as conn, conn.transaction():
+            await endpoints.create(conn, box, org_id=org.org_id, sandbox=False,
+                                   url="http://127.0.0.1:9/x", types=["*"],
+                                   description=None)  # fmt: skip
+        worker = Deliverer(pool, box, cfg)
+        worker._wake = asyncio.Event()
+        worker.on_events({other.org_id})  # not read yet: wakes (nothing may be missed)
+        assert worker._wake.is_set()
+        await worker.round()
+        worker._wake.clear()
+        worker.on_events({other.org_id})
+        assert not worker._wake.is_set()  # an org without endpoints wakes nothing
+        worker.on_events({other.org_id, org.org_id})
+        assert worker._wake.is_set()
+        worker._wake.clear()
+        worker.on_events(None)  # the listener reconnected: everyone catches up
+        assert worker._wake.is_set()

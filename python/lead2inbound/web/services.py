@@ -137,7 +137,7 @@ class Services:
         # Events out (docs/events.md): the delivery worker, woken by the LISTEN connection
         self.deliverer = Deliverer(self.pool, self.sources_box, config)
         self.listener = EventListener(config.database_url)
-        self.listener.subscribe(lambda orgs: self.deliverer.poke())
+        self.listener.subscribe(self.deliverer.on_events)
         self.streams = StreamHub()
         self.event_retention = EventRetention(self.pool, config.event_retention_days)
         self.listener.subscribe(self.streams.on_events)

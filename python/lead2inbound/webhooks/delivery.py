@@ -101,8 +101,33 @@ class Deliverer(RetryLoop):
         self.batch = config.webhook_concurrency
         self.interval_s = 1.0
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # Orgs with an enabled endpoint, re-read at most every interval: a commit of another
+        # org (most of them, at intake rates) wakes nothing. None: not read yet, wake always.
+        self._orgs: frozenset[str] | None = None
+        self._orgs_read = 0.0
+
+    def on_events(self, orgs: set[str] | None) -> None:
+        """The LISTEN connection's news: run a round now if it may concern an endpoint."""
+        if orgs is None or self._orgs is None or not orgs.isdisjoint(self._orgs):
+            self.poke()
+
+    async def _read_orgs(self) -> None:
+        if time.monotonic() - self._orgs_read < self.interval_s and self._orgs is not None:
+            return
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql("webhook_orgs"))
+            self._orgs = frozenset(str(r[0]) for r in await cur.fetchall())
+        self._orgs_read = time.monotonic()
+
+    def endpoints_changed(self) -> None:
+        """An endpoint was made or enabled here: read the orgs again on the next round."""
+        self._orgs = None
+        self.poke()
 
     async def round(self) -> int:
+        await self._read_orgs()
+        if not self._orgs:
+            return 0
         await self.fan_out()
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(

@@ -122,7 +122,7 @@ class WebhookEndpointsResource:
                 )
         except SecretError:
             raise _no_secret_key() from None
-        self.s.deliverer.poke()
+        self.s.deliverer.endpoints_changed()
         send_json(resp, 201, {**endpoint.json(), "secret": secret})
 
     async def on_get(self, req: Any, resp: Any) -> None:
