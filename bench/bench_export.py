@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,14 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
-import psycopg  # noqa: E402
+from bench.support import seeded_stack, store_leads  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
-from lead2inbound.access.keystore import create_key, create_org  # noqa: E402
-from lead2inbound.ops.embedded import EmbeddedStack  # noqa: E402
-from lead2inbound.store.migrate import migrate  # noqa: E402
-
-PEPPER = "bench-pepper"
 WARM = "2000-01-01T00:00:00Z"
 LEADS = """
 INSERT INTO leads (org_id, lead_id, sandbox, api_key_id, phone, phone_raw, phone_valid,
@@ -85,33 +79,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--leads", type=int, default=1_000_000)
     args = ap.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        EmbeddedStack(Path(tmp) / "stores", durable=False, persistent_redis=False) as stack,
-    ):
-        migrate(stack.database_url)
-        with psycopg.connect(stack.database_url, autocommit=True) as conn:
-            org = create_org(conn, "bench")
-            key, _ = create_key(
-                conn,
-                org_id=org,
-                name="bench",
-                scopes=["read"],
-                pepper=PEPPER.encode(),
-                rate_limit=1_000_000,
-            )
-            started = time.perf_counter()
-            conn.execute(LEADS.encode(), (org, args.leads))
-            conn.execute("VACUUM ANALYZE leads")
-            print(f"stored {args.leads:,} leads in {time.perf_counter() - started:.1f} s")
-        env = {
-            "L2I_DATABASE_URL": stack.database_url,
-            "L2I_REDIS_URL": stack.redis_url,
-            "L2I_KEY_PEPPER": PEPPER,
-            "L2I_LOG_LEVEL": "warning",
-            "L2I_WORKERS": "1",
-        }
-        with ServerProcess(env=env, log_path=Path(tmp) / "server.log") as server:
+    with seeded_stack(["read"]) as seeded:
+        took = store_leads(seeded, LEADS, args.leads)
+        print(f"stored {args.leads:,} leads in {took:.1f} s")
+        key = seeded.key
+        env = seeded.env(L2I_WORKERS="1")
+        with ServerProcess(env=env, log_path=seeded.tmp / "server.log") as server:
             (pid,) = server.worker_pids()
             for fmt in ("csv", "ndjson"):
                 # a warm-up export of 10,000 leads first, so the worker's first-request

@@ -19,7 +19,6 @@ import argparse
 import http.client
 import json
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -28,14 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
+from bench.support import seeded_stack  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
-from lead2inbound.access.keystore import create_key, create_org  # noqa: E402
-from lead2inbound.ops.embedded import EmbeddedStack  # noqa: E402
-from lead2inbound.store.migrate import migrate  # noqa: E402
-
-PEPPER = "bench-pepper"
 TS = "2026-07-05T12:00:00Z"
 
 
@@ -71,29 +65,10 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
 
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        EmbeddedStack(Path(tmp) / "stores", durable=False, persistent_redis=False) as stack,
-    ):
-        migrate(stack.database_url)
-        with psycopg.connect(stack.database_url, autocommit=True) as conn:
-            org = create_org(conn, "bench")
-            key, _ = create_key(
-                conn,
-                org_id=org,
-                name="bench",
-                scopes=["write"],
-                pepper=PEPPER.encode(),
-                rate_limit=1_000_000,
-            )
-        env = {
-            "L2I_DATABASE_URL": stack.database_url,
-            "L2I_REDIS_URL": stack.redis_url,
-            "L2I_KEY_PEPPER": PEPPER,
-            "L2I_LOG_LEVEL": "warning",
-            "L2I_CSV_MAX_ROWS": str(max(args.rows, 1)),
-        }
-        with ServerProcess(env=env, log_path=Path(tmp) / "server.log") as server:
+    with seeded_stack(["write"]) as seeded:
+        key = seeded.key
+        env = seeded.env(L2I_CSV_MAX_ROWS=str(max(args.rows, 1)))
+        with ServerProcess(env=env, log_path=seeded.tmp / "server.log") as server:
             host, port = "127.0.0.1", server.port
             auth = {"Authorization": f"Bearer {key}"}
 

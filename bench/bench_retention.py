@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,13 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
+from bench.support import seeded_stack, store_leads  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
-from lead2inbound.access.keystore import create_key, create_org  # noqa: E402
-from lead2inbound.ops.embedded import EmbeddedStack  # noqa: E402
-from lead2inbound.store.migrate import migrate  # noqa: E402
-
-PEPPER = "bench-pepper"
 OLD = """
 INSERT INTO leads (org_id, lead_id, sandbox, api_key_id, phone, phone_raw, phone_valid,
                    first_name, email, consent, status, eligible, reasons, checks, created_at)
@@ -90,32 +85,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500, help="L2I_RETENTION_BATCH")
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        EmbeddedStack(Path(tmp) / "stores", durable=False, persistent_redis=False) as stack,
-    ):
-        migrate(stack.database_url)
-        with psycopg.connect(stack.database_url, autocommit=True) as conn:
-            org = create_org(conn, "bench")
-            key, _ = create_key(
-                conn,
-                org_id=org,
-                name="bench",
-                scopes=["write"],
-                pepper=PEPPER.encode(),
-                rate_limit=1_000_000,
-            )
-            started = time.perf_counter()
-            conn.execute(OLD.encode(), (org, args.old))
-            conn.execute("VACUUM ANALYZE leads")
-            print(f"stored {args.old:,} old leads in {time.perf_counter() - started:.1f} s")
-        env = {
-            "L2I_DATABASE_URL": stack.database_url,
-            "L2I_REDIS_URL": stack.redis_url,
-            "L2I_KEY_PEPPER": PEPPER,
-            "L2I_LOG_LEVEL": "warning",
-            "L2I_CALLING_HOURS": "off",
-        }
+    with seeded_stack(["write"]) as seeded:
+        took = store_leads(seeded, OLD, args.old)
+        print(f"stored {args.old:,} old leads in {took:.1f} s")
+        stack, tmp, key = seeded.stack, seeded.tmp, seeded.key
+        env = seeded.env(L2I_CALLING_HOURS="off")
         runs = (
             ("without purge", {}),
             (
@@ -128,7 +102,7 @@ def main() -> None:
             ),
         )
         for n, (name, extra) in enumerate(runs * args.rounds):
-            with ServerProcess(env={**env, **extra}, log_path=Path(tmp) / f"s{n}.log") as server:
+            with ServerProcess(env={**env, **extra}, log_path=tmp / f"s{n}.log") as server:
                 asyncio.run(load(server.url, key, 200, args.concurrency, n * 10**6 + 900_000))
                 with psycopg.connect(stack.database_url, autocommit=True) as conn:
                     before = conn.execute(LEFT).fetchone()[0]

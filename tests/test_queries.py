@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import _queries as psycopg_queries
 
-from lead2inbound.store.queries import compact, sql
+from lead2inbound.store.queries import compact, source, sql
 
 SQL_FILES = sorted(
     p.name.removesuffix(".sql")
@@ -37,8 +37,8 @@ def _filled(name: str, text: str) -> str:
 
 
 def _original(name: str) -> str:
-    """A service statement as its file has it, comments and all."""
-    return resources.files("lead2inbound.store.sql").joinpath(f"{name}.sql").read_text()
+    """A service statement as its file has it, comments and all, its `{{parts}}` put in."""
+    return source(name)
 
 
 # text a literal, a quoted identifier or a comment may hold: quotes, dashes, both kinds of
@@ -145,3 +145,22 @@ def test_the_writers_statement_fits_psycopgs_query_cache():
     """psycopg caches its placeholder conversion only up to this length; above it, every batch
     ran the conversion's regex over the whole text again."""
     assert len(sql("insert_leads")) <= psycopg_queries.MAX_CACHED_STATEMENT_LENGTH
+
+
+@pytest.mark.parametrize("name", SQL_FILES)
+def test_every_part_a_statement_names_is_put_in(name):
+    assert "{{" not in sql(name).decode()
+
+
+def test_erasure_and_retention_reduce_a_lead_alike():
+    """One definition of what a reduced lead keeps (parts/lead_reduced.sql), in both statements,
+    after their own SET items."""
+    part = resources.files("lead2inbound.store.sql").joinpath("parts/lead_reduced.sql")
+    code = compact(part.read_text())
+    assert "first_name = NULL" in code and "erased_at = now()" in code
+    for name in ("erase_leads", "retention_purge"):
+        assert (
+            "{{lead_reduced}}"
+            in resources.files("lead2inbound.store.sql").joinpath(f"{name}.sql").read_text()
+        )
+        assert f",\n{code}\nFROM target t\n" in sql(name).decode()

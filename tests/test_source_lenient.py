@@ -18,8 +18,9 @@ from lead2inbound.contract.problems import ProblemError
 from lead2inbound.contract.regions import NAMES, state_code
 from lead2inbound.contract.schemas import LeadIn
 from lead2inbound.sources.lenient import lenient_lead
-from tests.support.sources import SECRET_KEY, create_source, fixture, stored_leads, the_lead
-from tests.support.stack import auth, make_org, service_env
+from tests.support.source_fixtures import source_org, source_service  # noqa: F401
+from tests.support.sources import create_source, fixture, stored_leads, the_lead
+from tests.support.stack import auth
 
 FIELDS = [f.encode_name for f in msgspec.structs.fields(LeadIn) if f.encode_name != "phone"]
 TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=600)
@@ -78,16 +79,6 @@ def test_every_state_by_name_or_code_in_any_case():
 
 
 # --- over HTTP ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def service(server_factory, database_url, redis_url):
-    return server_factory(service_env(database_url, redis_url, L2I_SECRET_KEY=SECRET_KEY))
-
-
-@pytest.fixture
-def org(database_url):
-    return make_org(database_url)
 
 
 def test_gravity_forms_full_state_name_is_its_code(service, database_url, org):

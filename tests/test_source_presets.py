@@ -8,25 +8,15 @@ import hashlib
 import hmac
 
 import httpx
-import pytest
 
 from lead2inbound.sources.presets import PRESETS
-from tests.support.sources import SECRET_KEY, create_source, fixture, the_lead
-from tests.support.stack import auth, make_org, service_env
+from tests.support.source_fixtures import source_org, source_service  # noqa: F401
+from tests.support.sources import create_source, fixture, the_lead
+from tests.support.stack import auth
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON = {"Content-Type": "application/json"}
 TYPEFORM_SECRET = "typeform-webhook-secret-0123456789"
-
-
-@pytest.fixture
-def service(server_factory, database_url, redis_url):
-    return server_factory(service_env(database_url, redis_url, L2I_SECRET_KEY=SECRET_KEY))
-
-
-@pytest.fixture
-def org(database_url):
-    return make_org(database_url)
 
 
 def post(service, source, body: bytes, headers: dict[str, str]) -> httpx.Response:

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from lead2inbound.sources.signatures import BadSignature, sign_hmac, verify
-from tests.support.sources import SECRET_KEY, create_source, stored_leads
-from tests.support.stack import auth, fetch, make_org, service_env
+from tests.support.source_fixtures import source_org, source_service  # noqa: F401
+from tests.support.sources import create_source, stored_leads
+from tests.support.stack import auth, fetch, service_env
 
 SECRET = "partner-shared-secret-" + "q" * 20
 MAPPING = {
@@ -24,16 +25,6 @@ MAPPING = {
 }
 BODY = json.dumps({"phone": "5125550143", "consented_at": "2026-07-05T12:00:00Z"}).encode()
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def service(server_factory, database_url, redis_url):
-    return server_factory(service_env(database_url, redis_url, L2I_SECRET_KEY=SECRET_KEY))
-
-
-@pytest.fixture
-def org(database_url):
-    return make_org(database_url)
 
 
 def _headers(header: str) -> Callable[[str], str | None]:

@@ -14,29 +14,18 @@ import time
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 import standardwebhooks
 
 from lead2inbound.sources import hooks
 from lead2inbound.sources.presets import PRESETS
-from tests.support.sources import SECRET_KEY, create_source, fixture, stored_leads, the_lead
-from tests.support.stack import make_org, service_env
+from tests.support.source_fixtures import source_org, source_service  # noqa: F401
+from tests.support.sources import create_source, fixture, stored_leads, the_lead
 
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 GOOGLE_KEY = "advertiser-typed-key-9c1f"  # the fixture's google_key
 CALENDLY_KEY = "calendly-signing-key-0123456789abcdef"
 WEBFLOW_SECRET = "webflow-oauth-client-secret-0123456789"
-
-
-@pytest.fixture
-def service(server_factory, database_url, redis_url):
-    return server_factory(service_env(database_url, redis_url, L2I_SECRET_KEY=SECRET_KEY))
-
-
-@pytest.fixture
-def org(database_url):
-    return make_org(database_url)
 
 
 def post(service, source, body: bytes, headers: dict[str, str]) -> httpx.Response:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import httpx
 import jsonschema
-import pytest
 
-from tests.support.sources import SECRET_KEY, create_source, stored_leads, the_lead
-from tests.support.stack import auth, fetch, make_org, service_env
+from tests.support.source_fixtures import source_org, source_service  # noqa: F401
+from tests.support.sources import create_source, stored_leads, the_lead
+from tests.support.stack import auth, fetch, make_org
 
 MAPPING = {
     "phone": {"first": ["/contact/phones/0/number", "/contact/mobile"]},
@@ -40,16 +40,6 @@ def payload(number: str = "(512) 555-0143", **over: object) -> dict[str, object]
     }
     body.update(over)
     return body
-
-
-@pytest.fixture
-def service(server_factory, database_url, redis_url):
-    return server_factory(service_env(database_url, redis_url, L2I_SECRET_KEY=SECRET_KEY))
-
-
-@pytest.fixture
-def org(database_url):
-    return make_org(database_url)
 
 
 def test_source_lifecycle_and_a_mapped_lead(service, database_url, org):

@@ -41,6 +41,15 @@ class Preset:
         }
 
 
+def _names(first: list[Any], last: list[Any], full: Any) -> dict[str, Any]:
+    """`first_name` and `last_name`: the first of the vendor's own fields that is there, else
+    that part of the whole name (`full`, copied: the two never share a dict)."""
+    return {
+        "first_name": {"first": [*first, {"split_name": full, "part": "first"}]},
+        "last_name": {"first": [*last, {"split_name": copy.deepcopy(full), "part": "last"}]},
+    }
+
+
 def _hs(prop: str) -> str:
     return f"/properties/{prop}/value"
 
@@ -81,10 +90,7 @@ UNBOUNCE = Preset(
     signature="none",
     mapping={
         "phone": {"first": [_UB + "phone_number", _UB + "phone"]},
-        "first_name": {
-            "first": [_UB + "first_name", {"split_name": _UB + "name", "part": "first"}]
-        },
-        "last_name": {"first": [_UB + "last_name", {"split_name": _UB + "name", "part": "last"}]},
+        **_names([_UB + "first_name"], [_UB + "last_name"], _UB + "name"),
         "email": {"first": [_UB + "email", _UB + "email_address"]},
         "state": _UB + "state",
         "postal_code": {"first": [_UB + "zip", _UB + "postal_code"]},
@@ -237,12 +243,7 @@ FACEBOOK = Preset(
     signature="facebook",
     mapping={
         "phone": _fb("phone_number"),
-        "first_name": {
-            "first": [_fb("first_name"), {"split_name": _fb("full_name"), "part": "first"}]
-        },
-        "last_name": {
-            "first": [_fb("last_name"), {"split_name": _fb("full_name"), "part": "last"}]
-        },
+        **_names([_fb("first_name")], [_fb("last_name")], _fb("full_name")),
         "email": _fb("email"),
         "state": _fb("state"),
         "postal_code": {"first": [_fb("zip_code"), _fb("post_code")]},
@@ -316,12 +317,7 @@ GOOGLE_ADS = Preset(
     signature="none",
     mapping={
         "phone": _gads("PHONE_NUMBER"),
-        "first_name": {
-            "first": [_gads("FIRST_NAME"), {"split_name": _gads("FULL_NAME"), "part": "first"}]
-        },
-        "last_name": {
-            "first": [_gads("LAST_NAME"), {"split_name": _gads("FULL_NAME"), "part": "last"}]
-        },
+        **_names([_gads("FIRST_NAME")], [_gads("LAST_NAME")], _gads("FULL_NAME")),
         "email": _gads("EMAIL"),
         "postal_code": _gads("POSTAL_CODE"),
         "city": _gads("CITY"),
@@ -360,20 +356,11 @@ WEBFLOW = Preset(
             "first": [_WF + "Phone Number", _WF + "Phone", _WF + "phone"],
             "as": "string",
         },
-        "first_name": {
-            "first": [
-                _WF + "First Name",
-                _WF + "first-name",
-                {"split_name": {"first": [_WF + "Name", _WF + "name"]}, "part": "first"},
-            ]
-        },
-        "last_name": {
-            "first": [
-                _WF + "Last Name",
-                _WF + "last-name",
-                {"split_name": {"first": [_WF + "Name", _WF + "name"]}, "part": "last"},
-            ]
-        },
+        **_names(
+            [_WF + "First Name", _WF + "first-name"],
+            [_WF + "Last Name", _WF + "last-name"],
+            {"first": [_WF + "Name", _WF + "name"]},
+        ),
         "email": {"first": [_WF + "Email", _WF + "email", _WF + "Email Address"]},
         "external_id": "/payload/id",
         "custom_fields.webflow_form": "/payload/name",
@@ -401,12 +388,7 @@ CALENDLY = Preset(
                 },
             ]
         },
-        "first_name": {
-            "first": ["/payload/first_name", {"split_name": "/payload/name", "part": "first"}]
-        },
-        "last_name": {
-            "first": ["/payload/last_name", {"split_name": "/payload/name", "part": "last"}]
-        },
+        **_names(["/payload/first_name"], ["/payload/last_name"], "/payload/name"),
         "email": "/payload/email",
         "external_id": "/payload/uri",
         "attribution.utm_source": "/payload/tracking/utm_source",
@@ -483,8 +465,7 @@ FORMSTACK = Preset(
     signature="none",
     mapping={
         "phone": {"first": ["/Phone", "/Phone Number"]},
-        "first_name": {"first": ["/Name/first", {"split_name": "/Name", "part": "first"}]},
-        "last_name": {"first": ["/Name/last", {"split_name": "/Name", "part": "last"}]},
+        **_names(["/Name/first"], ["/Name/last"], "/Name"),
         "email": "/Email",
         "address": "/Address/address",
         "city": "/Address/city",
@@ -548,18 +529,7 @@ WPFORMS = Preset(
     signature="none",
     mapping={
         "phone": {"first": ["phone", "Phone"]},
-        "first_name": {
-            "first": [
-                "first_name",
-                {"split_name": {"first": ["name", "Name"]}, "part": "first"},
-            ]
-        },
-        "last_name": {
-            "first": [
-                "last_name",
-                {"split_name": {"first": ["name", "Name"]}, "part": "last"},
-            ]
-        },
+        **_names(["first_name"], ["last_name"], {"first": ["name", "Name"]}),
         "email": {"first": ["email", "Email"]},
         "state": "state",
         "postal_code": "zip",

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
+
+# `{{name}}` in a statement stands for `store/sql/parts/<name>.sql`: SQL that two statements
+# share, kept in one place (parts/lead_reduced.sql: what erasure and retention leave of a lead).
+_PART = re.compile(r"\{\{(\w+)\}\}")
 
 
 @cache
 def sql(name: str) -> bytes:
-    """The text of `store/sql/<name>.sql`, as bytes ready for psycopg, without its comments and
-    indentation (`compact`)."""
-    text = resources.files("lead2inbound.store.sql").joinpath(f"{name}.sql").read_text("utf-8")
-    return compact(text).encode()
+    """The text of `store/sql/<name>.sql` (its parts put in), as bytes ready for psycopg, without
+    its comments and indentation (`compact`)."""
+    return compact(source(name)).encode()
+
+
+def source(name: str) -> str:
+    """`store/sql/<name>.sql` as written, comments and all, with each `{{part}}` replaced by the
+    text of `store/sql/parts/<part>.sql` (a missing part is a FileNotFoundError)."""
+    return _PART.sub(lambda m: _read(f"parts/{m.group(1)}.sql").rstrip("\n"), _read(f"{name}.sql"))
+
+
+def _read(relative: str) -> str:
+    return resources.files("lead2inbound.store.sql").joinpath(relative).read_text("utf-8")
 
 
 def compact(text: str) -> str:

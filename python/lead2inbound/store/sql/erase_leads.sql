@@ -1,7 +1,8 @@
 -- Erase the personal data of the org's leads with these numbers (privacy/erasure.py). With
 -- `keep_proof` the E.164 number, the consent evidence a TCPA claim needs and the scrub evidence
 -- stay; without it they go too. A lead before its call leaves the queue (a lease included) as
--- ineligible, `suppressed`; a lead with an outcome keeps it.
+-- ineligible, `suppressed`; a lead with an outcome keeps it. What is cleared and kept:
+-- parts/lead_reduced.sql (shared with retention_purge.sql).
 WITH target AS (
     SELECT org_id, lead_id
     FROM leads
@@ -19,24 +20,12 @@ scrubs AS (
     WHERE NOT %(keep_proof)s::boolean AND d.org_id = t.org_id AND d.lead_id = t.lead_id
 )
 UPDATE leads l
-SET phone_raw = '', phone_extension = NULL, external_id = NULL,
-    first_name = NULL, last_name = NULL, email = NULL, state = NULL, postal_code = NULL,
-    city = NULL, address = NULL, attribution = NULL, custom_fields = NULL,
-    consent = CASE WHEN %(keep_proof)s::boolean AND l.consent IS NOT NULL
-                   THEN l.consent - 'ip_address' - 'user_agent' END,
-    phone = CASE WHEN %(keep_proof)s::boolean THEN l.phone ELSE '' END,
-    phone_region = CASE WHEN %(keep_proof)s::boolean THEN l.phone_region END,
-    dnc_evidence = CASE WHEN %(keep_proof)s::boolean THEN l.dnc_evidence END,
-    status = CASE WHEN l.status IN ('new', 'dialing', 'pending_scrub', 'ineligible')
-                  THEN 'ineligible' ELSE l.status END,
-    eligible = false,
-    reasons = CASE WHEN l.status NOT IN ('new', 'dialing', 'pending_scrub', 'ineligible')
+SET reasons = CASE WHEN l.status NOT IN ('new', 'dialing', 'pending_scrub', 'ineligible')
                         OR 'suppressed' = ANY (l.reasons) THEN l.reasons
                    ELSE ARRAY['suppressed'] || l.reasons END,
     checks = CASE WHEN l.status IN ('new', 'dialing', 'pending_scrub', 'ineligible')
                   THEN l.checks || '{"suppression": "hit"}'::jsonb ELSE l.checks END,
-    erased_at = now(),
-    updated_at = clock_timestamp()
+    {{lead_reduced}}
 FROM target t
 WHERE l.org_id = t.org_id AND l.lead_id = t.lead_id
 RETURNING l.lead_id

@@ -1,8 +1,9 @@
 -- One batch of the retention purge (privacy/retention.py): the oldest leads created before the
 -- cutoff and not yet reduced, locked (SKIP LOCKED: workers share the work and never wait on a
 -- lead another transaction holds), reduced to the record an erasure keeps (`keep_proof`, as in
--- erase_leads.sql). Unlike an erasure the number is not suppressed; a lead still before its call
--- leaves the queue as ineligible, `expired`. Claims held by these leads are dropped.
+-- erase_leads.sql; both take it from parts/lead_reduced.sql). Unlike an erasure the number is not
+-- suppressed; a lead still before its call leaves the queue as ineligible, `expired`. Claims held
+-- by these leads are dropped.
 WITH target AS (
     SELECT org_id, lead_id
     FROM leads
@@ -25,21 +26,9 @@ scrubs AS (
     WHERE NOT %(keep_proof)s::boolean AND d.org_id = t.org_id AND d.lead_id = t.lead_id
 )
 UPDATE leads l
-SET phone_raw = '', phone_extension = NULL, external_id = NULL,
-    first_name = NULL, last_name = NULL, email = NULL, state = NULL, postal_code = NULL,
-    city = NULL, address = NULL, attribution = NULL, custom_fields = NULL,
-    consent = CASE WHEN %(keep_proof)s::boolean AND l.consent IS NOT NULL
-                   THEN l.consent - 'ip_address' - 'user_agent' END,
-    phone = CASE WHEN %(keep_proof)s::boolean THEN l.phone ELSE '' END,
-    phone_region = CASE WHEN %(keep_proof)s::boolean THEN l.phone_region END,
-    dnc_evidence = CASE WHEN %(keep_proof)s::boolean THEN l.dnc_evidence END,
-    status = CASE WHEN l.status IN ('new', 'dialing', 'pending_scrub', 'ineligible')
-                  THEN 'ineligible' ELSE l.status END,
-    eligible = false,
-    reasons = CASE WHEN l.status IN ('new', 'dialing', 'pending_scrub', 'ineligible')
+SET reasons = CASE WHEN l.status IN ('new', 'dialing', 'pending_scrub', 'ineligible')
                    THEN l.reasons || ARRAY['expired'] ELSE l.reasons END,
-    erased_at = now(),
-    updated_at = clock_timestamp()
+    {{lead_reduced}}
 FROM target t
 WHERE l.org_id = t.org_id AND l.lead_id = t.lead_id
 RETURNING l.org_id, l.lead_id

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from lead2inbound.access.auth import Principal
 from lead2inbound.contract.problems import ProblemError, not_found
 from lead2inbound.contract.schemas import (
     AttemptIn,
@@ -65,6 +66,40 @@ NOT_LEASED = (
 )
 LEASED_404 = (404, "No such lead in the caller's org.")
 
+T = TypeVar("T")
+
+
+def _leased_op(
+    summary: str, description: str, body: Any, answer: Resp, *, body_required: bool = True
+) -> Op:
+    """An operation on a lead the caller holds a lease on: complete, attempt, release."""
+    return Op(
+        summary=summary,
+        description=description,
+        scope="dial",
+        body=body,
+        body_required=body_required,
+        parameters=(LEAD_ID,),
+        responses=(answer,),
+        errors=(*BODY_ERRORS, 404, 409),
+        notes=(LEASED_404, NOT_LEASED),
+        tags=("dial-queue",),
+    )
+
+
+async def _leased_request(
+    s: Services, req: Any, lead_id: str, kind: type[T], limit: int, *, empty_ok: bool = False
+) -> tuple[Principal, str, T]:
+    """The `dial` caller, the lead id from the path (else a 404) and the body, in that order."""
+    principal = await s.authorize(req, "dial")
+    lead = lead_uuid(lead_id)
+    body = await decode_body(req, kind, limit, empty_ok=empty_ok)
+    return principal, lead, body
+
+
+def _send_lead(s: Services, resp: Any, row: dict[str, Any]) -> None:
+    send_json(resp, 200, lead_json(row, s.clock(), s.enforce_hours))
+
 
 class ClaimResource:
     """POST /v1/dial-queue/claim"""
@@ -115,20 +150,15 @@ class CompleteResource:
     """POST /v1/dial-queue/{lead_id}/complete"""
 
     openapi: ClassVar[dict[str, Op]] = {
-        "post": Op(
-            summary="Report a dial outcome",
-            description="The lead leaves the queue and takes the outcome as its status; the "
+        "post": _leased_op(
+            "Report a dial outcome",
+            "The lead leaves the queue and takes the outcome as its status; the "
             "call is recorded as its last attempt. Only the holder of a live lease may (its "
             "`lease_id`, or else the key that claimed it). `do_not_call` also suppresses the "
             "phone for the org. `callback_requested` with `callback_at` keeps the lead queued as "
             "a callback instead (its `next_attempt_at` says when it is claimable).",
-            scope="dial",
-            body=CompleteIn,
-            parameters=(LEAD_ID,),
-            responses=(Resp(200, "The lead, with its new status.", StoredLead),),
-            errors=(*BODY_ERRORS, 404, 409),
-            notes=(LEASED_404, NOT_LEASED),
-            tags=("dial-queue",),
+            CompleteIn,
+            Resp(200, "The lead, with its new status.", StoredLead),
         )
     }
 
@@ -136,9 +166,9 @@ class CompleteResource:
         self.s = services
 
     async def on_post(self, req: Any, resp: Any, lead_id: str) -> None:
-        principal = await self.s.authorize(req, "dial")
-        lead = lead_uuid(lead_id)
-        body = await decode_body(req, CompleteIn, ATTEMPT_BODY)
+        principal, lead, body = await _leased_request(
+            self.s, req, lead_id, CompleteIn, ATTEMPT_BODY
+        )
         if body.outcome not in OUTCOMES:
             raise bad("outcome", "outcome must be one of " + ", ".join(OUTCOMES))
         result = attempts.COMPLETE_RESULT.get(body.outcome, "answered")
@@ -150,29 +180,22 @@ class CompleteResource:
             )  # fmt: skip
         if body.outcome == "do_not_call":
             await self.s.publish_suppressions(principal.org_id, [row["phone"]])
-        send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
+        _send_lead(self.s, resp, row)
 
 
 class AttemptResource:
     """POST /v1/dial-queue/{lead_id}/attempts"""
 
     openapi: ClassVar[dict[str, Op]] = {
-        "post": Op(
-            summary="Record a call attempt",
-            description="Records one call attempt that did not end the lead (no answer, busy, "
+        "post": _leased_op(
+            "Record a call attempt",
+            "Records one call attempt that did not end the lead (no answer, busy, "
             "voicemail, failed, or answered without an outcome). The lease ends and the lead "
             "goes back to the queue for its next try by the org's retry policy "
             "(`GET /v1/dial-policy`), no earlier than a state attempt limit allows; after its "
             "last allowed attempt it ends `unreachable`. Same holder rule as completing.",
-            scope="dial",
-            body=AttemptIn,
-            parameters=(LEAD_ID,),
-            responses=(
-                Resp(200, "The lead: `attempts`, `next_attempt_at`, `callable_at`.", StoredLead),
-            ),
-            errors=(*BODY_ERRORS, 404, 409),
-            notes=(LEASED_404, NOT_LEASED),
-            tags=("dial-queue",),
+            AttemptIn,
+            Resp(200, "The lead: `attempts`, `next_attempt_at`, `callable_at`.", StoredLead),
         )
     }
 
@@ -180,15 +203,13 @@ class AttemptResource:
         self.s = services
 
     async def on_post(self, req: Any, resp: Any, lead_id: str) -> None:
-        principal = await self.s.authorize(req, "dial")
-        lead = lead_uuid(lead_id)
-        body = await decode_body(req, AttemptIn, ATTEMPT_BODY)
+        principal, lead, body = await _leased_request(self.s, req, lead_id, AttemptIn, ATTEMPT_BODY)
         attempt = Attempt(body.result, body.at, body.duration_s, body.dialer)
         with _as_problems():
             row = await self.s.queue.attempt(
                 principal.org_id, principal.key_id, lead, attempt, _lease_id(body.lease_id)
             )
-        send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
+        _send_lead(self.s, resp, row)
 
 
 class DialPolicyResource:
@@ -237,18 +258,13 @@ class ReleaseResource:
     """POST /v1/dial-queue/{lead_id}/release"""
 
     openapi: ClassVar[dict[str, Op]] = {
-        "post": Op(
-            summary="Release a leased lead",
-            description="Puts the lead back in the queue (status `new`), first in line. Same "
+        "post": _leased_op(
+            "Release a leased lead",
+            "Puts the lead back in the queue (status `new`), first in line. Same "
             "holder rule as completing.",
-            scope="dial",
-            body=ReleaseIn,
+            ReleaseIn,
+            Resp(200, "The lead, back in the queue.", StoredLead),
             body_required=False,
-            parameters=(LEAD_ID,),
-            responses=(Resp(200, "The lead, back in the queue.", StoredLead),),
-            errors=(*BODY_ERRORS, 404, 409),
-            notes=(LEASED_404, NOT_LEASED),
-            tags=("dial-queue",),
         )
     }
 
@@ -256,11 +272,11 @@ class ReleaseResource:
         self.s = services
 
     async def on_post(self, req: Any, resp: Any, lead_id: str) -> None:
-        principal = await self.s.authorize(req, "dial")
-        lead = lead_uuid(lead_id)
-        body = await decode_body(req, ReleaseIn, 4096, empty_ok=True)
+        principal, lead, body = await _leased_request(
+            self.s, req, lead_id, ReleaseIn, 4096, empty_ok=True
+        )
         with _as_problems():
             row = await self.s.queue.release(
                 principal.org_id, principal.key_id, lead, _lease_id(body.lease_id)
             )
-        send_json(resp, 200, lead_json(row, self.s.clock(), self.s.enforce_hours))
+        _send_lead(self.s, resp, row)

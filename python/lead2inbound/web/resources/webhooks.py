@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from lead2inbound.access.auth import Principal
 from lead2inbound.contract.problems import ProblemError, not_found
 from lead2inbound.contract.schemas import (
     WebhookAttemptList,
@@ -35,6 +36,30 @@ if TYPE_CHECKING:
 
 ENDPOINT_ID = path("endpoint_id", "The endpoint's id; another org's (or mode's) is a 404.")
 BODY_ERRORS = (400, 413, 415, 422)
+NO_SUCH_ENDPOINT = (404, "No such endpoint in the caller's org and mode.")
+
+
+def _endpoint_op(
+    summary: str,
+    *,
+    responses: tuple[Resp, ...],
+    errors: tuple[int, ...] = (404,),
+    parameters: tuple[dict[str, Any], ...] = (),
+    notes: tuple[tuple[int, str], ...] = (),
+    **more: Any,
+) -> Op:
+    """An `admin` operation on one endpoint named in the path: a 404 when it is not the
+    caller's (org and mode)."""
+    return Op(
+        summary=summary,
+        scope="admin",
+        parameters=(ENDPOINT_ID, *parameters),
+        responses=responses,
+        errors=errors,
+        notes=(NO_SUCH_ENDPOINT, *notes),
+        tags=("webhooks",),
+        **more,
+    )
 
 
 def _endpoint_uuid(raw: str) -> str:
@@ -42,6 +67,21 @@ def _endpoint_uuid(raw: str) -> str:
         return str(uuid.UUID(raw))
     except ValueError:
         raise not_found("webhook endpoint") from None
+
+
+async def _endpoint_caller(s: Services, req: Any, endpoint_id: str) -> tuple[Principal, str]:
+    """The `admin` caller and the endpoint id from the path (a malformed id is a 404, checked
+    after authentication)."""
+    principal = await s.authorize(req, "admin")
+    return principal, _endpoint_uuid(endpoint_id)
+
+
+async def _own_endpoint(conn: Any, principal: Principal, eid: str) -> endpoints.Endpoint:
+    """The caller's endpoint (its org and mode), or a 404."""
+    found = await endpoints.get(conn, principal.org_id, principal.sandbox, eid)
+    if found is None:
+        raise not_found("webhook endpoint")
+    return found
 
 
 def _when(name: str, raw: str | None) -> datetime | None:
@@ -136,24 +176,13 @@ class WebhookEndpointResource:
     """GET/DELETE /v1/webhook-endpoints/{endpoint_id}"""
 
     openapi: ClassVar[dict[str, Op]] = {
-        "get": Op(
-            summary="Read a webhook endpoint",
-            scope="admin",
-            parameters=(ENDPOINT_ID,),
-            responses=(Resp(200, "The endpoint.", WebhookEndpoint),),
-            errors=(404,),
-            notes=((404, "No such endpoint in the caller's org and mode."),),
-            tags=("webhooks",),
+        "get": _endpoint_op(
+            "Read a webhook endpoint", responses=(Resp(200, "The endpoint.", WebhookEndpoint),)
         ),
-        "delete": Op(
-            summary="Delete a webhook endpoint",
+        "delete": _endpoint_op(
+            "Delete a webhook endpoint",
             description="Nothing more is sent to it; its attempts are deleted with it.",
-            scope="admin",
-            parameters=(ENDPOINT_ID,),
             responses=(Resp(200, "Deleted.", WebhookEndpointDeleted),),
-            errors=(404,),
-            notes=((404, "No such endpoint in the caller's org and mode."),),
-            tags=("webhooks",),
         ),
     }
 
@@ -161,17 +190,13 @@ class WebhookEndpointResource:
         self.s = services
 
     async def on_get(self, req: Any, resp: Any, endpoint_id: str) -> None:
-        principal = await self.s.authorize(req, "admin")
-        eid = _endpoint_uuid(endpoint_id)
+        principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
         async with self.s.pool.connection() as conn:
-            found = await endpoints.get(conn, principal.org_id, principal.sandbox, eid)
-        if found is None:
-            raise not_found("webhook endpoint")
+            found = await _own_endpoint(conn, principal, eid)
         send_json(resp, 200, found.json())
 
     async def on_delete(self, req: Any, resp: Any, endpoint_id: str) -> None:
-        principal = await self.s.authorize(req, "admin")
-        eid = _endpoint_uuid(endpoint_id)
+        principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
         async with self.s.pool.connection() as conn, conn.transaction():
             gone = await endpoints.delete(conn, principal.org_id, principal.sandbox, eid)
         if not gone:
@@ -183,18 +208,14 @@ class WebhookRotateResource:
     """POST /v1/webhook-endpoints/{endpoint_id}/rotate"""
 
     openapi: ClassVar[dict[str, Op]] = {
-        "post": Op(
-            summary="Rotate an endpoint's signing secret",
+        "post": _endpoint_op(
+            "Rotate an endpoint's signing secret",
             description="A new secret (shown once) signs from now on; the old one also signs "
             "(a second signature in `webhook-signature`) for `overlap_seconds`.",
-            scope="admin",
             body=WebhookRotateIn,
             body_required=False,
-            parameters=(ENDPOINT_ID,),
             responses=(Resp(200, "The new secret.", WebhookSecret),),
             errors=(*BODY_ERRORS, 404),
-            notes=((404, "No such endpoint in the caller's org and mode."),),
-            tags=("webhooks",),
         )
     }
 
@@ -202,8 +223,7 @@ class WebhookRotateResource:
         self.s = services
 
     async def on_post(self, req: Any, resp: Any, endpoint_id: str) -> None:
-        principal = await self.s.authorize(req, "admin")
-        eid = _endpoint_uuid(endpoint_id)
+        principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
         body = await decode_body(req, WebhookRotateIn, 4096, empty_ok=True)
         if not 0 <= body.overlap_seconds <= 604800:
             raise bad("overlap_seconds", "overlap_seconds must be from 0 to 604800")
@@ -224,18 +244,14 @@ class WebhookReplayResource:
     """POST /v1/webhook-endpoints/{endpoint_id}/replay"""
 
     openapi: ClassVar[dict[str, Op]] = {
-        "post": Op(
-            summary="Replay deliveries",
+        "post": _endpoint_op(
+            "Replay deliveries",
             description="Sends one event (`event_id`), or every matching event of a time range "
             "(`since`, `until`; at most 10,000 per call), again, with the same `webhook-id`, "
             "whatever became of them before.",
-            scope="admin",
             body=WebhookReplayIn,
-            parameters=(ENDPOINT_ID,),
             responses=(Resp(200, "How many deliveries were scheduled.", WebhookReplayed),),
             errors=(*BODY_ERRORS, 404),
-            notes=((404, "No such endpoint in the caller's org and mode."),),
-            tags=("webhooks",),
         )
     }
 
@@ -243,8 +259,7 @@ class WebhookReplayResource:
         self.s = services
 
     async def on_post(self, req: Any, resp: Any, endpoint_id: str) -> None:
-        principal = await self.s.authorize(req, "admin")
-        eid = _endpoint_uuid(endpoint_id)
+        principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
         body = await decode_body(req, WebhookReplayIn, 4096)
         event = None
         if body.event_id is not None:
@@ -256,9 +271,7 @@ class WebhookReplayResource:
         if event is None and since is None:
             raise bad("event_id", "give event_id, or since (and maybe until)")
         async with self.s.pool.connection() as conn, conn.transaction():
-            found = await endpoints.get(conn, principal.org_id, principal.sandbox, eid)
-            if found is None:
-                raise not_found("webhook endpoint")
+            await _own_endpoint(conn, principal, eid)
             n = await endpoints.replay(
                 conn, principal.org_id, eid, event_id=event, since=since, until=until
             )
@@ -270,13 +283,11 @@ class WebhookAttemptsResource:
     """GET /v1/webhook-endpoints/{endpoint_id}/attempts"""
 
     openapi: ClassVar[dict[str, Op]] = {
-        "get": Op(
-            summary="List delivery attempts",
+        "get": _endpoint_op(
+            "List delivery attempts",
             description="Every attempt to deliver to the endpoint, newest first: status, "
             "duration, the answer's first 1 KB, or why there was no answer.",
-            scope="admin",
             parameters=(
-                ENDPOINT_ID,
                 query(
                     "limit",
                     "Page size (1-100, default 20).",
@@ -286,11 +297,7 @@ class WebhookAttemptsResource:
             ),
             responses=(Resp(200, "A page of attempts.", WebhookAttemptList),),
             errors=(404, 422),
-            notes=(
-                (404, "No such endpoint in the caller's org and mode."),
-                (422, "A query parameter is invalid: `errors` names it."),
-            ),
-            tags=("webhooks",),
+            notes=((422, "A query parameter is invalid: `errors` names it."),),
         )
     }
 
@@ -298,8 +305,7 @@ class WebhookAttemptsResource:
         self.s = services
 
     async def on_get(self, req: Any, resp: Any, endpoint_id: str) -> None:
-        principal = await self.s.authorize(req, "admin")
-        eid = _endpoint_uuid(endpoint_id)
+        principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
         limit = int_param(req, "limit", 20, 1, 100)
         raw = text_param(req, "starting_after")
         before = None
@@ -308,9 +314,7 @@ class WebhookAttemptsResource:
                 raise bad("starting_after", "starting_after is not a cursor from this listing")
             before = int(raw)
         async with self.s.pool.connection() as conn:
-            found = await endpoints.get(conn, principal.org_id, principal.sandbox, eid)
-            if found is None:
-                raise not_found("webhook endpoint")
+            await _own_endpoint(conn, principal, eid)
             rows = await endpoints.attempts(conn, principal.org_id, eid, limit + 1, before)
         has_more = len(rows) > limit
         rows = rows[:limit]
