@@ -262,6 +262,23 @@ ENDPOINTS = [
         per_mode=True,
     ),
     Endpoint(
+        "PATCH",
+        "/v1/webhook-endpoints/{endpoint_id}",
+        "admin",
+        frozenset({200}),
+        body=lambda p: {"description": "changed"},
+        owned=True,
+        per_mode=True,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/test",
+        "admin",
+        frozenset({200}),
+        owned=True,
+        per_mode=True,
+    ),
+    Endpoint(
         "DELETE",
         "/v1/webhook-endpoints/{endpoint_id}",
         "admin",

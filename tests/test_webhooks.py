@@ -154,6 +154,57 @@ def test_410_gone_disables_the_endpoint_and_says_so(service, org, receiver):
     post_lead(service, key, "5125550505")
     time.sleep(1.5)
     assert len(receiver.deliveries) == 1  # nothing more is sent to it
+    # the receiver is fixed: PATCH enabled re-enables it from the events of now on
+    back = call(service, "PATCH", f"/v1/webhook-endpoints/{made['id']}", key,
+                json={"enabled": True})  # fmt: skip
+    assert back.status_code == 200, back.text
+    assert back.json()["enabled"] is True and back.json()["disabled_reason"] is None
+    lead_id = post_lead(service, key, "5125550506")
+    got = receiver.wait_for(2)
+    assert json.loads(got[1].body)["data"]["lead_id"] == lead_id
+    time.sleep(1.0)
+    assert len(receiver.deliveries) == 2  # the lead of while it was disabled is not sent
+
+
+def test_patch_changes_an_endpoint_and_checks_it_as_create_does(service, org, database_url,
+                                                                receiver):  # fmt: skip
+    key = org.key("admin,write,read")
+    made = endpoint(service, key, receiver.url, ["lead.created"], description="crm")
+    path = f"/v1/webhook-endpoints/{made['id']}"
+    for body, field in [
+        ({"url": "ftp://example.com/x"}, "url"),
+        ({"url": "http://[::1"}, "url"),
+        ({"types": ["lead.nope"]}, "types"),
+        ({"types": []}, "types"),
+        ({"enabled": "yes"}, "enabled"),
+        ({"secret": "whsec_x"}, "secret"),
+    ]:
+        resp = call(service, "PATCH", path, key, json=body)
+        assert resp.status_code == 422, (body, resp.text)
+        assert [e["param"] for e in resp.json()["errors"]] == [field], resp.text
+    rival = make_org(database_url, "rival").key("admin")
+    assert call(service, "PATCH", path, rival, json={"enabled": False}).status_code == 404
+    assert call(service, "POST", f"{path}/test", rival).status_code == 404
+    # disabled by the API: nothing is sent; the description can be cleared with null
+    off = call(service, "PATCH", path, key, json={"enabled": False, "description": None})
+    assert off.status_code == 200, off.text
+    assert off.json()["enabled"] is False and off.json()["disabled_reason"] == "api"
+    assert off.json()["description"] is None and off.json()["url"] == receiver.url
+    post_lead(service, key, "5125550511")
+    time.sleep(1.5)
+    assert receiver.deliveries == []
+    on = call(service, "PATCH", path, key, json={"enabled": True, "types": ["lead.*"]})
+    assert on.json()["types"] == ["lead.*"] and on.json()["enabled"] is True
+    lead_id = post_lead(service, key, "5125550512")
+    got = receiver.wait_for(2)  # lead.created and lead.queued of the new lead only
+    assert {json.loads(d.body)["data"]["lead_id"] for d in got} == {lead_id}
+    # a test event: signed with the endpoint's secret, not logged
+    sent = call(service, "POST", f"{path}/test", key)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["status"] == 200
+    test_msg = receiver.wait_for(3)[2]
+    payload = Webhook(made["secret"]).verify(test_msg.body, test_msg.headers)
+    assert payload["type"] == "webhook_endpoint.test" and test_msg.id == sent.json()["id"]
 
 
 def test_a_leads_events_arrive_in_order_even_across_retries(service, org, receiver):

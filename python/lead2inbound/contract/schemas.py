@@ -1489,6 +1489,37 @@ class WebhookEndpointIn(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
 
 
+class WebhookEndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The fields to change; the others stay as they are."""
+
+    url: Annotated[str, Meta(max_length=2048)] | msgspec.UnsetType = msgspec.UNSET
+    types: (
+        Annotated[list[str], Meta(min_length=1, max_length=50, description="As when created.")]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    description: Annotated[str, Meta(max_length=500)] | msgspec.UnsetType | None = msgspec.UNSET
+    enabled: (
+        Annotated[
+            bool,
+            Meta(
+                description="false: nothing is sent until it is true again; true (re-enabling "
+                "an endpoint disabled by 410 Gone or failing): deliveries start with the events "
+                "from now on (replay a time range for the ones in between)."
+            ),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+
+
+class WebhookTestSent(msgspec.Struct):
+    """What the endpoint answered to a test event (sent once, now; not logged or retried)."""
+
+    id: Annotated[str, Meta(description="The test message's `webhook-id`.")]
+    status: Annotated[int | None, Meta(description="The HTTP status, or null: no answer.")]
+    response: Annotated[str | None, Meta(description="The answer's first 1 KB.")] = None
+    error: Annotated[str | None, Meta(description="Why there was no answer.")] = None
+
+
 class WebhookEndpoint(msgspec.Struct):
     """A webhook endpoint (its secret is shown only when created or rotated)."""
 
@@ -1497,7 +1528,10 @@ class WebhookEndpoint(msgspec.Struct):
     types: list[str]
     description: str | None
     enabled: Annotated[bool, Meta(description="False once disabled (410 Gone, failing 5 days).")]
-    disabled_reason: Annotated[str | None, Meta(description="`gone` or `failing`; else null.")]
+    disabled_reason: Annotated[
+        str | None,
+        Meta(description="`gone`, `failing` or `api` (disabled by PATCH); else null."),
+    ]
     sandbox: Annotated[bool, Meta(description="Receives sandbox events (made with a test key).")]
     created_at: Timestamp
 

@@ -32,6 +32,7 @@ TOKEN_LEN = len(PREFIX) + ID_LEN + 1 + SECRET_LEN + CRC_LEN
 _TOKEN = re.compile(
     rf"^{PREFIX}([0-9A-Za-z]{{{ID_LEN}}})_([0-9A-Za-z]{{{SECRET_LEN}}})([0-9A-Za-z]{{{CRC_LEN}}})$"
 )
+_HOOK_ID = re.compile(rf"^[0-9A-Za-z]{{{ID_LEN}}}$")
 DEFAULT_OVERLAP_S = 86_400
 MAX_OVERLAP_S = 30 * 86_400
 # What a wrong token is compared against, so an unknown hook id costs what a known one does.
@@ -67,6 +68,11 @@ def parse(token: str) -> str | None:
         return None
     hook_id, secret, crc = found.groups()
     return hook_id if hmac.compare_digest(crc, _crc(hook_id, secret)) else None
+
+
+def is_hook_id(raw: str) -> bool:
+    """A URL's public id as `new()` makes them (so a path's NUL or junk never reaches SQL)."""
+    return _HOOK_ID.fullmatch(raw) is not None
 
 
 def public(hook_id: str) -> str:

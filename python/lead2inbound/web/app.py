@@ -73,6 +73,7 @@ from lead2inbound.web.resources.webhooks import (
     WebhookEndpointsResource,
     WebhookReplayResource,
     WebhookRotateResource,
+    WebhookTestResource,
 )
 from lead2inbound.web.services import Services
 
@@ -165,6 +166,7 @@ def create_app(
     app.add_route("/v1/webhook-endpoints/{endpoint_id}/rotate", WebhookRotateResource(services))
     app.add_route("/v1/webhook-endpoints/{endpoint_id}/replay", WebhookReplayResource(services))
     app.add_route("/v1/webhook-endpoints/{endpoint_id}/attempts", WebhookAttemptsResource(services))
+    app.add_route("/v1/webhook-endpoints/{endpoint_id}/test", WebhookTestResource(services))
     app.add_route("/v1/dial-queue/claim", ClaimResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/complete", CompleteResource(services))
     app.add_route("/v1/dial-queue/{lead_id}/release", ReleaseResource(services))

@@ -1,5 +1,6 @@
 """An org's webhook endpoints in Postgres: create (URL through the outbound guard, secret shown
-once), list, get, delete, rotate the secret with an overlap, replay, list attempts.
+once), list, get, update (PATCH: URL, types, description, enabled), delete, rotate the secret
+with an overlap, replay, list attempts.
 
 Secrets are sealed with dnc/crypto.py's SecretBox (L2I_SECRET_KEY), the org id and
 "webhook:<endpoint_id>" as associated data, as JSON `{"secret", "previous", "previous_until"}`:
@@ -144,6 +145,30 @@ async def delete(conn: Any, org_id: str, sandbox: bool, endpoint_id: str) -> boo
         sql("webhook_endpoint_delete"), {"org": org_id, "sandbox": sandbox, "id": endpoint_id}
     )
     return await cur.fetchone() is not None
+
+
+async def update(
+    conn: Any,
+    org_id: str,
+    sandbox: bool,
+    endpoint_id: str,
+    *,
+    url: str | None = None,
+    types: list[str] | None = None,
+    description: str | None = None,
+    set_description: bool = False,
+    enabled: bool | None = None,
+) -> Endpoint | None:
+    """Change the given fields (the caller has checked the URL and the types); None: no such
+    endpoint. Re-enabling starts its deliveries at the events from now on."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        sql("webhook_endpoint_update"),
+        {"org": org_id, "sandbox": sandbox, "id": endpoint_id, "url": url, "types": types,
+         "description": description, "set_description": set_description, "enabled": enabled},
+    )  # fmt: skip
+    row = await cur.fetchone()
+    return None if row is None else Endpoint.of(row)
 
 
 async def rotate(

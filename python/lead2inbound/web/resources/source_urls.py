@@ -181,6 +181,8 @@ class SourceUrlResource:
 
     async def on_delete(self, req: Any, resp: Any, source_id: str, hook_id: str) -> None:
         _, source = await _admin_source(self.s, req, source_id)
+        if not hooks.is_hook_id(hook_id):
+            raise not_found("URL")
         async with self.s.pool.connection() as conn:
             done = await hooks.revoke_async(conn, source.org_id, source.source_id, hook_id)
         if not done:

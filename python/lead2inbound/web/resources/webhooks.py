@@ -10,6 +10,8 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from msgspec import UNSET
+
 from lead2inbound.access.auth import Principal
 from lead2inbound.contract.problems import ProblemError, not_found
 from lead2inbound.contract.schemas import (
@@ -19,10 +21,12 @@ from lead2inbound.contract.schemas import (
     WebhookEndpointDeleted,
     WebhookEndpointIn,
     WebhookEndpointList,
+    WebhookEndpointPatch,
     WebhookReplayed,
     WebhookReplayIn,
     WebhookRotateIn,
     WebhookSecret,
+    WebhookTestSent,
 )
 from lead2inbound.dnc.crypto import SecretError
 from lead2inbound.ops.outbound import OutboundRefused, check_url
@@ -30,6 +34,7 @@ from lead2inbound.web.http import send_json
 from lead2inbound.web.openapi import Op, Resp, path, query
 from lead2inbound.web.resources.common import bad, decode_body, int_param, text_param
 from lead2inbound.webhooks import endpoints
+from lead2inbound.webhooks.ping import send_test_event
 
 if TYPE_CHECKING:
     from lead2inbound.web.services import Services
@@ -96,6 +101,18 @@ def _when(name: str, raw: str | None) -> datetime | None:
     return when
 
 
+async def _check_target(s: Services, url: str | None, types: list[str] | None) -> None:
+    """A new or changed endpoint's URL through the outbound guard, and its event types."""
+    if url is not None:
+        try:
+            await check_url(url, s.outbound)
+        except OutboundRefused as exc:
+            raise bad("url", f"url is refused: {exc.reason}") from None
+    why = None if types is None else endpoints.bad_types(types)
+    if why is not None:
+        raise bad("types", why)
+
+
 def _no_secret_key() -> ProblemError:
     # as for a source's secret (sources.py): the endpoint cannot be stored without the key
     return bad("url", "the service has no L2I_SECRET_KEY to seal this endpoint's signing secret")
@@ -141,13 +158,7 @@ class WebhookEndpointsResource:
     async def on_post(self, req: Any, resp: Any) -> None:
         principal = await self.s.authorize(req, "admin")
         body = await decode_body(req, WebhookEndpointIn, 16 * 1024)
-        try:
-            await check_url(body.url, self.s.outbound)
-        except OutboundRefused as exc:
-            raise bad("url", f"url is refused: {exc.reason}") from None
-        why = endpoints.bad_types(body.types)
-        if why is not None:
-            raise bad("types", why)
+        await _check_target(self.s, body.url, body.types)
         try:
             async with self.s.pool.connection() as conn, conn.transaction():
                 endpoint, secret = await endpoints.create(
@@ -173,11 +184,23 @@ class WebhookEndpointsResource:
 
 
 class WebhookEndpointResource:
-    """GET/DELETE /v1/webhook-endpoints/{endpoint_id}"""
+    """GET/PATCH/DELETE /v1/webhook-endpoints/{endpoint_id}"""
 
     openapi: ClassVar[dict[str, Op]] = {
         "get": _endpoint_op(
             "Read a webhook endpoint", responses=(Resp(200, "The endpoint.", WebhookEndpoint),)
+        ),
+        "patch": _endpoint_op(
+            "Change a webhook endpoint",
+            description="Changes the fields given (`url`, `types`, `description`, `enabled`). "
+            "A new URL passes the same checks as when created. `enabled: false` stops "
+            "deliveries (`disabled_reason: api`); `enabled: true` re-enables an endpoint "
+            "disabled by 410 Gone or 5 days of failures, from the events of now on (replay a "
+            "time range for those in between).",
+            body=WebhookEndpointPatch,
+            responses=(Resp(200, "The endpoint as it is now.", WebhookEndpoint),),
+            errors=(*BODY_ERRORS, 404),
+            notes=((422, "A field is invalid: `errors` names it (`url` as when created)."),),
         ),
         "delete": _endpoint_op(
             "Delete a webhook endpoint",
@@ -193,6 +216,25 @@ class WebhookEndpointResource:
         principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
         async with self.s.pool.connection() as conn:
             found = await _own_endpoint(conn, principal, eid)
+        send_json(resp, 200, found.json())
+
+    async def on_patch(self, req: Any, resp: Any, endpoint_id: str) -> None:
+        principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
+        body = await decode_body(req, WebhookEndpointPatch, 16 * 1024)
+        url = None if body.url is UNSET else body.url
+        types = None if body.types is UNSET else list(dict.fromkeys(body.types))
+        await _check_target(self.s, url, types)
+        async with self.s.pool.connection() as conn, conn.transaction():
+            found = await endpoints.update(
+                conn, principal.org_id, principal.sandbox, eid, url=url, types=types,
+                description=None if body.description is UNSET else body.description,
+                set_description=body.description is not UNSET,
+                enabled=None if body.enabled is UNSET else body.enabled,
+            )  # fmt: skip
+        if found is None:
+            raise not_found("webhook endpoint")
+        if found.enabled:
+            self.s.deliverer.endpoints_changed()
         send_json(resp, 200, found.json())
 
     async def on_delete(self, req: Any, resp: Any, endpoint_id: str) -> None:
@@ -277,6 +319,37 @@ class WebhookReplayResource:
             )
         self.s.deliverer.poke()
         send_json(resp, 200, {"scheduled": n})
+
+
+class WebhookTestResource:
+    """POST /v1/webhook-endpoints/{endpoint_id}/test"""
+
+    openapi: ClassVar[dict[str, Op]] = {
+        "post": _endpoint_op(
+            "Send a test event",
+            description="One signed `webhook_endpoint.test` message, sent now (not logged, not "
+            "retried), to check the receiver and its signature check; the answer's status and "
+            "first 1 KB come back (`l2i webhooks test` and the console do the same).",
+            responses=(Resp(200, "What the endpoint answered.", WebhookTestSent),),
+        )
+    }
+
+    def __init__(self, services: Services):
+        self.s = services
+
+    async def on_post(self, req: Any, resp: Any, endpoint_id: str) -> None:
+        principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
+        try:
+            async with self.s.pool.connection() as conn:
+                sent = await send_test_event(
+                    conn, self.s.sources_box, self.s.outbound, principal.org_id,
+                    principal.sandbox, eid,
+                )  # fmt: skip
+        except SecretError:
+            raise _no_secret_key() from None
+        if sent is None:
+            raise not_found("webhook endpoint")
+        send_json(resp, 200, sent)
 
 
 class WebhookAttemptsResource:
