@@ -244,6 +244,7 @@ def test_tenant_and_mode_isolation(service, org, database_url, receiver):
     for method, suffix, body in (
         ("GET", "", None),
         ("DELETE", "", None),
+        ("PATCH", "", {"enabled": False}),
         ("POST", "/rotate", {}),
         ("POST", "/replay", {"since": "2020-01-01T00:00:00Z"}),
         ("GET", "/attempts", None),
@@ -263,6 +264,29 @@ def test_tenant_and_mode_isolation(service, org, database_url, receiver):
     assert {json.loads(d.body)["data"]["lead_id"] for d in receiver.deliveries} == {mine_id}
     assert call(service, "DELETE", f"/v1/webhook-endpoints/{made['id']}", mine).status_code == 200
     assert len(got) == 2
+
+
+def test_an_endpoint_is_disabled_and_enabled_again_and_what_came_meanwhile_is_sent(
+    service, org, receiver
+):
+    key = org.key("admin,write,read")
+    made = endpoint(service, key, receiver.url, ["lead.created"])
+    path = f"/v1/webhook-endpoints/{made['id']}"
+    off = call(service, "PATCH", path, key, json={"enabled": False})
+    assert off.status_code == 200, off.text
+    assert off.json()["enabled"] is False and off.json()["disabled_reason"] == "disabled"
+    waited = post_lead(service, key, "5125550531")
+    time.sleep(2.0)
+    assert receiver.deliveries == []  # nothing is sent while it is off
+    on = call(service, "PATCH", path, key, json={"enabled": True})
+    assert on.status_code == 200 and on.json()["enabled"] is True
+    assert on.json()["disabled_reason"] is None
+    got = receiver.wait_for(1)
+    assert json.loads(got[0].body)["data"]["lead_id"] == waited
+    for body in ({}, {"enabled": "no"}, {"enabled": True, "url": "https://x.example"}):
+        resp = call(service, "PATCH", path, key, json=body)
+        assert resp.status_code in (400, 422), (body, resp.text)
+    assert call(service, "PATCH", path + "x", key, json={"enabled": True}).status_code == 404
 
 
 def test_two_nodes_never_send_an_event_twice(server_factory, database_url, redis_url, receiver):

@@ -1140,6 +1140,35 @@ class SourcePatch(msgspec.Struct, forbid_unknown_fields=True):
     success_status: Annotated[
         Literal[200, 201] | None, Meta(description="What a new lead answers.")
     ] = None
+    secret: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=4096,
+                description="A new shared secret for the signature check (the vendor's signing "
+                "key, after it rotated it); write-only, never shown again.",
+            ),
+        ]
+        | None
+    ) = None
+    verify_token: (
+        Annotated[
+            str, Meta(min_length=1, max_length=4096, description="A new Facebook verify token.")
+        ]
+        | None
+    ) = None
+    page_token: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=4096,
+                description="A new Facebook page access token (after the old one expired).",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class FacebookFetches(msgspec.Struct):
@@ -1497,7 +1526,10 @@ class WebhookEndpoint(msgspec.Struct):
     types: list[str]
     description: str | None
     enabled: Annotated[bool, Meta(description="False once disabled (410 Gone, failing 5 days).")]
-    disabled_reason: Annotated[str | None, Meta(description="`gone` or `failing`; else null.")]
+    disabled_reason: Annotated[
+        str | None,
+        Meta(description="`gone`, `failing` (the service's) or `disabled` (the org's); else null."),
+    ]
     sandbox: Annotated[bool, Meta(description="Receives sandbox events (made with a test key).")]
     created_at: Timestamp
 
@@ -1512,6 +1544,15 @@ class WebhookEndpointCreated(WebhookEndpoint):
 
 class WebhookEndpointList(msgspec.Struct):
     data: list[WebhookEndpoint]
+
+
+class WebhookEndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Turn an endpoint on or off."""
+
+    enabled: Annotated[
+        bool,
+        Meta(description="false: nothing is sent (deliveries wait); true: sent again."),
+    ]
 
 
 class WebhookEndpointDeleted(msgspec.Struct):

@@ -146,6 +146,32 @@ async def delete(conn: Any, org_id: str, sandbox: bool, endpoint_id: str) -> boo
     return await cur.fetchone() is not None
 
 
+async def set_enabled(
+    conn: Any, org_id: str, sandbox: bool, endpoint_id: str, enabled: bool
+) -> Endpoint | None:
+    """Turn the endpoint on (its failing streak and disabled reason cleared) or off (reason
+    `disabled`); None: no such endpoint."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        sql("webhook_endpoint_enable"),
+        {"org": org_id, "sandbox": sandbox, "id": endpoint_id, "enabled": enabled},
+    )
+    row = await cur.fetchone()
+    return None if row is None else Endpoint.of(row)
+
+
+async def delivery_state(
+    conn: Any, org_id: str, endpoint_id: str, event_id: str
+) -> dict[str, Any] | None:
+    """One event's delivery to the endpoint (`state`, `in_flight`, `next_attempt_at`), or None
+    when the endpoint never had it."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        sql("webhook_delivery_state"), {"org": org_id, "id": endpoint_id, "event": event_id}
+    )
+    return await cur.fetchone()
+
+
 async def rotate(
     conn: Any, box: SecretBox, org_id: str, sandbox: bool, endpoint_id: str, overlap_s: int
 ) -> str | None:
@@ -174,8 +200,9 @@ async def replay(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> int:
-    """Send the endpoint's matching events again (one event, or a time range; at most 10,000
-    per call); returns how many were scheduled."""
+    """Send the endpoint's matching events again, now (one event, or a time range; at most
+    10,000 per call): a pending one waiting for a retry is due now too; one a worker is
+    sending at this moment is left to its answer. Returns how many were scheduled."""
     cur = await conn.execute(
         sql("webhook_replay"),
         {"org": org_id, "id": endpoint_id, "event": event_id, "since": since, "until": until},

@@ -1,4 +1,6 @@
-"""Webhook endpoints (`admin` scope): create, list, read, delete, rotate, replay, attempts.
+"""Webhook endpoints (`admin` scope): create, list, read, enable/disable, delete, rotate,
+replay, attempts. The console's Webhooks page calls the same functions (`delete_endpoint`,
+`rotate_secret`, `set_enabled`, `replay_deliveries`).
 
 A key manages the endpoints of its own mode (a test key's endpoints receive sandbox events).
 Another org's endpoint is a 404, like one that does not exist.
@@ -18,6 +20,7 @@ from lead2inbound.contract.schemas import (
     WebhookEndpointDeleted,
     WebhookEndpointIn,
     WebhookEndpointList,
+    WebhookEndpointPatch,
     WebhookReplayed,
     WebhookReplayIn,
     WebhookRotateIn,
@@ -59,6 +62,67 @@ def _when(name: str, raw: str | None) -> datetime | None:
 def _no_secret_key() -> ProblemError:
     # as for a source's secret (sources.py): the endpoint cannot be stored without the key
     return bad("url", "the service has no L2I_SECRET_KEY to seal this endpoint's signing secret")
+
+
+async def delete_endpoint(s: Services, org_id: str, sandbox: bool, endpoint_id: str) -> bool:
+    """DELETE /v1/webhook-endpoints/{id} and the console's Delete: False when there is none."""
+    async with s.pool.connection() as conn, conn.transaction():
+        return await endpoints.delete(conn, org_id, sandbox, endpoint_id)
+
+
+def check_overlap(overlap_seconds: int) -> None:
+    if not 0 <= overlap_seconds <= 604800:
+        raise bad("overlap_seconds", "overlap_seconds must be from 0 to 604800")
+
+
+async def rotate_secret(
+    s: Services, org_id: str, sandbox: bool, endpoint_id: str, overlap_seconds: int
+) -> str | None:
+    """A new signing secret (shown once), the old one still signing for the overlap: the
+    API's rotate and the console's. None: no such endpoint."""
+    check_overlap(overlap_seconds)
+    try:
+        async with s.pool.connection() as conn, conn.transaction():
+            return await endpoints.rotate(
+                conn, s.sources_box, org_id, sandbox, endpoint_id, overlap_seconds
+            )
+    except SecretError:
+        raise _no_secret_key() from None
+
+
+async def set_enabled(
+    s: Services, org_id: str, sandbox: bool, endpoint_id: str, enabled: bool
+) -> endpoints.Endpoint | None:
+    """PATCH /v1/webhook-endpoints/{id} `enabled` and the console's Enable/Disable. Turned
+    on, what waited is sent (the deliverer is woken)."""
+    async with s.pool.connection() as conn, conn.transaction():
+        found = await endpoints.set_enabled(conn, org_id, sandbox, endpoint_id, enabled)
+    if found is not None and enabled:
+        s.deliverer.poke()
+    return found
+
+
+async def replay_deliveries(
+    s: Services,
+    org_id: str,
+    sandbox: bool,
+    endpoint_id: str,
+    *,
+    event_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int | None:
+    """The API's replay and the console's: scheduled now (`endpoints.replay`); None: no such
+    endpoint."""
+    async with s.pool.connection() as conn, conn.transaction():
+        found = await endpoints.get(conn, org_id, sandbox, endpoint_id)
+        if found is None:
+            return None
+        n = await endpoints.replay(
+            conn, org_id, endpoint_id, event_id=event_id, since=since, until=until
+        )
+    s.deliverer.poke()
+    return n
 
 
 class WebhookEndpointsResource:
@@ -133,7 +197,7 @@ class WebhookEndpointsResource:
 
 
 class WebhookEndpointResource:
-    """GET/DELETE /v1/webhook-endpoints/{endpoint_id}"""
+    """GET/PATCH/DELETE /v1/webhook-endpoints/{endpoint_id}"""
 
     openapi: ClassVar[dict[str, Op]] = {
         "get": Op(
@@ -142,6 +206,19 @@ class WebhookEndpointResource:
             parameters=(ENDPOINT_ID,),
             responses=(Resp(200, "The endpoint.", WebhookEndpoint),),
             errors=(404,),
+            notes=((404, "No such endpoint in the caller's org and mode."),),
+            tags=("webhooks",),
+        ),
+        "patch": Op(
+            summary="Enable or disable a webhook endpoint",
+            description="`enabled: false` stops sending to it (its deliveries wait; "
+            "`disabled_reason` is `disabled`); `enabled: true` turns it on again, also after "
+            "the service disabled it (410 Gone, failing too long): what waited is sent.",
+            scope="admin",
+            parameters=(ENDPOINT_ID,),
+            body=WebhookEndpointPatch,
+            responses=(Resp(200, "The endpoint.", WebhookEndpoint),),
+            errors=(*BODY_ERRORS, 404),
             notes=((404, "No such endpoint in the caller's org and mode."),),
             tags=("webhooks",),
         ),
@@ -169,11 +246,19 @@ class WebhookEndpointResource:
             raise not_found("webhook endpoint")
         send_json(resp, 200, found.json())
 
+    async def on_patch(self, req: Any, resp: Any, endpoint_id: str) -> None:
+        principal = await self.s.authorize(req, "admin")
+        eid = _endpoint_uuid(endpoint_id)
+        body = await decode_body(req, WebhookEndpointPatch, 4096)
+        found = await set_enabled(self.s, principal.org_id, principal.sandbox, eid, body.enabled)
+        if found is None:
+            raise not_found("webhook endpoint")
+        send_json(resp, 200, found.json())
+
     async def on_delete(self, req: Any, resp: Any, endpoint_id: str) -> None:
         principal = await self.s.authorize(req, "admin")
         eid = _endpoint_uuid(endpoint_id)
-        async with self.s.pool.connection() as conn, conn.transaction():
-            gone = await endpoints.delete(conn, principal.org_id, principal.sandbox, eid)
+        gone = await delete_endpoint(self.s, principal.org_id, principal.sandbox, eid)
         if not gone:
             raise not_found("webhook endpoint")
         send_json(resp, 200, {"id": eid, "deleted": True})
@@ -205,16 +290,9 @@ class WebhookRotateResource:
         principal = await self.s.authorize(req, "admin")
         eid = _endpoint_uuid(endpoint_id)
         body = await decode_body(req, WebhookRotateIn, 4096, empty_ok=True)
-        if not 0 <= body.overlap_seconds <= 604800:
-            raise bad("overlap_seconds", "overlap_seconds must be from 0 to 604800")
-        try:
-            async with self.s.pool.connection() as conn, conn.transaction():
-                secret = await endpoints.rotate(
-                    conn, self.s.sources_box, principal.org_id, principal.sandbox, eid,
-                    body.overlap_seconds,
-                )  # fmt: skip
-        except SecretError:
-            raise _no_secret_key() from None
+        secret = await rotate_secret(
+            self.s, principal.org_id, principal.sandbox, eid, body.overlap_seconds
+        )
         if secret is None:
             raise not_found("webhook endpoint")
         send_json(resp, 200, {"secret": secret})
@@ -227,8 +305,10 @@ class WebhookReplayResource:
         "post": Op(
             summary="Replay deliveries",
             description="Sends one event (`event_id`), or every matching event of a time range "
-            "(`since`, `until`; at most 10,000 per call), again, with the same `webhook-id`, "
-            "whatever became of them before.",
+            "(`since`, `until`; at most 10,000 per call), again, now, with the same "
+            "`webhook-id`, whatever became of them before: a delivery waiting for its next "
+            "retry is sent now (its retries start over). One being sent at this moment is "
+            "left to its answer and not counted in `scheduled`.",
             scope="admin",
             body=WebhookReplayIn,
             parameters=(ENDPOINT_ID,),
@@ -255,14 +335,12 @@ class WebhookReplayResource:
         since, until = _when("since", body.since), _when("until", body.until)
         if event is None and since is None:
             raise bad("event_id", "give event_id, or since (and maybe until)")
-        async with self.s.pool.connection() as conn, conn.transaction():
-            found = await endpoints.get(conn, principal.org_id, principal.sandbox, eid)
-            if found is None:
-                raise not_found("webhook endpoint")
-            n = await endpoints.replay(
-                conn, principal.org_id, eid, event_id=event, since=since, until=until
-            )
-        self.s.deliverer.poke()
+        n = await replay_deliveries(
+            self.s, principal.org_id, principal.sandbox, eid, event_id=event, since=since,
+            until=until,
+        )  # fmt: skip
+        if n is None:
+            raise not_found("webhook endpoint")
         send_json(resp, 200, {"scheduled": n})
 
 
