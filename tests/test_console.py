@@ -1141,6 +1141,8 @@ def test_webhooks_page_rotates_disables_enables_deletes_and_replays_a_waiting_re
 ):
     sign_in(browser, service, org_a.key("admin"))
     browser.goto(service.url + "/console/webhooks")
+    assert browser.js("document.title") == "Webhooks · lead2inbound"
+    assert browser.js("document.querySelectorAll('dialog').length") == 1
     browser.fill("#wh-url", receiver.url)
     browser.fill("#wh-types", "lead.created")
     browser.submit("#create-webhook")
