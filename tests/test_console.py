@@ -894,6 +894,27 @@ def test_a_sources_mapping_is_edited_with_a_live_preview_and_saved_as_patch_does
             json={"mapping": "", "sample": "{}", "content_type": "application/json"},
         )
         assert resp.status_code == 403
+        # hostile drafts: answered, never a 500, nothing stored
+        token = csrf_of(client.get(f"/console/sources/{source_id}").text)
+        for mapping, sample in (
+            ("[" * 100_000, "{}"),
+            (json.dumps({"phone": "/tel"}), "[" * 100_000),
+            (r'{"phone": "/tel\u0000"}', "{}"),
+            ("", r'{"tel": "5125550942", "first_name": "\u0000"}'),
+            ('"a string"', "{}"),
+        ):
+            resp = client.post(
+                f"/console/sources/{source_id}/preview",
+                json={"mapping": mapping, "sample": sample, "content_type": "application/json"},
+                headers={"X-CSRF-Token": token},
+            )
+            assert resp.status_code == 200, (mapping[:20], resp.text)
+            assert isinstance(resp.json(), dict)
+        for bad in ("[" * 50_000, r'{"phone": "/tel\u0000"}'):
+            resp = client.post(
+                f"/console/sources/{source_id}", data={"csrf": token, "mapping": bad}
+            )
+            assert resp.status_code == 422 and "mapping" in resp.text, resp.text[:300]
     assert (
         httpx.get(f"{service.url}/v1/sources/{source_id}", headers=admin).json()["mapping"]
         == edited

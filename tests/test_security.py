@@ -262,6 +262,15 @@ ENDPOINTS = [
         per_mode=True,
     ),
     Endpoint(
+        "PATCH",
+        "/v1/webhook-endpoints/{endpoint_id}",
+        "admin",
+        frozenset({200}),
+        body=lambda p: {"enabled": True},
+        owned=True,
+        per_mode=True,
+    ),
+    Endpoint(
         "DELETE",
         "/v1/webhook-endpoints/{endpoint_id}",
         "admin",

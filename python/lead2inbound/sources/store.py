@@ -350,6 +350,10 @@ def check_patch(
         "options": source.options if options is None else options,
         "success_status": source.success_status if success_status is None else success_status,
     }
+    for where in ("mapping", "options"):  # Postgres jsonb cannot hold NUL
+        found = nul_errors(new[where], [where])
+        if found:
+            raise SourceError(found[0].param, NUL_DETAIL)
     try:
         check_mapping(new["mapping"])
         check_options(new["options"])

@@ -15,6 +15,7 @@ import falcon
 
 from lead2inbound.access.sessions import Session
 from lead2inbound.contract.problems import ProblemError
+from lead2inbound.contract.wire import decode_json
 from lead2inbound.sources import hooks
 from lead2inbound.sources import store as sources_store
 from lead2inbound.sources.presets import PRESETS
@@ -37,15 +38,12 @@ SECRET_FIELDS = (
 
 
 def _json_field(form: dict[str, str], name: str) -> Any:
-    """A form field holding JSON (None when blank); ProblemError naming the field when it is
-    not JSON."""
+    """A form field holding JSON (None when blank), read by the API's one JSON decoder
+    (`decode_json`: bounded depth); a ProblemError naming the field when it is not JSON."""
     text = form.get(name, "")
     if not text.strip():
         return None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ProblemError("validation_failed", f"{name}: not valid JSON ({exc})") from None
+    return decode_json(text.encode(), what=name)
 
 
 def secret_fields(source: sources_store.Source) -> list[tuple[str, str]]:
@@ -267,8 +265,8 @@ class SourcePreview(SourcePage):
             return {"valid": False, "problems": [{"param": param, "detail": detail}]}
 
         try:
-            ask = json.loads(body)
-        except ValueError:
+            ask = decode_json(body, what="The request")
+        except ProblemError:
             ask = None
         if not isinstance(ask, dict):
             return refused("(request)", "expected a JSON object with mapping and sample")
@@ -279,9 +277,9 @@ class SourcePreview(SourcePage):
         draft = source
         if text.strip():
             try:
-                mapping = json.loads(text)
-            except ValueError as exc:
-                return refused("mapping", f"not valid JSON ({exc})")
+                mapping = decode_json(text.encode(), what="The mapping")
+            except ProblemError as exc:
+                return refused("mapping", exc.detail or "not valid JSON")
             try:
                 new = sources_store.check_patch(source, mapping, None, None)
             except sources_store.SourceError as exc:
