@@ -1227,6 +1227,26 @@ def test_webhooks_page_rotates_disables_enables_deletes_and_replays_a_waiting_re
     resp = httpx.post(f"{api_url}/replay", json={"event_id": event_id}, headers=admin)
     assert resp.status_code == 200 and resp.json() == {"scheduled": 1}, resp.text
     assert receiver.wait_for(n + 1, timeout=10)[-1].id == came.id  # the same webhook-id
+    # one a worker is sending right now is left to its answer, and the page says why
+    with psycopg.connect(org_a.database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE webhook_deliveries SET state = 'pending', done_at = NULL, "
+            "lease_expires_at = now() + interval '1 hour' WHERE endpoint_id = %s",
+            (endpoint_id,),
+        )
+    with http_session(service, org_a.key("admin")) as client:
+        page = client.get("/console/webhooks").text
+        resp = client.post(
+            f"/console/webhooks/{endpoint_id}/replay",
+            data={"csrf": csrf_of(page), "event_id": event_id},
+        )
+        assert "Not scheduled again: it is being sent at this moment" in resp.text, resp.text
+    with psycopg.connect(org_a.database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE webhook_deliveries SET state = 'delivered', lease_expires_at = NULL "
+            "WHERE endpoint_id = %s",
+            (endpoint_id,),
+        )
 
     # CSRF on each action; then delete, asked first
     with http_session(service, org_a.key("admin")) as client:
