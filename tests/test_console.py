@@ -29,6 +29,7 @@ from tests.fakes.receiver import Receiver
 from tests.support.browser import Browser, chromium, pages
 from tests.support.server import ServerProcess
 from tests.support.sources import SECRET_KEY as SOURCES_SECRET_KEY
+from tests.support.sources import create_source, fixture
 from tests.support.stack import auth, fetch, lead, make_org, service_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -651,7 +652,17 @@ def test_keyboard_only_reaches_every_action_and_every_input_is_labelled(browser,
     sign_out(browser)
     assert unlabelled(browser) == []
     sign_in(browser, service, org_a.key("admin"))
+    signed = create_source(
+        service.url, org_a.key("admin"), name="labelled", preset="calendly", secret="k" * 20
+    )
+    hook = httpx.post(
+        service.url + "/v1/webhook-endpoints", json={"url": "https://example.com/hook"},
+        headers=auth(org_a.key("admin")),
+    )  # fmt: skip
+    assert hook.status_code == 201, hook.text
     for path in (
+        f"/console/sources/{signed['source_id']}",
+        "/console/webhooks",
         "/console/overview",
         "/console/leads",
         f"/console/leads/{one.json()['lead_id']}",
@@ -669,6 +680,10 @@ def test_keyboard_only_reaches_every_action_and_every_input_is_labelled(browser,
             ".filter(([e]) => e.type !== 'radio' || e.checked).map(([, i]) => i)"
         )
         assert tab_through(browser) == set(expected), path
+    gone = httpx.delete(
+        f"{service.url}/v1/webhook-endpoints/{hook.json()['id']}", headers=auth(org_a.key("admin"))
+    )  # the Webhooks test counts its own endpoint only
+    assert gone.status_code == 200
 
     # a whole task by keyboard: create a key, then revoke it through the confirmation dialog
     browser.goto(service.url + "/console/keys")
@@ -730,13 +745,13 @@ def test_sources_from_a_preset_with_a_sample_preview_and_a_signed_blank_one(
     assert not browser.js("!!document.getElementById('new-secret')")
     source_id = url.split("/")[-2]
     browser.goto(f"{service.url}/console/sources/{source_id}")
-    browser.fill("#sample", json.dumps(HUBSPOT_SAMPLE))
-    browser.js("document.getElementById('preview-form').requestSubmit()")
-    browser.wait_for("document.getElementById('preview-out').textContent.includes('lead')")
-    shown = json.loads(browser.js("document.getElementById('preview-out').textContent"))
-    assert shown["valid"] is True and shown["lead"]["phone"] == "(512) 555-0931", shown
-    assert shown["lead"]["first_name"] == "Hub"
-    assert "/properties/firstname/value" in json.dumps(shown)  # where each field came from
+    type_into(browser, "#sample", json.dumps(HUBSPOT_SAMPLE))
+    browser.wait_for("!!document.getElementById('preview-fields')")
+    shown = preview_rows(browser)
+    assert "Would make a lead" in browser.js("document.querySelector('.verdict').textContent")
+    assert shown["phone"][0] == "(512) 555-0931", shown
+    assert shown["first_name"][0] == "Hub"
+    assert "/properties/firstname/value" in shown["first_name"][1]  # where it came from
     shot(browser, "source-preview")
     # the vendor's post through the ingest URL makes the lead the preview showed
     posted = httpx.post(url, json=HUBSPOT_SAMPLE, headers=auth(org_a.key("write")))
@@ -779,6 +794,213 @@ def test_sources_from_a_preset_with_a_sample_preview_and_a_signed_blank_one(
             headers={"X-CSRF-Token": token},
         )
         assert resp.status_code == 404
+
+
+def type_into(browser: Browser, selector: str, value: str) -> None:
+    """Set a box's text and fire its `input` event, as typing does."""
+    browser.fill(selector, value)
+    browser.js(f"document.querySelector({json.dumps(selector)}).dispatchEvent(new Event('input'))")
+
+
+def preview_rows(browser: Browser) -> dict[str, list[str]]:
+    """The preview's table: field -> [value, where it came from], as the page shows them."""
+    return browser.js(  # type: ignore[return-value]
+        "Object.fromEntries([...document.querySelectorAll('#preview-fields tbody tr')]"
+        ".map(tr => [tr.cells[0].textContent, [tr.cells[1].textContent, tr.cells[2].textContent]]))"
+    )
+
+
+def previews_asked(browser: Browser) -> int:
+    return browser.js(  # type: ignore[return-value]
+        "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/preview')).length"
+    )
+
+
+def test_a_sources_mapping_is_edited_with_a_live_preview_and_saved_as_patch_does(
+    browser, service, org_a, org_b
+):
+    sign_in(browser, service, org_a.key("admin"))
+    browser.goto(service.url + "/console/sources")
+    browser.fill("#src-name", "editor")
+    browser.fill("#src-mapping", '{"phone": "/tel"}')
+    browser.submit("#create-source")
+    url = browser.js("document.getElementById('new-url').value")
+    source_id = url.split("/")[-2]
+    page = f"{service.url}/console/sources/{source_id}"
+    browser.goto(page)
+    sample = {"tel": "5125550941", "given": "Ada", "who": XSS, "tag": JS_URL}
+    type_into(browser, "#sample", json.dumps(sample))
+    browser.wait_for("!!document.getElementById('preview-fields')")
+    assert "first_name" not in preview_rows(browser)  # the stored mapping: the phone only
+
+    # the preview follows the mapping as it is edited (nothing saved yet)
+    edited = {"phone": "/tel", "first_name": "/given", "last_name": "/who",
+              "custom_fields.tag": "/tag"}  # fmt: skip
+    type_into(browser, "#mapping", json.dumps(edited, indent=2))
+    browser.wait_for("'first_name' in " + PREVIEW_ROWS_JS)
+    rows = preview_rows(browser)
+    assert rows["first_name"] == ["Ada", "/given"], rows
+    assert rows["last_name"][0] == XSS  # hostile text stays text
+    assert browser.js("window.__pwned") is None
+    assert (
+        browser.js("document.querySelectorAll('#preview-out script, #preview-out img').length") == 0
+    )
+    shot(browser, "source-editor")
+    with http_session(service, org_a.key("admin")) as client:
+        assert "first_name" not in client.get(f"/console/sources/{source_id}").text
+
+    # typing is debounced: a burst of edits is one request
+    before = previews_asked(browser)
+    for n in range(6):
+        type_into(browser, "#mapping", json.dumps({**edited, "city": f"/c{n}"}))
+    time.sleep(1.2)
+    assert previews_asked(browser) == before + 1
+
+    # a broken mapping: the preview names the field, from the API's own check
+    type_into(browser, "#mapping", '{"phone": ')
+    browser.wait_for("document.querySelector('#preview-problems')?.textContent.includes('mapping')")
+    type_into(browser, "#mapping", '{"phone": 12}')
+    browser.wait_for(
+        "document.querySelector('#preview-problems')?.textContent.startsWith('mapping')"
+    )
+    # Save with it: 422 naming the field, the edit kept in the box, nothing changed
+    browser.submit("#mapping-form")
+    assert "mapping" in browser.js("document.getElementById('mapping-error').textContent")
+    assert browser.js("document.getElementById('mapping').value") == '{"phone": 12}'
+    assert browser.js("window.__pwned") is None  # the sample shown back is text too
+    admin = auth(org_a.key("admin"))
+    got = httpx.get(f"{service.url}/v1/sources/{source_id}", headers=admin).json()
+    assert got["mapping"] == {"phone": "/tel"}
+
+    # Save the good one: what PATCH /v1/sources/{id} stores; the vendor's next post uses it
+    type_into(browser, "#mapping", json.dumps(edited))
+    browser.submit("#mapping-form")
+    assert browser.js("!!document.getElementById('mapping-saved')")
+    got = httpx.get(f"{service.url}/v1/sources/{source_id}", headers=admin).json()
+    assert got["mapping"] == edited
+    posted = httpx.post(url, json=sample, headers=auth(org_a.key("write,read")))
+    assert posted.status_code == 201, posted.text
+    made = httpx.get(
+        f"{service.url}/v1/leads/{posted.json()['lead_id']}", headers=auth(org_a.key("read"))
+    ).json()
+    assert made["first_name"] == "Ada"
+
+    # CSRF on Save and on the preview; another org's source is a 404
+    with http_session(service, org_a.key("admin")) as client:
+        resp = client.post(f"/console/sources/{source_id}", data={"mapping": '{"phone": "/x"}'})
+        assert resp.status_code == 403
+        resp = client.post(
+            f"/console/sources/{source_id}/preview",
+            json={"mapping": "", "sample": "{}", "content_type": "application/json"},
+        )
+        assert resp.status_code == 403
+        # hostile drafts: answered, never a 500, nothing stored
+        token = csrf_of(client.get(f"/console/sources/{source_id}").text)
+        for mapping, sample in (
+            ("[" * 100_000, "{}"),
+            (json.dumps({"phone": "/tel"}), "[" * 100_000),
+            (r'{"phone": "/tel\u0000"}', "{}"),
+            ("", r'{"tel": "5125550942", "first_name": "\u0000"}'),
+            ('"a string"', "{}"),
+        ):
+            resp = client.post(
+                f"/console/sources/{source_id}/preview",
+                json={"mapping": mapping, "sample": sample, "content_type": "application/json"},
+                headers={"X-CSRF-Token": token},
+            )
+            assert resp.status_code == 200, (mapping[:20], resp.text)
+            assert isinstance(resp.json(), dict)
+        for bad in ("[" * 50_000, r'{"phone": "/tel\u0000"}'):
+            resp = client.post(
+                f"/console/sources/{source_id}", data={"csrf": token, "mapping": bad}
+            )
+            assert resp.status_code == 422 and "mapping" in resp.text, resp.text[:300]
+    assert (
+        httpx.get(f"{service.url}/v1/sources/{source_id}", headers=admin).json()["mapping"]
+        == edited
+    )
+    with http_session(service, org_b.key("admin")) as other:
+        token = csrf_of(other.get("/console/keys").text)
+        resp = other.post(
+            f"/console/sources/{source_id}",
+            data={"csrf": token, "mapping": '{"phone": "/x"}'},
+        )
+        assert resp.status_code == 404
+
+
+PREVIEW_ROWS_JS = (
+    "Object.fromEntries([...document.querySelectorAll('#preview-fields tbody tr')]"
+    ".map(tr => [tr.cells[0].textContent, 1]))"
+)
+CALENDLY_KEYS = ("calendly-key-one-0123456789", "calendly-key-two-0123456789",
+                 "calendly-key-three-012345678")  # fmt: skip
+
+
+def calendly_post(url: str, sample: bytes, key: str) -> httpx.Response:
+    """The sample, signed as Calendly signs (each post its own body: a signature is good once)."""
+    body = json.dumps({**json.loads(sample), "nonce": os.urandom(8).hex()}).encode()
+    stamp = str(int(time.time()))
+    mac = hmac.new(key.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return httpx.post(
+        url, content=body,
+        headers={"Content-Type": "application/json",
+                 "Calendly-Webhook-Signature": f"t={stamp},v1={mac}"},
+    )  # fmt: skip
+
+
+def test_a_vendors_signing_secret_is_set_in_the_page_write_only(browser, service, org_a):
+    one, two, three = CALENDLY_KEYS
+    body = fixture("calendly_invitee_created.json")
+    sign_in(browser, service, org_a.key("admin"))
+    browser.goto(service.url + "/console/sources")
+    browser.fill("#src-name", "calendly")
+    browser.js("document.getElementById('src-preset').value = 'calendly'")
+    browser.submit("#create-source")  # a preset with its own signature needs the vendor's key
+    assert "secret" in browser.js("document.getElementById('source-error').textContent")
+    browser.fill("#src-name", "calendly")
+    browser.js("document.getElementById('src-preset').value = 'calendly'")
+    browser.fill("#src-secret", one)
+    browser.submit("#create-source")
+    url = browser.js("document.getElementById('new-url').value")
+    assert one not in browser.js("document.documentElement.outerHTML")  # never shown back
+    assert calendly_post(url, body, one).status_code in (200, 201)
+    source_id = url.split("/")[-2]
+
+    browser.goto(f"{service.url}/console/sources/{source_id}")
+    assert browser.js("document.getElementById('secret-secret').type") == "password"
+    browser.fill("#secret-secret", two)
+    browser.submit("#secrets-form")
+    assert "signing secret" in browser.js("document.getElementById('secrets-saved').textContent")
+    assert two not in browser.js("document.documentElement.outerHTML")
+    assert calendly_post(url, body, one).status_code == 401  # the old key no longer signs
+    assert calendly_post(url, body, two).status_code in (200, 201)
+
+    # CSRF: refused, nothing changed; the API's PATCH replaces it the same way, write-only
+    with http_session(service, org_a.key("admin")) as client:
+        resp = client.post(f"/console/sources/{source_id}/secrets", data={"secret": three})
+        assert resp.status_code == 403
+        page = client.get(f"/console/sources/{source_id}").text
+        assert two not in page and one not in page
+        resp = client.post(
+            f"/console/sources/{source_id}/secrets", data={"csrf": csrf_of(page), "secret": ""}
+        )
+        assert resp.status_code == 422
+    assert calendly_post(url, body, two).status_code in (200, 201)
+    resp = httpx.patch(
+        f"{service.url}/v1/sources/{source_id}", json={"secret": three},
+        headers=auth(org_a.key("admin")),
+    )  # fmt: skip
+    assert resp.status_code == 200 and three not in resp.text and "secret" in resp.json()["secrets"]
+    assert calendly_post(url, body, two).status_code == 401
+    assert calendly_post(url, body, three).status_code in (200, 201)
+
+    # a source that checks no signature has no secret to set
+    browser.goto(service.url + "/console/sources")
+    browser.fill("#src-name", "unsigned")
+    browser.submit("#create-source")
+    plain = browser.js("document.getElementById('new-url').value").split("/")[-2]
+    browser.goto(f"{service.url}/console/sources/{plain}")
+    assert not browser.js("!!document.getElementById('secrets-form')")
 
 
 def test_sessions_end_when_idle_or_past_their_lifetime_and_are_renewed_by_use(service, org_a):
@@ -906,7 +1128,160 @@ def test_webhooks_page_creates_tests_lists_attempts_and_replays(
     assert len(receiver.ids()) >= n + 1  # nothing sent for org b
 
 
+def endpoint_form(browser: Browser, endpoint_id: str, action: str) -> str:
+    return f".endpoint[data-endpoint='{endpoint_id}'] form[action$='/{action}']"
+
+
+def confirm_and_submit(browser: Browser, selector: str, answer: str) -> None:
+    """Submit a form that asks first: its <dialog> opens; `confirm-yes` goes on (and waits for
+    the next page), `confirm-no` stays."""
+    browser.js(f"document.querySelector({json.dumps(selector)}).requestSubmit()")
+    browser.wait_for("document.getElementById('confirm').open")
+    if answer == "confirm-no":
+        browser.js("document.getElementById('confirm-no').click()")
+        assert not browser.js("document.getElementById('confirm').open")
+        return
+    before = browser.js("performance.timeOrigin")
+    browser.js("document.getElementById('confirm-yes').click()")
+    browser.wait_for(f"performance.timeOrigin !== {before} && document.readyState === 'complete'")
+
+
+def set_waiting_for_a_retry(db: str, endpoint_id: str) -> None:
+    """Every delivery to the endpoint pending again, its next retry an hour away (as one that
+    failed and waits for its next try)."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE webhook_deliveries SET state = 'pending', done_at = NULL, "
+            "next_attempt_at = now() + interval '1 hour' WHERE endpoint_id = %s",
+            (endpoint_id,),
+        )
+
+
+def test_webhooks_page_rotates_disables_enables_deletes_and_replays_a_waiting_retry(
+    browser, service, org_a, receiver
+):
+    sign_in(browser, service, org_a.key("admin"))
+    browser.goto(service.url + "/console/webhooks")
+    assert browser.js("document.title") == "Webhooks · lead2inbound"
+    assert browser.js("document.querySelectorAll('dialog').length") == 1
+    browser.fill("#wh-url", receiver.url)
+    browser.fill("#wh-types", "lead.created")
+    browser.submit("#create-webhook")
+    first = browser.js("document.getElementById('new-secret').value")
+    endpoint_id = browser.js("[...document.querySelectorAll('.endpoint')].at(-1).dataset.endpoint")
+    # each endpoint's action form: the newest endpoint is listed first
+    endpoint_id = browser.js("document.querySelector('.endpoint').dataset.endpoint")
+
+    # rotate: asked first (Cancel changes nothing), the new secret shown once; both sign
+    confirm_and_submit(browser, endpoint_form(browser, endpoint_id, "rotate"), "confirm-no")
+    assert not browser.js("!!document.getElementById('rotated')")
+    browser.js(f"document.getElementById('overlap-{endpoint_id}').value = '3600'")
+    confirm_and_submit(browser, endpoint_form(browser, endpoint_id, "rotate"), "confirm-yes")
+    second = browser.js("document.getElementById('rotated-secret').value")
+    assert second.startswith("whsec_") and second != first
+    assert "1 hour" in browser.js("document.getElementById('rotated').textContent")
+    n = len(receiver.ids())
+    browser.submit(endpoint_form(browser, endpoint_id, "test"))
+    got = receiver.wait_for(n + 1)[-1]
+    Webhook(second).verify(got.body, got.headers)
+    Webhook(first).verify(got.body, got.headers)  # the overlap: the old one still signs
+    browser.goto(service.url + "/console/webhooks")
+    assert second not in browser.js("document.documentElement.outerHTML")
+
+    # disable: nothing is sent; enable: what waited is sent
+    browser.submit(endpoint_form(browser, endpoint_id, "disable"))
+    assert "disabled" in browser.js("document.getElementById('webhook-done').textContent")
+    admin = auth(org_a.key("admin"))
+    api_url = f"{service.url}/v1/webhook-endpoints/{endpoint_id}"
+    shown = httpx.get(api_url, headers=admin).json()
+    assert shown["enabled"] is False and shown["disabled_reason"] == "disabled"
+    n = len(receiver.ids())
+    posted = httpx.post(
+        service.url + "/v1/leads", json=lead("5125550179", first_name="Paused"),
+        headers=auth(org_a.key("write")), timeout=30,
+    )  # fmt: skip
+    assert posted.status_code == 201, posted.text
+    time.sleep(2.0)
+    assert len(receiver.ids()) == n
+    browser.submit(endpoint_form(browser, endpoint_id, "enable"))
+    assert "enabled" in browser.js("document.getElementById('webhook-done').textContent")
+    came = receiver.wait_for(n + 1)[-1]
+    assert json.loads(came.body)["data"]["lead_id"] == posted.json()["lead_id"]
+    assert httpx.get(api_url, headers=admin).json()["enabled"] is True
+
+    # a delivery waiting for its next retry: Replay sends it now (not in an hour), as the API's
+    set_waiting_for_a_retry(org_a.database_url, endpoint_id)
+    event_id = json.loads(came.body)["id"]
+    with http_session(service, org_a.key("admin")) as client:
+        page = client.get("/console/webhooks").text
+        n = len(receiver.ids())
+        resp = client.post(
+            f"/console/webhooks/{endpoint_id}/replay",
+            data={"csrf": csrf_of(page), "event_id": event_id},
+        )
+        assert resp.status_code == 200
+        assert "to be sent now" in resp.text, resp.text
+        receiver.wait_for(n + 1, timeout=10)
+    set_waiting_for_a_retry(org_a.database_url, endpoint_id)
+    n = len(receiver.ids())
+    resp = httpx.post(f"{api_url}/replay", json={"event_id": event_id}, headers=admin)
+    assert resp.status_code == 200 and resp.json() == {"scheduled": 1}, resp.text
+    assert receiver.wait_for(n + 1, timeout=10)[-1].id == came.id  # the same webhook-id
+    # one a worker is sending right now is left to its answer, and the page says why
+    with psycopg.connect(org_a.database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE webhook_deliveries SET state = 'pending', done_at = NULL, "
+            "lease_expires_at = now() + interval '1 hour' WHERE endpoint_id = %s",
+            (endpoint_id,),
+        )
+    with http_session(service, org_a.key("admin")) as client:
+        page = client.get("/console/webhooks").text
+        resp = client.post(
+            f"/console/webhooks/{endpoint_id}/replay",
+            data={"csrf": csrf_of(page), "event_id": event_id},
+        )
+        assert "Not scheduled again: it is being sent at this moment" in resp.text, resp.text
+    with psycopg.connect(org_a.database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE webhook_deliveries SET state = 'delivered', lease_expires_at = NULL "
+            "WHERE endpoint_id = %s",
+            (endpoint_id,),
+        )
+
+    # CSRF on each action; then delete, asked first
+    with http_session(service, org_a.key("admin")) as client:
+        for action in ("rotate", "enable", "disable", "delete"):
+            resp = client.post(f"/console/webhooks/{endpoint_id}/{action}", data={"csrf": "0"})
+            assert resp.status_code == 403, action
+    assert httpx.get(api_url, headers=admin).status_code == 200
+    browser.goto(service.url + "/console/webhooks")
+    confirm_and_submit(browser, endpoint_form(browser, endpoint_id, "delete"), "confirm-no")
+    assert httpx.get(api_url, headers=admin).status_code == 200
+    confirm_and_submit(browser, endpoint_form(browser, endpoint_id, "delete"), "confirm-yes")
+    assert browser.js("location.pathname") == "/console/webhooks"
+    assert endpoint_id not in browser.js("document.documentElement.outerHTML")
+    assert httpx.get(api_url, headers=admin).status_code == 404
+
+
 # --- the event stream for the Leads page -----------------------------------------------------
+
+
+def test_signing_out_ends_the_open_event_stream(service, org_a):
+    with http_session(service, org_a.key("admin")) as client:
+        cookie = client.cookies["l2i_console"]
+        page = client.get("/console/leads").text
+        with httpx.Client(base_url=service.url, timeout=10) as streamer:
+            streamer.cookies.set("l2i_console", cookie)
+            with streamer.stream("GET", "/console/events/stream") as stream:
+                assert stream.status_code == 200
+                lines = stream.iter_lines()
+                assert next(lines) == ": connected"
+                resp = client.post("/console/sign-out", data={"csrf": csrf_of(page)})
+                assert resp.status_code == 303
+                signed_out = time.monotonic()
+                for _ in lines:  # heartbeats at most; the stream ends
+                    assert time.monotonic() - signed_out < 10
+                assert time.monotonic() - signed_out < 6, "the stream outlived its session"
 
 
 def test_leads_page_follows_the_event_stream_of_the_sessions_org_not_a_poll(

@@ -154,16 +154,17 @@ def test_410_gone_disables_the_endpoint_and_says_so(service, org, receiver):
     post_lead(service, key, "5125550505")
     time.sleep(1.5)
     assert len(receiver.deliveries) == 1  # nothing more is sent to it
-    # the receiver is fixed: PATCH enabled re-enables it from the events of now on
+    # the receiver is fixed: PATCH enabled turns it on, and what came meanwhile is sent
     back = call(service, "PATCH", f"/v1/webhook-endpoints/{made['id']}", key,
                 json={"enabled": True})  # fmt: skip
     assert back.status_code == 200, back.text
     assert back.json()["enabled"] is True and back.json()["disabled_reason"] is None
     lead_id = post_lead(service, key, "5125550506")
-    got = receiver.wait_for(2)
-    assert json.loads(got[1].body)["data"]["lead_id"] == lead_id
-    time.sleep(1.0)
-    assert len(receiver.deliveries) == 2  # the lead of while it was disabled is not sent
+    got = receiver.wait_for(3)
+    assert [json.loads(d.body)["data"]["phone"] for d in got[1:]] == [
+        "+15125550505", "+15125550506"
+    ]  # fmt: skip
+    assert json.loads(got[2].body)["data"]["lead_id"] == lead_id
 
 
 def test_patch_changes_an_endpoint_and_checks_it_as_create_does(service, org, database_url,
@@ -185,24 +186,28 @@ def test_patch_changes_an_endpoint_and_checks_it_as_create_does(service, org, da
     rival = make_org(database_url, "rival").key("admin")
     assert call(service, "PATCH", path, rival, json={"enabled": False}).status_code == 404
     assert call(service, "POST", f"{path}/test", rival).status_code == 404
-    # disabled by the API: nothing is sent; the description can be cleared with null
+    # disabled by the org: nothing is sent; the description can be cleared with null
     off = call(service, "PATCH", path, key, json={"enabled": False, "description": None})
     assert off.status_code == 200, off.text
-    assert off.json()["enabled"] is False and off.json()["disabled_reason"] == "api"
+    assert off.json()["enabled"] is False and off.json()["disabled_reason"] == "disabled"
     assert off.json()["description"] is None and off.json()["url"] == receiver.url
-    post_lead(service, key, "5125550511")
+    waited = post_lead(service, key, "5125550511")
     time.sleep(1.5)
     assert receiver.deliveries == []
+    # on again with a wider filter: the waiting lead's events and the new lead's, by the filter
     on = call(service, "PATCH", path, key, json={"enabled": True, "types": ["lead.*"]})
     assert on.json()["types"] == ["lead.*"] and on.json()["enabled"] is True
     lead_id = post_lead(service, key, "5125550512")
-    got = receiver.wait_for(2)  # lead.created and lead.queued of the new lead only
-    assert {json.loads(d.body)["data"]["lead_id"] for d in got} == {lead_id}
+    got = receiver.wait_for(4)
+    sent_types = sorted((json.loads(d.body)["data"]["lead_id"], json.loads(d.body)["type"])
+                        for d in got)  # fmt: skip
+    assert sent_types == sorted([(waited, "lead.created"), (waited, "lead.queued"),
+                                 (lead_id, "lead.created"), (lead_id, "lead.queued")])  # fmt: skip
     # a test event: signed with the endpoint's secret, not logged
     sent = call(service, "POST", f"{path}/test", key)
     assert sent.status_code == 200, sent.text
     assert sent.json()["status"] == 200
-    test_msg = receiver.wait_for(3)[2]
+    test_msg = receiver.wait_for(5)[4]
     payload = Webhook(made["secret"]).verify(test_msg.body, test_msg.headers)
     assert payload["type"] == "webhook_endpoint.test" and test_msg.id == sent.json()["id"]
 
@@ -296,6 +301,7 @@ def test_tenant_and_mode_isolation(service, org, database_url, receiver):
     for method, suffix, body in (
         ("GET", "", None),
         ("DELETE", "", None),
+        ("PATCH", "", {"enabled": False}),
         ("POST", "/rotate", {}),
         ("POST", "/replay", {"since": "2020-01-01T00:00:00Z"}),
         ("GET", "/attempts", None),
@@ -315,6 +321,30 @@ def test_tenant_and_mode_isolation(service, org, database_url, receiver):
     assert {json.loads(d.body)["data"]["lead_id"] for d in receiver.deliveries} == {mine_id}
     assert call(service, "DELETE", f"/v1/webhook-endpoints/{made['id']}", mine).status_code == 200
     assert len(got) == 2
+
+
+def test_an_endpoint_is_disabled_and_enabled_again_and_what_came_meanwhile_is_sent(
+    service, org, receiver
+):
+    key = org.key("admin,write,read")
+    made = endpoint(service, key, receiver.url, ["lead.created"])
+    path = f"/v1/webhook-endpoints/{made['id']}"
+    off = call(service, "PATCH", path, key, json={"enabled": False})
+    assert off.status_code == 200, off.text
+    assert off.json()["enabled"] is False and off.json()["disabled_reason"] == "disabled"
+    waited = post_lead(service, key, "5125550531")
+    time.sleep(2.0)
+    assert receiver.deliveries == []  # nothing is sent while it is off
+    on = call(service, "PATCH", path, key, json={"enabled": True})
+    assert on.status_code == 200 and on.json()["enabled"] is True
+    assert on.json()["disabled_reason"] is None
+    got = receiver.wait_for(1)
+    assert json.loads(got[0].body)["data"]["lead_id"] == waited
+    for body in ({"enabled": "no"}, {"enabled": True, "url": "gopher://x.example"}):
+        resp = call(service, "PATCH", path, key, json=body)
+        assert resp.status_code in (400, 422), (body, resp.text)
+    assert call(service, "PATCH", path, key, json={}).json()["enabled"] is True  # no change
+    assert call(service, "PATCH", path + "x", key, json={"enabled": True}).status_code == 404
 
 
 def test_two_nodes_never_send_an_event_twice(server_factory, database_url, redis_url, receiver):

@@ -84,6 +84,25 @@ async def current(conn: Any, token: str | None) -> Session | None:
     return Session(str(row[0]), row[1], row[2], token, row[3])
 
 
+async def alive(conn: Any, token: str | None) -> bool:
+    """Whether the session of a cookie token is still live (as `current`, without renewing its
+    idle timeout): an open event stream asks this now and then and ends when it is not."""
+    if not token or len(token) > _TOKEN_MAX:
+        return False
+    cur = await conn.execute(
+        """
+        SELECT 1 FROM console_sessions s
+         WHERE s.token_digest = %s
+           AND s.revoked_at IS NULL AND s.idle_expires_at > now() AND s.expires_at > now()
+           AND (s.key_id IS NULL OR EXISTS (
+                SELECT 1 FROM api_keys k
+                 WHERE k.key_id = s.key_id AND k.org_id = s.org_id AND k.revoked_at IS NULL))
+        """,
+        (digest(token),),
+    )
+    return await cur.fetchone() is not None
+
+
 async def sign_out(conn: Any, token: str | None) -> None:
     if token and len(token) <= _TOKEN_MAX:
         await conn.execute(

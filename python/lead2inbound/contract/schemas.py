@@ -1140,6 +1140,35 @@ class SourcePatch(msgspec.Struct, forbid_unknown_fields=True):
     success_status: Annotated[
         Literal[200, 201] | None, Meta(description="What a new lead answers.")
     ] = None
+    secret: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=4096,
+                description="A new shared secret for the signature check (the vendor's signing "
+                "key, after it rotated it); write-only, never shown again.",
+            ),
+        ]
+        | None
+    ) = None
+    verify_token: (
+        Annotated[
+            str, Meta(min_length=1, max_length=4096, description="A new Facebook verify token.")
+        ]
+        | None
+    ) = None
+    page_token: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=4096,
+                description="A new Facebook page access token (after the old one expired).",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class FacebookFetches(msgspec.Struct):
@@ -1502,9 +1531,9 @@ class WebhookEndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
         Annotated[
             bool,
             Meta(
-                description="false: nothing is sent until it is true again; true (re-enabling "
-                "an endpoint disabled by 410 Gone or failing): deliveries start with the events "
-                "from now on (replay a time range for the ones in between)."
+                description="false: nothing is sent until it is true again (its deliveries "
+                "wait); true: on again, also after the service disabled it (410 Gone, failing "
+                "5 days), and the events recorded meanwhile are sent."
             ),
         ]
         | msgspec.UnsetType
@@ -1530,7 +1559,7 @@ class WebhookEndpoint(msgspec.Struct):
     enabled: Annotated[bool, Meta(description="False once disabled (410 Gone, failing 5 days).")]
     disabled_reason: Annotated[
         str | None,
-        Meta(description="`gone`, `failing` or `api` (disabled by PATCH); else null."),
+        Meta(description="`gone`, `failing` (the service's) or `disabled` (the org's); else null."),
     ]
     sandbox: Annotated[bool, Meta(description="Receives sandbox events (made with a test key).")]
     created_at: Timestamp

@@ -275,11 +275,9 @@ def secret_names(source: Source, box: SecretBox) -> list[str]:
         return ["(sealed under another key)"]
 
 
-def replace_secrets(
-    conn: psycopg.Connection, box: SecretBox, source: Source, new: dict[str, str | None]
-) -> list[str]:
-    """Replace some of a source's secrets (a new page token, a rotated signing secret), sealed
-    under the current key; returns the names it now holds."""
+def _resealed(
+    box: SecretBox, source: Source, new: dict[str, str | None]
+) -> tuple[tuple[Any, ...], list[str]]:
     given = {k: v for k, v in new.items() if v}
     unknown = set(given) - set(SECRET_NAMES)
     if unknown:
@@ -291,11 +289,28 @@ def replace_secrets(
         )
     except SecretError as exc:
         raise SourceError("secrets", str(exc)) from None
-    conn.execute(
-        "UPDATE lead_sources SET secrets = %s, key_id = %s WHERE org_id = %s AND source_id = %s",
-        (sealed, key_id, source.org_id, source.source_id),
-    )
-    return sorted(merged)
+    return (sealed, key_id, source.org_id, source.source_id), sorted(merged)
+
+
+_RESEAL = "UPDATE lead_sources SET secrets = %s, key_id = %s WHERE org_id = %s AND source_id = %s"
+
+
+def replace_secrets(
+    conn: psycopg.Connection, box: SecretBox, source: Source, new: dict[str, str | None]
+) -> list[str]:
+    """Replace some of a source's secrets (a new page token, a rotated signing secret), sealed
+    under the current key; returns the names it now holds."""
+    params, names = _resealed(box, source, new)
+    conn.execute(_RESEAL, params)
+    return names
+
+
+async def replace_secrets_async(
+    conn: psycopg.AsyncConnection, box: SecretBox, source: Source, new: dict[str, str | None]
+) -> list[str]:
+    params, names = _resealed(box, source, new)
+    await conn.execute(_RESEAL, params)
+    return names
 
 
 def rekey(conn: psycopg.Connection, box: SecretBox) -> tuple[int, int]:
@@ -335,6 +350,10 @@ def check_patch(
         "options": source.options if options is None else options,
         "success_status": source.success_status if success_status is None else success_status,
     }
+    for where in ("mapping", "options"):  # Postgres jsonb cannot hold NUL
+        found = nul_errors(new[where], [where])
+        if found:
+            raise SourceError(found[0].param, NUL_DETAIL)
     try:
         check_mapping(new["mapping"])
         check_options(new["options"])

@@ -160,7 +160,7 @@ async def update(
     enabled: bool | None = None,
 ) -> Endpoint | None:
     """Change the given fields (the caller has checked the URL and the types); None: no such
-    endpoint. Re-enabling starts its deliveries at the events from now on."""
+    endpoint. Turned on again, it is sent what was recorded while it was off."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         sql("webhook_endpoint_update"),
@@ -169,6 +169,18 @@ async def update(
     )  # fmt: skip
     row = await cur.fetchone()
     return None if row is None else Endpoint.of(row)
+
+
+async def delivery_state(
+    conn: Any, org_id: str, endpoint_id: str, event_id: str
+) -> dict[str, Any] | None:
+    """One event's delivery to the endpoint (`state`, `in_flight`, `next_attempt_at`), or None
+    when the endpoint never had it."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        sql("webhook_delivery_state"), {"org": org_id, "id": endpoint_id, "event": event_id}
+    )
+    return await cur.fetchone()
 
 
 async def rotate(
@@ -199,8 +211,9 @@ async def replay(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> int:
-    """Send the endpoint's matching events again (one event, or a time range; at most 10,000
-    per call); returns how many were scheduled."""
+    """Send the endpoint's matching events again, now (one event, or a time range; at most
+    10,000 per call): a pending one waiting for a retry is due now too; one a worker is
+    sending at this moment is left to its answer. Returns how many were scheduled."""
     cur = await conn.execute(
         sql("webhook_replay"),
         {"org": org_id, "id": endpoint_id, "event": event_id, "since": since, "until": until},

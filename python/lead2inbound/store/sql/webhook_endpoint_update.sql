@@ -1,7 +1,7 @@
--- PATCH /v1/webhook-endpoints/{id}: the given fields (null: unchanged; description by its own
--- flag, since null clears it). Disabling says `api`; enabling clears the reason and the failing
--- streak and, for an endpoint that was disabled, starts its fan-out at the log's horizon (the
--- events in between are not sent unless replayed).
+-- PATCH /v1/webhook-endpoints/{id} and the console: the given fields (null: unchanged;
+-- description by its own flag, since null clears it). Turned off by the org: reason `disabled`;
+-- turned on: the reason and the failing streak are cleared, and its fan-out goes on from its
+-- cursor, so the events recorded while it was off are sent too (nothing is lost by a pause).
 UPDATE webhook_endpoints
 SET url = coalesce(%(url)s, url),
     types = coalesce(%(types)s, types),
@@ -9,12 +9,8 @@ SET url = coalesce(%(url)s, url),
     enabled = coalesce(%(enabled)s, enabled),
     disabled_reason = CASE WHEN %(enabled)s IS NULL THEN disabled_reason
                            WHEN %(enabled)s THEN NULL
-                           WHEN enabled THEN 'api'
-                           ELSE disabled_reason END,
-    failing_since = CASE WHEN %(enabled)s THEN NULL ELSE failing_since END,
-    cursor_xact = CASE WHEN %(enabled)s AND NOT enabled THEN (SELECT l2i_event_horizon())
-                       ELSE cursor_xact END,
-    cursor_seq = CASE WHEN %(enabled)s AND NOT enabled THEN 0 ELSE cursor_seq END
+                           ELSE 'disabled' END,
+    failing_since = CASE WHEN %(enabled)s THEN NULL ELSE failing_since END
 WHERE org_id = %(org)s AND sandbox = %(sandbox)s AND endpoint_id = %(id)s::uuid
 RETURNING org_id, endpoint_id, sandbox, url, types, description, enabled, disabled_reason,
           created_at

@@ -1,5 +1,7 @@
 -- Replay: the endpoint's events (one id, or a time range; its mode and type filter) are sent
--- again with their own webhook-id; a delivery in flight is left alone.
+-- again with their own webhook-id, now: a delivered or failed one starts over, a pending one
+-- waiting for its next retry is due now (and starts its retries over); a delivery in flight
+-- (a worker holds its lease) is left alone: its answer decides.
 INSERT INTO webhook_deliveries AS d (org_id, endpoint_id, event_id, lead_id, xact, seq)
 SELECT e.org_id, w.endpoint_id, e.event_id, e.lead_id, e.xact, e.seq
 FROM webhook_endpoints w
@@ -14,5 +16,5 @@ ORDER BY e.xact, e.seq
 LIMIT 10000
 ON CONFLICT (endpoint_id, event_id) DO UPDATE
     SET state = 'pending', attempts = 0, next_attempt_at = now(), done_at = NULL
-    WHERE d.state <> 'pending'
+    WHERE d.state <> 'pending' OR d.lease_expires_at IS NULL OR d.lease_expires_at <= now()
 RETURNING d.event_id

@@ -1,4 +1,5 @@
-"""The console's pages (docs/console.md). Each one finds the session's org through the gate
+"""The console's pages (docs/console.md; the Sources pages are in sources_pages.py, the
+Webhooks page in webhooks_pages.py). Each one finds the session's org through the gate
 and then calls what the API resources call: `list_leads`, `read_lead`, the key store's
 `checked_new_key`/`create_new_key`, `Services.revoke_key`."""
 
@@ -6,13 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
-import json
 import re
-import secrets
-import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import falcon
 from psycopg.rows import dict_row
@@ -23,102 +21,30 @@ from lead2inbound.access.sessions import Session
 from lead2inbound.contract.problems import ProblemError
 from lead2inbound.dialing import calling_hours
 from lead2inbound.dialing.leads import lead_json
-from lead2inbound.dnc.crypto import SecretError
 from lead2inbound.ops.metrics import latency_quantiles
-from lead2inbound.ops.outbound import OutboundRefused, check_url
-from lead2inbound.sources import hooks
-from lead2inbound.sources import store as sources_store
-from lead2inbound.sources.presets import PRESETS
 from lead2inbound.store.events import event_json
 from lead2inbound.store.queries import sql
-from lead2inbound.web.console import charts, gate
+from lead2inbound.web.console import charts, gate, sources_pages, webhooks_pages
+from lead2inbound.web.console.common import (
+    ConsolePage,
+    headers,
+    problem_text,
+    read_form,
+    sandbox_of,
+    see_other,
+)
 from lead2inbound.web.console.render import page
 from lead2inbound.web.resources.events import Filters, read_after, serve_stream
 from lead2inbound.web.resources.read import list_leads, read_lead
-from lead2inbound.web.resources.sources import create_source, preview_payload
 from lead2inbound.web.resources.suppressions import suppress, suppression_page, unsuppress
-from lead2inbound.webhooks import endpoints as webhook_endpoints
-from lead2inbound.webhooks.ping import send_test_event
 
 if TYPE_CHECKING:
     from lead2inbound.web.services import Services
 
-_FORM_MAX = 65_536
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
-NAV = (
-    ("overview", "Overview", "/console/overview"),
-    ("leads", "Leads", "/console/leads"),
-    ("queue", "Dial queue", "/console/queue"),
-    ("suppressions", "Suppressions", "/console/suppressions"),
-    ("sources", "Sources", "/console/sources"),
-    ("webhooks", "Webhooks", "/console/webhooks"),
-    ("keys", "API keys", "/console/keys"),
-)
 LIVE_OVERLAP = timedelta(seconds=5)  # the Leads page's live rows look back this far
 _SUPPRESS_MAX_LINES = 20_000  # a pasted or imported list, sent in chunks of the API's 1000
-
-
-def see_other(resp: Any, location: str) -> None:
-    resp.status = 303
-    resp.location = location
-
-
-def headers(resp: Any) -> None:
-    for name, value in gate.SECURITY_HEADERS:
-        resp.set_header(name, value)
-
-
-async def read_form(req: Any, limit: int = _FORM_MAX) -> dict[str, str]:
-    """An urlencoded form body (each field once; the first wins), at most `limit` bytes."""
-    body = await req.bounded_stream.read(limit + 1)
-    if len(body) > limit:
-        raise falcon.HTTPPayloadTooLarge(title="Too large", description="The form is too large.")
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in fields.items()}
-
-
-def problem_text(exc: ProblemError) -> str:
-    """A problem as one line for a page: its detail and the fields' messages."""
-    parts = [exc.detail or exc.code]
-    parts += [f"{err.param}: {err.detail}" for err in exc.errors or ()]
-    return " ".join(p for p in parts if p)
-
-
-class ConsolePage:
-    """A page of a signed-in org: `session`, the CSRF token and the navigation in `ctx`."""
-
-    api = False  # not part of the API document (openapi.routes skips it)
-
-    def __init__(self, services: Services):
-        self.s = services
-
-    async def signed_in(self, req: Any, resp: Any) -> Session | None:
-        headers(resp)
-        try:
-            return await gate.session_of(self.s, req)
-        except gate.SignInRequired:
-            if req.method == "GET":
-                resp.status = 303
-                resp.location = "/console/sign-in"
-            else:
-                resp.status = 401
-                resp.content_type = "text/plain; charset=utf-8"
-                resp.text = "Signed out: sign in again."
-            return None
-
-    def missing(self, resp: Any, session: Session, here: str, what: str) -> None:
-        """The 404 page: another org's id and no id at all look the same."""
-        page(resp, "not_found.html", status=404, **self.ctx(session, here, what=what))
-
-    def ctx(self, session: Session, here: str, **more: Any) -> dict[str, Any]:
-        return {
-            "org_name": session.org_name,
-            "csrf": gate.csrf_for(self.s, session),
-            "nav": NAV,
-            "here": here,
-            **more,
-        }
 
 
 # --- sign-in, sign-out ---------------------------------------------------------------------
@@ -182,10 +108,10 @@ class LinkPage(ConsolePage):
 
 class SignOut(ConsolePage):
     async def on_post(self, req: Any, resp: Any) -> None:
-        session = await self.signed_in(req, resp)
-        if session is None:
+        got = await self.posted(req, resp)
+        if got is None:
             return
-        gate.check_csrf(self.s, req, session, await read_form(req))
+        session, _ = got
         async with self.s.pool.connection() as conn:
             await sessions.sign_out(conn, session.token)
         gate.clear_cookie(self.s, req, resp)
@@ -290,14 +216,25 @@ class LeadRows(ConsolePage):
 
 class EventStream(ConsolePage):
     """GET /console/events/stream: `GET /v1/events/stream` for the session (its org; live, or
-    `mode=test`), the same stream code. The Leads page follows `lead.created` with it."""
+    `mode=test`), the same stream code. The Leads page follows `lead.created` with it. It
+    ends within a few seconds of the session's end (sign-out, expiry, its key revoked): the
+    stream asks `sessions.alive` every ALIVE_CHECK_S, on whichever node holds it."""
 
     async def on_get(self, req: Any, resp: Any) -> None:
         session = await self.signed_in(req, resp)
         if session is None:
             return
-        sandbox = _sandbox(req.get_param("mode"))
-        await serve_stream(self.s, req, resp, session.org_id, sandbox)
+        sandbox = sandbox_of(req.get_param("mode"))
+        pool, token = self.s.pool, session.token
+
+        async def alive() -> bool:
+            try:
+                async with pool.connection() as conn:
+                    return await sessions.alive(conn, token)
+            except Exception:  # the store away: the stream's own reads say so
+                return True
+
+        await serve_stream(self.s, req, resp, session.org_id, sandbox, alive)
 
 
 class LeadPage(ConsolePage):
@@ -353,11 +290,10 @@ class KeysPage(ConsolePage):
 
     async def on_post(self, req: Any, resp: Any) -> None:
         """Create a key: the same rules and code as POST /v1/api-keys."""
-        session = await self.signed_in(req, resp)
-        if session is None:
+        got = await self.posted(req, resp)
+        if got is None:
             return
-        form = await read_form(req)
-        gate.check_csrf(self.s, req, session, form)
+        session, form = got
         try:
             new = keystore.checked_new_key(
                 name=form.get("name", "").strip(),
@@ -393,10 +329,10 @@ def _int(raw: str | None, param: str) -> int:
 
 class KeyRevoke(ConsolePage):
     async def on_post(self, req: Any, resp: Any, key_id: str) -> None:
-        session = await self.signed_in(req, resp)
-        if session is None:
+        got = await self.posted(req, resp)
+        if got is None:
             return
-        gate.check_csrf(self.s, req, session, await read_form(req))
+        session, _ = got
         valid = len(key_id) == 12 and key_id.isalnum() and key_id.isascii()
         row = await self.s.revoke_key(session.org_id, key_id) if valid else None
         if row is None:
@@ -532,11 +468,10 @@ class SuppressionsPage(ConsolePage):
     async def on_post(self, req: Any, resp: Any) -> None:
         """Add one number or a pasted (or imported CSV) list: the API's `suppress`, in chunks
         of its 1000-number limit."""
-        session = await self.signed_in(req, resp)
-        if session is None:
+        got = await self.posted(req, resp, 2_000_000)
+        if got is None:
             return
-        form = await read_form(req, 2_000_000)
-        gate.check_csrf(self.s, req, session, form)
+        session, form = got
         raws = phones_in(form.get("phones", ""))
         reason = form.get("reason") or None
         if not raws or len(raws) > _SUPPRESS_MAX_LINES:
@@ -584,266 +519,15 @@ def phones_in(text: str) -> list[str]:
 
 class SuppressionRemove(ConsolePage):
     async def on_post(self, req: Any, resp: Any) -> None:
-        session = await self.signed_in(req, resp)
-        if session is None:
+        got = await self.posted(req, resp)
+        if got is None:
             return
-        form = await read_form(req)
-        gate.check_csrf(self.s, req, session, form)
+        session, form = got
         e164 = await unsuppress(self.s, session.org_id, form.get("phone", ""))
         if e164 is None:
             self.missing(resp, session, "suppressions", "suppression")
             return
         see_other(resp, "/console/suppressions")
-
-
-# --- sources --------------------------------------------------------------------------------
-
-
-class SourcesPage(ConsolePage):
-    async def on_get(self, req: Any, resp: Any) -> None:
-        session = await self.signed_in(req, resp)
-        if session is None:
-            return
-        await self.show(req, resp, session)
-
-    async def show(
-        self, req: Any, resp: Any, session: Session, status: int = 200, **more: Any
-    ) -> None:
-        async with self.s.pool.connection() as conn:
-            found = await sources_store.list_async(conn, session.org_id)
-        more.setdefault("error", None)
-        more.setdefault("created", None)
-        more.setdefault("form", {})
-        page(
-            resp, "sources.html", status=status,
-            **self.ctx(session, "sources", sources=found, presets=list(PRESETS.values()),
-                       base=_base_url(self.s, req), **more),
-        )  # fmt: skip
-
-    async def on_post(self, req: Any, resp: Any) -> None:
-        """Create a source from a preset or a blank mapping: the API's `create_source`. With
-        "sign", a signing secret is made here and shown once."""
-        session = await self.signed_in(req, resp)
-        if session is None:
-            return
-        form = await read_form(req, 262_144)
-        gate.check_csrf(self.s, req, session, form)
-        preset = form.get("preset") or None
-        mapping = None
-        if form.get("mapping", "").strip():
-            try:
-                mapping = json.loads(form["mapping"])
-            except ValueError as exc:
-                await self.show(req, resp, session, status=422, form=form,
-                                error=f"mapping: not valid JSON ({exc})")  # fmt: skip
-                return
-        secret = secrets.token_urlsafe(32) if form.get("sign") else None
-        try:
-            source, token = await create_source(
-                self.s, session.org_id, name=form.get("name", "").strip(), preset=preset,
-                mapping=mapping if mapping is not None or preset else {"phone": "/phone"},
-                signature="hmac-sha256" if secret else None,
-                secrets={"secret": secret} if secret else None,
-            )  # fmt: skip
-        except ProblemError as exc:
-            await self.show(req, resp, session, status=422, form=form, error=problem_text(exc))
-            return
-        await self.show(
-            req,
-            resp,
-            session,
-            status=201,
-            created={"source": source, "secret": secret, "hook_url": hooks.url_path(token)},
-        )
-
-
-class SourcePage(ConsolePage):
-    async def on_get(self, req: Any, resp: Any, source_id: str) -> None:
-        session = await self.signed_in(req, resp)
-        if session is None:
-            return
-        source = await self.find(session, source_id)
-        if source is None:
-            self.missing(resp, session, "sources", "source")
-            return
-        async with self.s.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT leadgen_id, status, attempts, last_error, received_at, next_attempt_at "
-                "FROM facebook_leads WHERE org_id = %s AND source_id = %s "
-                "AND status IN ('pending', 'failed') ORDER BY received_at DESC LIMIT 100",
-                (session.org_id, source.source_id),
-            )
-            fetches = await cur.fetchall()
-        page(
-            resp, "source.html",
-            **self.ctx(session, "sources", source=source, fetches=fetches,
-                       base=_base_url(self.s, req),
-                       secret_names=sources_store.secret_names(source, self.s.sources_box),
-                       mapping=json.dumps(source.mapping, indent=2, ensure_ascii=False)),
-        )  # fmt: skip
-
-    async def find(self, session: Session, source_id: str) -> Any:
-        try:
-            sid = str(uuid.UUID(source_id))
-        except ValueError:
-            return None
-        async with self.s.pool.connection() as conn:
-            return await sources_store.get_async(conn, sid, session.org_id)
-
-
-class SourcePreview(SourcePage):
-    """POST a vendor's sample (console.js sends the textarea with the CSRF header): the API's
-    preview as JSON, shown by the page as text."""
-
-    async def on_post(self, req: Any, resp: Any, source_id: str) -> None:
-        session = await self.signed_in(req, resp)
-        if session is None:
-            return
-        gate.check_csrf(self.s, req, session, {})
-        source = await self.find(session, source_id)
-        if source is None:
-            raise falcon.HTTPNotFound()
-        body = await req.bounded_stream.read(self.s.config.max_body_bytes + 1)
-        if len(body) > self.s.config.max_body_bytes:
-            raise falcon.HTTPPayloadTooLarge(
-                title="Too large", description="The sample is too large."
-            )
-        kind = req.get_header("X-Sample-Type") or "application/json"
-        try:
-            out = preview_payload(self.s, source, body, kind, session.key_id or "console")
-        except ProblemError as exc:
-            out = {"valid": False, "problem": problem_text(exc)}
-        resp.content_type = "application/json"
-        resp.text = json.dumps(out, default=str)
-
-
-# --- webhooks -------------------------------------------------------------------------------
-
-
-def _sandbox(value: Any) -> bool:
-    """The page's mode: live unless `mode=test` (a sandbox key's endpoints and events)."""
-    return value == "test"
-
-
-def _failed(attempt: dict[str, Any]) -> bool:
-    status = attempt["status"]
-    return status is None or not 200 <= status < 300
-
-
-class WebhooksPage(ConsolePage):
-    """The org's endpoints of one mode with their latest attempts; create one, send a test event,
-    replay a failed delivery: the functions the API and `l2i webhooks` call."""
-
-    ATTEMPTS = 10  # per endpoint
-
-    async def on_get(self, req: Any, resp: Any) -> None:
-        session = await self.signed_in(req, resp)
-        if session is None:
-            return
-        await self.show(resp, session, _sandbox(req.get_param("mode")))
-
-    async def show(
-        self, resp: Any, session: Session, sandbox: bool, status: int = 200, **more: Any
-    ) -> None:
-        async with self.s.pool.connection() as conn:
-            found = await webhook_endpoints.list_(conn, session.org_id, sandbox)
-            rows = []
-            for e in found:
-                tried = await webhook_endpoints.attempts(
-                    conn, session.org_id, e.endpoint_id, self.ATTEMPTS, None
-                )
-                for a in tried:
-                    a["failed"] = _failed(a)
-                rows.append({"endpoint": e, "attempts": tried})
-        for name in ("error", "created", "tested", "replayed"):
-            more.setdefault(name, None)
-        more.setdefault("form", {})
-        page(
-            resp, "webhooks.html", status=status,
-            **self.ctx(session, "webhooks", rows=rows, sandbox=sandbox,
-                       mode="test" if sandbox else "live", **more),
-        )  # fmt: skip
-
-    async def on_post(self, req: Any, resp: Any) -> None:
-        """Create an endpoint: POST /v1/webhook-endpoints' checks and `endpoints.create`."""
-        session = await self.signed_in(req, resp)
-        if session is None:
-            return
-        form = await read_form(req)
-        gate.check_csrf(self.s, req, session, form)
-        sandbox = _sandbox(form.get("mode"))
-        url = form.get("url", "").strip()
-        kinds = list(dict.fromkeys(form.get("types", "*").replace(",", " ").split()))
-        description = form.get("description", "").strip()[:500] or None
-        error = webhook_endpoints.bad_types(kinds)
-        if error is None:
-            try:
-                await check_url(url, self.s.outbound)
-            except OutboundRefused as exc:
-                error = f"url is refused: {exc.reason}"
-        if error is None:
-            try:
-                async with self.s.pool.connection() as conn, conn.transaction():
-                    made, secret = await webhook_endpoints.create(
-                        conn, self.s.sources_box, org_id=session.org_id, sandbox=sandbox,
-                        url=url, types=kinds, description=description,
-                    )  # fmt: skip
-            except SecretError:
-                error = "the service has no L2I_SECRET_KEY to seal the signing secret"
-        if error is not None:
-            await self.show(resp, session, sandbox, status=422, error=error, form=form)
-            return
-        self.s.deliverer.poke()
-        await self.show(
-            resp, session, sandbox, status=201, created={"endpoint": made, "secret": secret}
-        )
-
-
-class WebhookAction(WebhooksPage):
-    """POST /console/webhooks/{id}/test (`send_test_event`, as `l2i webhooks test`) and
-    /console/webhooks/{id}/replay (`endpoints.replay` of one event, as the API's replay)."""
-
-    def __init__(self, services: Services, action: str):
-        super().__init__(services)
-        self.action = action
-
-    async def on_post(self, req: Any, resp: Any, endpoint_id: str) -> None:
-        session = await self.signed_in(req, resp)
-        if session is None:
-            return
-        form = await read_form(req)
-        gate.check_csrf(self.s, req, session, form)
-        sandbox = _sandbox(form.get("mode"))
-        try:
-            eid = str(uuid.UUID(endpoint_id))
-        except ValueError:
-            self.missing(resp, session, "webhooks", "webhook endpoint")
-            return
-        async with self.s.pool.connection() as conn, conn.transaction():
-            endpoint = await webhook_endpoints.get(conn, session.org_id, sandbox, eid)
-            if endpoint is None:
-                self.missing(resp, session, "webhooks", "webhook endpoint")
-                return
-            if self.action == "test":
-                tested = await send_test_event(
-                    conn, self.s.sources_box, self.s.outbound, session.org_id, sandbox, eid
-                )
-                more: dict[str, Any] = {"tested": {"endpoint": endpoint, **(tested or {})}}
-            else:
-                try:
-                    event = str(uuid.UUID(form.get("event_id", "")))
-                except ValueError:
-                    event = None
-                n = 0
-                if event is not None:
-                    n = await webhook_endpoints.replay(conn, session.org_id, eid, event_id=event)
-                more = {"replayed": {"endpoint": endpoint, "event_id": event, "scheduled": n}}
-        self.s.deliverer.poke()
-        await self.show(resp, session, sandbox, **more)
-
-
-def _base_url(s: Services, req: Any) -> str:
-    return s.config.public_url.rstrip("/") or f"{req.scheme}://{req.netloc}"
 
 
 def add_routes(app: Any, services: Services) -> None:
@@ -856,15 +540,11 @@ def add_routes(app: Any, services: Services) -> None:
     app.add_route("/console/queue", QueuePage(services))
     app.add_route("/console/suppressions", SuppressionsPage(services))
     app.add_route("/console/suppressions/remove", SuppressionRemove(services))
-    app.add_route("/console/sources", SourcesPage(services))
-    app.add_route("/console/sources/{source_id}", SourcePage(services))
-    app.add_route("/console/sources/{source_id}/preview", SourcePreview(services))
     app.add_route("/console/leads", LeadsPage(services))
     app.add_route("/console/leads/rows", LeadRows(services))
     app.add_route("/console/leads/{lead_id}", LeadPage(services))
     app.add_route("/console/events/stream", EventStream(services))
     app.add_route("/console/keys", KeysPage(services))
-    app.add_route("/console/webhooks", WebhooksPage(services))
-    app.add_route("/console/webhooks/{endpoint_id}/test", WebhookAction(services, "test"))
-    app.add_route("/console/webhooks/{endpoint_id}/replay", WebhookAction(services, "replay"))
     app.add_route("/console/keys/{key_id}/revoke", KeyRevoke(services))
+    sources_pages.add_routes(app, services)
+    webhooks_pages.add_routes(app, services)

@@ -10,7 +10,7 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -262,6 +262,7 @@ class LeadEventsResource:
         )
 
 
+ALIVE_CHECK_S = 2.0  # how often a stream with an `alive` check asks it
 HEARTBEAT_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
 # After a wake-up that found nothing (the event's transaction is committed but an older one is
 # still in flight, so the log's horizon holds it back), look again after these pauses.
@@ -316,10 +317,18 @@ class EventStreamResource:
         await serve_stream(self.s, req, resp, principal.org_id, principal.sandbox)
 
 
-async def serve_stream(s: Services, req: Any, resp: Any, org: str, sandbox: bool) -> None:
+async def serve_stream(
+    s: Services,
+    req: Any,
+    resp: Any,
+    org: str,
+    sandbox: bool,
+    alive: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
     """Answer `req` with the org's events of one mode as Server-Sent Events, from now on or
     after its Last-Event-ID (or `after`): the API's stream and the console's (its session's
-    org) both come here."""
+    org) both come here. `alive`: asked every ALIVE_CHECK_S while the stream is open; the
+    stream ends when it answers False (the console's session signed out or expired)."""
     filters = filters_of(req)
     last = req.get_header("Last-Event-ID") or text_param(req, "after")
     if last:
@@ -331,19 +340,29 @@ async def serve_stream(s: Services, req: Any, resp: Any, org: str, sandbox: bool
     resp.content_type = "text/event-stream"
     resp.set_header("Cache-Control", "no-cache")
     resp.set_header("X-Accel-Buffering", "no")  # nginx: do not buffer the stream
-    resp.stream = _events(s, org, sandbox, filters, position)
+    resp.stream = _events(s, org, sandbox, filters, position, alive)
 
 
 async def _events(
-    s: Services, org: str, sandbox: bool, filters: Filters, position: Any
+    s: Services,
+    org: str,
+    sandbox: bool,
+    filters: Filters,
+    position: Any,
+    alive: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[bytes]:
     hub = s.streams
     wake = hub.join(org)
     try:
         yield b": connected\n\n"
         idle_since = time.monotonic()
+        checked = time.monotonic()
         woken = True
         while not hub.closing.is_set():
+            if alive is not None and time.monotonic() - checked >= ALIVE_CHECK_S:
+                checked = time.monotonic()
+                if not await alive():
+                    return
             rows = await read_after(s, org, sandbox, filters, position, _PAGE)
             for pause in _RECHECK_S if woken and not rows else ():
                 await asyncio.sleep(pause)
@@ -359,7 +378,8 @@ async def _events(
             wake.clear()
             left = HEARTBEAT_S - (time.monotonic() - idle_since)
             try:
-                await asyncio.wait_for(wake.wait(), max(0.05, min(left, 5.0)))
+                most = ALIVE_CHECK_S if alive is not None else 5.0
+                await asyncio.wait_for(wake.wait(), max(0.05, min(left, most)))
                 woken = True
             except TimeoutError:
                 woken = False  # a poll now and then: the log is the truth

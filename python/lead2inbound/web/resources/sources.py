@@ -97,6 +97,45 @@ async def create_source(s: Services, org_id: str, **fields: Any) -> tuple[store.
     return source, token
 
 
+async def update_source(
+    s: Services,
+    source: store.Source,
+    *,
+    mapping: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    success_status: int | None = None,
+    secrets: dict[str, str | None] | None = None,
+) -> store.Source:
+    """Change a source (the API's PATCH and the console's editor): a new mapping, options or
+    success status (`store.check_patch`'s checks), and vendor secrets replaced (write-only,
+    sealed under L2I_SECRET_KEY); a 422 naming the field, nothing changed. The source as it
+    is now."""
+    given: dict[str, str | None] = {k: v for k, v in (secrets or {}).items() if v}
+    try:
+        new = store.check_patch(source, mapping, options, success_status)
+        if new["options"].get("body_secret_at") and body_secret_at(source) is None:
+            raise store.SourceError("options.body_secret_at", "needs a body_secret")
+        for name, value in given.items():
+            if value is None or len(value) > 4096 or "\x00" in value:
+                raise store.SourceError(name, "must be at most 4096 characters, without NUL")
+        if given and s.sources_box.current_id is None:
+            raise store.SourceError(
+                next(iter(given)), "the service has no L2I_SECRET_KEY to seal it"
+            )
+    except store.SourceError as exc:
+        raise validation([error(exc.where.split(".", 1), "invalid", exc.detail)]) from None
+    async with s.pool.connection() as conn, conn.transaction():
+        await store.patch_async(conn, source, new)
+        if given:
+            try:
+                await store.replace_secrets_async(conn, s.sources_box, source, given)
+            except store.SourceError as exc:
+                raise validation([error([exc.where], "invalid", exc.detail)]) from None
+        changed = await store.get_async(conn, source.source_id, source.org_id)
+    assert changed is not None
+    return changed
+
+
 def preview_payload(
     s: Services, source: store.Source, body: bytes, content_type: str, key_id: str
 ) -> dict[str, Any]:
@@ -187,7 +226,9 @@ class SourceResource:
             summary="Change a source's mapping",
             description="A new `mapping`, `options` or `success_status` (each replaces the "
             "whole); then replay what the old mapping refused "
-            "(`POST /v1/sources/{source_id}/deliveries/{delivery_id}/replay`).",
+            "(`POST /v1/sources/{source_id}/deliveries/{delivery_id}/replay`). A new `secret` "
+            "(the vendor's signing key after it rotated it), `verify_token` or `page_token` "
+            "replaces that secret: write-only, sealed, never shown again.",
             scope="admin",
             parameters=(SOURCE_ID,),
             body=SourcePatch,
@@ -220,16 +261,12 @@ class SourceResource:
     async def on_patch(self, req: Any, resp: Any, source_id: str) -> None:
         _, source = await _admin_source(self.s, req, source_id)
         body = await decode_body(req, SourcePatch, 262_144)
-        try:
-            new = store.check_patch(source, body.mapping, body.options, body.success_status)
-            if new["options"].get("body_secret_at") and body_secret_at(source) is None:
-                raise store.SourceError("options.body_secret_at", "needs a body_secret")
-        except store.SourceError as exc:
-            raise validation([error(exc.where.split(".", 1), "invalid", exc.detail)]) from None
-        async with self.s.pool.connection() as conn:
-            await store.patch_async(conn, source, new)
-            changed = await store.get_async(conn, source.source_id, source.org_id)
-        assert changed is not None
+        changed = await update_source(
+            self.s, source, mapping=body.mapping, options=body.options,
+            success_status=body.success_status,
+            secrets={"secret": body.secret, "verify_token": body.verify_token,
+                     "page_token": body.page_token},
+        )  # fmt: skip
         send_json(resp, 200, _show(self.s, changed))
 
     async def on_delete(self, req: Any, resp: Any, source_id: str) -> None:

@@ -1,4 +1,6 @@
-"""Webhook endpoints (`admin` scope): create, list, read, delete, rotate, replay, attempts.
+"""Webhook endpoints (`admin` scope): create, list, read, enable/disable, delete, rotate,
+replay, attempts. The console's Webhooks page calls the same functions (`delete_endpoint`,
+`rotate_secret`, `update_endpoint`, `replay_deliveries`).
 
 A key manages the endpoints of its own mode (a test key's endpoints receive sandbox events).
 Another org's endpoint is a 404, like one that does not exist.
@@ -118,6 +120,68 @@ def _no_secret_key() -> ProblemError:
     return bad("url", "the service has no L2I_SECRET_KEY to seal this endpoint's signing secret")
 
 
+async def delete_endpoint(s: Services, org_id: str, sandbox: bool, endpoint_id: str) -> bool:
+    """DELETE /v1/webhook-endpoints/{id} and the console's Delete: False when there is none."""
+    async with s.pool.connection() as conn, conn.transaction():
+        return await endpoints.delete(conn, org_id, sandbox, endpoint_id)
+
+
+def check_overlap(overlap_seconds: int) -> None:
+    if not 0 <= overlap_seconds <= 604800:
+        raise bad("overlap_seconds", "overlap_seconds must be from 0 to 604800")
+
+
+async def rotate_secret(
+    s: Services, org_id: str, sandbox: bool, endpoint_id: str, overlap_seconds: int
+) -> str | None:
+    """A new signing secret (shown once), the old one still signing for the overlap: the
+    API's rotate and the console's. None: no such endpoint."""
+    check_overlap(overlap_seconds)
+    try:
+        async with s.pool.connection() as conn, conn.transaction():
+            return await endpoints.rotate(
+                conn, s.sources_box, org_id, sandbox, endpoint_id, overlap_seconds
+            )
+    except SecretError:
+        raise _no_secret_key() from None
+
+
+async def update_endpoint(
+    s: Services, org_id: str, sandbox: bool, endpoint_id: str, **changes: Any
+) -> endpoints.Endpoint | None:
+    """PATCH /v1/webhook-endpoints/{id} and the console's Enable/Disable (`endpoints.update`'s
+    fields; the caller has checked a URL and types). Turned on, what waited is sent (the
+    delivery worker is told at once). None: no such endpoint."""
+    async with s.pool.connection() as conn, conn.transaction():
+        found = await endpoints.update(conn, org_id, sandbox, endpoint_id, **changes)
+    if found is not None and found.enabled:
+        s.deliverer.endpoints_changed()
+    return found
+
+
+async def replay_deliveries(
+    s: Services,
+    org_id: str,
+    sandbox: bool,
+    endpoint_id: str,
+    *,
+    event_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int | None:
+    """The API's replay and the console's: scheduled now (`endpoints.replay`); None: no such
+    endpoint."""
+    async with s.pool.connection() as conn, conn.transaction():
+        found = await endpoints.get(conn, org_id, sandbox, endpoint_id)
+        if found is None:
+            return None
+        n = await endpoints.replay(
+            conn, org_id, endpoint_id, event_id=event_id, since=since, until=until
+        )
+    s.deliverer.poke()
+    return n
+
+
 class WebhookEndpointsResource:
     """POST/GET /v1/webhook-endpoints"""
 
@@ -194,9 +258,9 @@ class WebhookEndpointResource:
             "Change a webhook endpoint",
             description="Changes the fields given (`url`, `types`, `description`, `enabled`). "
             "A new URL passes the same checks as when created. `enabled: false` stops "
-            "deliveries (`disabled_reason: api`); `enabled: true` re-enables an endpoint "
-            "disabled by 410 Gone or 5 days of failures, from the events of now on (replay a "
-            "time range for those in between).",
+            "sending to it (`disabled_reason: disabled`; its deliveries wait); `enabled: true` "
+            "turns it on again, also after the service disabled it (410 Gone, failing 5 days): "
+            "the events recorded meanwhile are sent then.",
             body=WebhookEndpointPatch,
             responses=(Resp(200, "The endpoint as it is now.", WebhookEndpoint),),
             errors=(*BODY_ERRORS, 404),
@@ -224,23 +288,19 @@ class WebhookEndpointResource:
         url = None if body.url is UNSET else body.url
         types = None if body.types is UNSET else list(dict.fromkeys(body.types))
         await _check_target(self.s, url, types)
-        async with self.s.pool.connection() as conn, conn.transaction():
-            found = await endpoints.update(
-                conn, principal.org_id, principal.sandbox, eid, url=url, types=types,
-                description=None if body.description is UNSET else body.description,
-                set_description=body.description is not UNSET,
-                enabled=None if body.enabled is UNSET else body.enabled,
-            )  # fmt: skip
+        found = await update_endpoint(
+            self.s, principal.org_id, principal.sandbox, eid, url=url, types=types,
+            description=None if body.description is UNSET else body.description,
+            set_description=body.description is not UNSET,
+            enabled=None if body.enabled is UNSET else body.enabled,
+        )  # fmt: skip
         if found is None:
             raise not_found("webhook endpoint")
-        if found.enabled:
-            self.s.deliverer.endpoints_changed()
         send_json(resp, 200, found.json())
 
     async def on_delete(self, req: Any, resp: Any, endpoint_id: str) -> None:
         principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
-        async with self.s.pool.connection() as conn, conn.transaction():
-            gone = await endpoints.delete(conn, principal.org_id, principal.sandbox, eid)
+        gone = await delete_endpoint(self.s, principal.org_id, principal.sandbox, eid)
         if not gone:
             raise not_found("webhook endpoint")
         send_json(resp, 200, {"id": eid, "deleted": True})
@@ -267,16 +327,9 @@ class WebhookRotateResource:
     async def on_post(self, req: Any, resp: Any, endpoint_id: str) -> None:
         principal, eid = await _endpoint_caller(self.s, req, endpoint_id)
         body = await decode_body(req, WebhookRotateIn, 4096, empty_ok=True)
-        if not 0 <= body.overlap_seconds <= 604800:
-            raise bad("overlap_seconds", "overlap_seconds must be from 0 to 604800")
-        try:
-            async with self.s.pool.connection() as conn, conn.transaction():
-                secret = await endpoints.rotate(
-                    conn, self.s.sources_box, principal.org_id, principal.sandbox, eid,
-                    body.overlap_seconds,
-                )  # fmt: skip
-        except SecretError:
-            raise _no_secret_key() from None
+        secret = await rotate_secret(
+            self.s, principal.org_id, principal.sandbox, eid, body.overlap_seconds
+        )
         if secret is None:
             raise not_found("webhook endpoint")
         send_json(resp, 200, {"secret": secret})
@@ -289,8 +342,10 @@ class WebhookReplayResource:
         "post": _endpoint_op(
             "Replay deliveries",
             description="Sends one event (`event_id`), or every matching event of a time range "
-            "(`since`, `until`; at most 10,000 per call), again, with the same `webhook-id`, "
-            "whatever became of them before.",
+            "(`since`, `until`; at most 10,000 per call), again, now, with the same "
+            "`webhook-id`, whatever became of them before: a delivery waiting for its next "
+            "retry is sent now (its retries start over). One being sent at this moment is "
+            "left to its answer and not counted in `scheduled`.",
             body=WebhookReplayIn,
             responses=(Resp(200, "How many deliveries were scheduled.", WebhookReplayed),),
             errors=(*BODY_ERRORS, 404),
@@ -312,12 +367,12 @@ class WebhookReplayResource:
         since, until = _when("since", body.since), _when("until", body.until)
         if event is None and since is None:
             raise bad("event_id", "give event_id, or since (and maybe until)")
-        async with self.s.pool.connection() as conn, conn.transaction():
-            await _own_endpoint(conn, principal, eid)
-            n = await endpoints.replay(
-                conn, principal.org_id, eid, event_id=event, since=since, until=until
-            )
-        self.s.deliverer.poke()
+        n = await replay_deliveries(
+            self.s, principal.org_id, principal.sandbox, eid, event_id=event, since=since,
+            until=until,
+        )  # fmt: skip
+        if n is None:
+            raise not_found("webhook endpoint")
         send_json(resp, 200, {"scheduled": n})
 
 

@@ -42,6 +42,7 @@ function confirmations() {
       event.preventDefault();
       pending = form;
       document.getElementById("confirm-text").textContent = form.getAttribute("data-confirm");
+      if (form.dataset.confirmYes) document.getElementById("confirm-yes").textContent = form.dataset.confirmYes;
       dialog.showModal();
       document.getElementById("confirm-no").focus();
     });
@@ -121,28 +122,111 @@ function fileInputs() {
   });
 }
 
-// A source's sample preview: the textarea is posted to the console's preview (the API's own
-// preview function) with the CSRF header; the answer is shown as text.
-function samplePreview() {
-  var form = document.getElementById("preview-form");
+// A source's mapping editor: as the mapping or the sample is edited (debounced), both are
+// posted to the console's preview (the API's mapping check and preview function) with the CSRF
+// header; the answer is drawn with text nodes only (a vendor's payload is hostile text).
+function el(tag, text, cls) {
+  var node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function shown(value) {
+  if (value === null || value === undefined) return "";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function drawPreview(out, answer) {
+  out.replaceChildren();
+  if (answer.empty) {
+    out.appendChild(el("p", "Paste a sample to see the lead it makes.", "muted"));
+    return;
+  }
+  var verdict = answer.valid
+    ? "Would make a lead" + (answer.phone ? " for " + answer.phone : "") +
+      (answer.eligible === false ? " (not callable: " + (answer.reasons || []).join(", ") + ")" : "")
+    : "Would be refused";
+  out.appendChild(el("p", verdict, answer.valid ? "verdict ok" : "verdict error"));
+  var problems = answer.problems || [];
+  if (problems.length) {
+    var list = el("ul", null, "problems");
+    list.id = "preview-problems";
+    problems.forEach(function (p) { list.appendChild(el("li", (p.param || "") + ": " + (p.detail || p.code || ""))); });
+    out.appendChild(list);
+  }
+  var lead = answer.lead;
+  if (lead && typeof lead === "object") {
+    var from = answer.sources || {};
+    var table = el("table", null, "list");
+    table.id = "preview-fields";
+    table.appendChild(el("caption", "The lead, and where each field came from"));
+    var head = table.createTHead().insertRow();
+    ["Field", "Value", "From the payload"].forEach(function (h) {
+      var th = el("th", h); th.scope = "col"; head.appendChild(th);
+    });
+    var body = table.createTBody();
+    var row = function (name, value, path) {
+      var tr = body.insertRow();
+      tr.appendChild(el("td", name));
+      tr.appendChild(el("td", shown(value)));
+      tr.appendChild(el("td", path || ""));
+    };
+    Object.keys(lead).forEach(function (k) {
+      var v = lead[k];
+      if (v && typeof v === "object" && !Array.isArray(v) && !from["#/" + k]) {
+        Object.keys(v).forEach(function (k2) { row(k + "." + k2, v[k2], from["#/" + k + "/" + k2]); });
+      } else {
+        row(k, v, from["#/" + k]);
+      }
+    });
+    out.appendChild(table);
+  }
+  var warnings = answer.warnings || [];
+  if (warnings.length) {
+    out.appendChild(el("p", "Warnings:"));
+    var wl = el("ul", null, "warnings");
+    warnings.forEach(function (w) { wl.appendChild(el("li", shown(w))); });
+    out.appendChild(wl);
+  }
+}
+
+function mappingEditor() {
+  var form = document.getElementById("mapping-form");
   if (!form) return;
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var out = document.getElementById("preview-out");
-    out.textContent = "…";
+  var out = document.getElementById("preview-out");
+  var boxes = [document.getElementById("mapping"), document.getElementById("sample"),
+               document.getElementById("sample-type")];
+  var timer = null;
+  var asked = 0;
+  function ask() {
+    var mine = ++asked;
+    out.setAttribute("aria-busy", "true");
     fetch(form.dataset.preview, {
       method: "POST", credentials: "same-origin", redirect: "error",
-      headers: {"X-CSRF-Token": form.dataset.csrf,
-                "X-Sample-Type": document.getElementById("sample-type").value},
-      body: document.getElementById("sample").value
-    }).then(function (r) { return r.json(); })
-      .then(function (answer) { out.textContent = JSON.stringify(answer, null, 2); })
-      .catch(function (e) { out.textContent = "The preview failed: " + e; });
+      headers: {"X-CSRF-Token": form.dataset.csrf, "Content-Type": "application/json"},
+      body: JSON.stringify({mapping: boxes[0].value, sample: boxes[1].value,
+                            content_type: boxes[2].value})
+    }).then(function (r) {
+      if (!r.ok) throw new Error("the service answered " + r.status);
+      return r.json();
+    }).then(function (answer) {
+      if (mine === asked) drawPreview(out, answer);  // an older answer never replaces a newer
+    }).catch(function (e) {
+      if (mine === asked) { out.replaceChildren(el("p", "The preview failed: " + e.message, "error")); }
+    }).then(function () { if (mine === asked) out.removeAttribute("aria-busy"); });
+  }
+  boxes.forEach(function (box) {
+    box.addEventListener(box.tagName === "SELECT" ? "change" : "input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(ask, 300);
+    });
   });
+  if (boxes[1].value.trim()) ask();
 }
 
 document.addEventListener("DOMContentLoaded", function () {
-  samplePreview();
+  mappingEditor();
   fileInputs();
   signInFromLink();
   window.addEventListener("hashchange", signInFromLink);
