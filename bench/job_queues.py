@@ -45,6 +45,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import statistics
 import sys
 import time
@@ -474,10 +475,14 @@ IMPL_CLASSES: dict[str, type[Impl]] = {
 }
 
 
-async def run_one(name: str, url: str, args: argparse.Namespace, first: bool) -> dict[str, Any]:
-    box = SecretBox(KEY)
+def settings() -> tuple[Config, SecretBox]:
     cfg = Config(secret_key=KEY, webhooks_allow_http=True, webhooks_allow_private=True,
                  webhook_concurrency=CONCURRENCY)  # fmt: skip
+    return cfg, SecretBox(KEY)
+
+
+async def run_one(name: str, url: str, args: argparse.Namespace, first: bool) -> dict[str, Any]:
+    cfg, box = settings()
     impl = IMPL_CLASSES[name](url, cfg, box)
     await impl.open(install=first)
     try:
@@ -496,6 +501,54 @@ async def run_one(name: str, url: str, args: argparse.Namespace, first: bool) ->
     finally:
         await impl.close()
     return out
+
+
+async def child_worker(name: str, url: str) -> None:
+    """`--worker`: one implementation's worker alone in this process, until killed."""
+    cfg, box = settings()
+    impl = IMPL_CLASSES[name](url, cfg, box)
+    await impl.open(install=False)
+    await impl.start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+async def sigkill(name: str, url: str, wait_s: float) -> dict[str, Any]:
+    """A worker in a child process is SIGKILLed while its receiver holds the answer to a
+    delivery; a new worker (the library's defaults) starts here: is the delivery sent again, and
+    after how long?"""
+    cfg, box = settings()
+    impl = IMPL_CLASSES[name](url, cfg, box)
+    await impl.open(install=False)
+    org, sinks, eps = await new_org(impl, 1)
+    sinks[0].hang_s = 3.0
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--worker", name, "--url", url, stdout=asyncio.subprocess.PIPE
+    )
+    started = False
+    try:
+        assert child.stdout is not None
+        await asyncio.wait_for(child.stdout.readline(), 30)  # "ready"
+        await impl.write(org, [(str(uuid.uuid4()), {"k": 1})], eps)
+        await wait_for(sinks, 1, 30)
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+        sinks[0].hang_s = 0.0
+        await impl.start()
+        started = True
+        await wait_for(sinks, 2, wait_s)
+    finally:
+        if started:
+            await impl.stop()
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        await impl.close()
+    got = list(sinks[0].deliveries)
+    sinks[0].stop()
+    again = round(got[1].at - got[0].at, 1) if len(got) >= 2 else None
+    return {"impl": name, "sent_before_kill": min(1, len(got)), "sent_again_after_s": again,
+            "waited_s": wait_s}  # fmt: skip
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -546,7 +599,20 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--impls", default=",".join(IMPLS))
+    ap.add_argument(
+        "--sigkill",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also SIGKILL a worker mid-send and wait this long for the delivery "
+        "to be sent again (off by default; 75 covers the 60 s lease)",
+    )
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:  # the child of the SIGKILL phase
+        asyncio.run(child_worker(args.worker, args.url))
+        return
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("procrastinate").setLevel(logging.ERROR)  # retries log tracebacks
     logging.getLogger("pgqueuer").setLevel(logging.ERROR)
@@ -556,6 +622,7 @@ def main() -> None:
     names = [n for n in args.impls.split(",") if n]
     dbs: dict[str, str] = {}
     runs: list[dict[str, Any]] = []
+    kills: list[dict[str, Any]] = []
     try:
         for name in names:
             db = f"l2i_bench_jq_{name}_{secrets.token_hex(3)}"
@@ -569,6 +636,10 @@ def main() -> None:
                 result["repeat"] = rep
                 print(json.dumps(result), flush=True)
                 runs.append(result)
+        for name in names if args.sigkill > 0 else ():
+            result = asyncio.run(sigkill(name, dbs[name], args.sigkill))
+            print(json.dumps(result), flush=True)
+            kills.append(result)
     finally:
         for url in dbs.values():
             with psycopg.connect(admin, autocommit=True) as conn:
@@ -576,6 +647,11 @@ def main() -> None:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'.encode())
     summary = summarise(runs)
     print(table(summary, args))
+    for k in kills:
+        again = k["sent_again_after_s"]
+        print(f"SIGKILL mid-send, {k['impl']}: "
+              + (f"sent again after {again} s" if again is not None
+                 else f"not sent again within {k['waited_s']:g} s"))  # fmt: skip
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"job_queues-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
@@ -583,6 +659,7 @@ def main() -> None:
     path.write_text(json.dumps({
         "args": vars(args), "versions": versions, "concurrency": CONCURRENCY,
         "pool_max": POOL_MAX, "load_avg": os.getloadavg(), "runs": runs, "median": summary,
+        "sigkill": kills,
     }, indent=2))  # fmt: skip
     print(f"wrote {path}")
 
