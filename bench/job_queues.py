@@ -3,12 +3,14 @@ procrastinate and pgqueuer, the same workload side by side in one run.
 
     .venv/bin/python bench/job_queues.py [--events 500] [--seconds 5] [--rate 100] [--repeat 1]
 
-Three implementations, each on its own scratch database (made on the Postgres at
-L2I_BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres, migrated, dropped
-at the end), each delivering to threaded receivers on 127.0.0.1 (tests/fakes/receiver.py):
+Three implementations (four workers: pgqueuer on two drivers), each on its own scratch
+database (made on the Postgres at L2I_BENCH_DATABASE_URL, default
+postgresql://postgres@127.0.0.1:5432/postgres, migrated, dropped at the end), each delivering to
+threaded receivers on 127.0.0.1 (tests/fakes/receiver.py):
 
-- `deliverer`: webhooks/delivery.py's `Deliverer` as bench/webhook_delivery.py runs it (events
-  recorded; the worker fans them out to delivery rows, claims, sends, settles);
+- `deliverer`: webhooks/delivery.py's `Deliverer` in service mode, as bench/webhook_delivery.py
+  runs it for its lag (woken by the LISTEN connection; events recorded, the worker fans them out
+  to delivery rows, claims, sends, settles);
 - `procrastinate`: one task per (event, endpoint) delivery, deferred on the writer's connection
   inside the transaction that records the event (`configure(connection=...)`), `lock=<lead id>`
   so one lead's deliveries run one at a time in order, a `BaseRetryStrategy` giving the
@@ -32,8 +34,14 @@ Measured per implementation (each event its own lead, as bench/webhook_delivery.
   answers with 503 (retries on a short schedule); says whether every lead's successful
   deliveries arrived in log order.
 
-`--repeat N` runs the implementations interleaved N times and reports medians. Writes JSON to
+`--repeat N` runs the implementations interleaved N times and reports medians. `--sigkill S`
+then kills (SIGKILL) each implementation's worker in a child process while the receiver holds
+its answer to a delivery, starts a new worker with the library's defaults, and waits up to S
+seconds for the delivery to be sent again (75 covers our 60 s lease). Writes JSON to
 bench/out/job_queues-<time>.json. Bench only: not part of the tests.
+
+pgqueuer-asyncpg: `pgqueuer` with its worker on pgqueuer's asyncpg driver (see
+`PgqueuerAsyncpgImpl`).
 """
 
 from __future__ import annotations
@@ -631,7 +639,7 @@ def main() -> None:
             dbs[name] = admin.rsplit("/", 1)[0] + "/" + db
             migrate(dbs[name])
         for rep in range(args.repeat):
-            for name in names:  # interleaved, so the machine's noise spreads over all three
+            for name in names:  # interleaved, so the machine's noise spreads over all of them
                 result = asyncio.run(run_one(name, dbs[name], args, rep == 0))
                 result["repeat"] = rep
                 print(json.dumps(result), flush=True)
