@@ -14,10 +14,16 @@ such request goes through `send`, and every URL a tenant stores is first checked
   resolved public when the URL was stored but loopback now, DNS rebinding, is refused), keeping
   the name for TLS (SNI, certificate) and the Host header;
 - redirects are never followed (a 3xx is returned as it is), the answer's body is capped
-  (`max_body_bytes`; reading stops there) and the whole exchange has one time limit.
+  (`max_body_bytes`; reading stops there and the connection is closed) and the whole exchange
+  has one time limit.
 
-Connections are not pooled across calls: each `send` opens its own (no state shared between
-tenants, nothing to evict).
+A caller that sends often (the webhook delivery worker, the Facebook fetcher) passes its own
+`Connections`: keep-alive connections reused across sends, one small pool per (scheme, host,
+port, checked address, policy). The name is still resolved and every address checked on every
+send, and a pooled connection only ever goes to the address it was opened to (checked then):
+a name that now resolves elsewhere gets a new connection to the new, checked address, or a
+refusal. The time limit and the body cap hold per exchange. Without `Connections`, `send` opens
+a connection for the one request and closes it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import re
 import socket
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +79,7 @@ class OutboundResponse:
     headers: Mapping[str, str]
     body: bytes
     elapsed_s: float
+    truncated: bool = False  # `keep_bytes` was asked and the body ran past `max_body_bytes`
 
 
 # Named so that a refusal says which rule: checked in this order.
@@ -200,13 +208,13 @@ async def check_url(url: str, policy: OutboundPolicy) -> None:
         await asyncio.wait_for(_addresses(parsed.host, parsed.port or 443, policy), 5.0)
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves, checks each address, then connects to the checked address itself."""
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects to one address, checked before the pool that uses it was made, whatever host
+    httpcore asks for (the name is kept for TLS and the Host header)."""
 
-    def __init__(self, policy: OutboundPolicy):
-        self._policy = policy
+    def __init__(self, address: str):
+        self._address = address
         self._inner = httpcore.AnyIOBackend()
-        self.refused: OutboundRefused | None = None
 
     async def connect_tcp(
         self,
@@ -216,26 +224,82 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await _addresses(host, port, self._policy)
-        except OutboundRefused as exc:
-            self.refused = exc  # httpcore wraps what we raise; keep the reason
-            raise
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        raise last or httpcore.ConnectError(f"cannot connect to {host}")
+        return await self._inner.connect_tcp(
+            self._address, port, timeout, local_address, socket_options
+        )
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
         raise OutboundRefused("unix sockets are not allowed")
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+_Key = tuple[bytes, bytes, int, str, OutboundPolicy]
+
+
+class Connections:
+    """Keep-alive connections for `send`, one httpcore pool per (scheme, host, port, checked
+    address, policy): at most `per_origin` connections each (`idle` of them kept open for
+    `idle_s`), at most `max_origins` pools (the least recently used idle one is closed).
+    Owned by one event loop's caller, closed with `aclose()`."""
+
+    def __init__(
+        self,
+        *,
+        max_origins: int = 256,
+        per_origin: int = 32,
+        idle: int = 8,
+        idle_s: float = 30.0,
+    ):
+        self._max_origins = max_origins
+        self._per_origin = per_origin
+        self._idle = idle
+        self._idle_s = idle_s
+        self._pools: OrderedDict[_Key, httpcore.AsyncConnectionPool] = OrderedDict()
+        self._busy: dict[_Key, int] = {}
+
+    async def _acquire(self, key: _Key) -> httpcore.AsyncConnectionPool:
+        pool = self._pools.get(key)
+        if pool is None:
+            scheme, _, _, address, _ = key
+            pool = httpcore.AsyncConnectionPool(
+                ssl_context=_ssl_context() if scheme == b"https" else None,
+                max_connections=self._per_origin,
+                max_keepalive_connections=self._idle,
+                keepalive_expiry=self._idle_s,
+                retries=0,
+                network_backend=_PinnedBackend(address),
+            )
+            self._pools[key] = pool
+        self._pools.move_to_end(key)
+        self._busy[key] = self._busy.get(key, 0) + 1
+        await self._evict()
+        return pool
+
+    def _release(self, key: _Key) -> None:
+        left = self._busy.get(key, 1) - 1
+        if left > 0:
+            self._busy[key] = left
+        else:
+            self._busy.pop(key, None)
+
+    async def _evict(self) -> None:
+        idle = [k for k in self._pools if k not in self._busy]
+        for key in idle[: max(0, len(self._pools) - self._max_origins)]:
+            await self._pools.pop(key).aclose()
+
+    async def aclose(self) -> None:
+        pools = list(self._pools.values())
+        self._pools.clear()
+        for pool in pools:
+            await pool.aclose()
+
+    def open_connections(self) -> int:
+        """Connections open now, over every pool (tests)."""
+        return sum(
+            1 for pool in self._pools.values() for c in pool.connections if not c.is_closed()
+        )
 
 
 def _headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
@@ -268,60 +332,44 @@ async def send(
     policy: OutboundPolicy,
     headers: Mapping[str, str] | None = None,
     content: bytes | None = None,
+    connections: Connections | None = None,
+    keep_bytes: int | None = None,
 ) -> OutboundResponse:
     """One request through the guard: refused (OutboundRefused) or failed (OutboundError), or
-    the answer with at most `policy.max_body_bytes` of body. Redirects are not followed."""
+    the answer with at most `policy.max_body_bytes` of body. Redirects are not followed.
+
+    `connections`: reuse keep-alive connections (see `Connections`). `keep_bytes`: the caller
+    wants only the first `keep_bytes` of the body; an answer larger than `max_body_bytes` is then
+    not an error: reading stops there, the connection is closed, the answer is `truncated`."""
     parsed = _parse(url, policy)
     started = time.monotonic()
-    backend = _GuardedBackend(policy)
-    pool = httpcore.AsyncConnectionPool(
-        ssl_context=_ssl_context() if parsed.scheme == "https" else None,
-        max_connections=1,
-        retries=0,
-        network_backend=backend,
-    )
     request_headers = _headers(headers or {})
     if not any(k.lower() == b"user-agent" for k, _ in request_headers):
         request_headers.append((b"User-Agent", b"lead2inbound"))
     if content is not None and not any(k.lower() == b"content-length" for k, _ in request_headers):
         request_headers.append((b"Content-Length", str(len(content)).encode()))
-    target = parsed.raw_path  # path and query, already percent-encoded
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
     core_url = httpcore.URL(
-        scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port, target=target
+        scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port, target=parsed.raw_path
     )
-    cap = policy.max_body_bytes
+    own = connections is None
+    conns = Connections(max_origins=4, per_origin=1, idle=0) if connections is None else connections
     try:
-        async with (
-            asyncio.timeout(policy.timeout_s),
-            pool,
-            pool.stream(
-                method.upper().encode("ascii"),
-                core_url,
-                headers=request_headers,
-                content=content or b"",
-            ) as resp,
-        ):
-            answer: dict[str, str] = {}
-            for key, value in resp.headers:
-                name = key.decode("latin-1").lower()
-                text = value.decode("latin-1")
-                answer[name] = f"{answer[name]}, {text}" if name in answer else text
-            declared = answer.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
-                raise OutboundError(f"answer larger than {cap} bytes ({declared} declared)")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in resp.aiter_stream():
-                size += len(chunk)
-                if size > cap:
-                    raise OutboundError(f"answer larger than {cap} bytes")
-                chunks.append(chunk)
-            return OutboundResponse(
-                status=resp.status,
-                headers=answer,
-                body=b"".join(chunks),
-                elapsed_s=time.monotonic() - started,
-            )
+        async with asyncio.timeout(policy.timeout_s):
+            last: Exception | None = None
+            for address in await _addresses(parsed.host, port, policy):
+                key = (parsed.raw_scheme, parsed.raw_host, port, address, policy)
+                pool = await conns._acquire(key)
+                try:
+                    return await _exchange(
+                        pool, method, core_url, request_headers, content, policy, keep_bytes,
+                        started,
+                    )  # fmt: skip
+                except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                    last = exc  # this address does not answer: the next checked one
+                finally:
+                    conns._release(key)
+            raise OutboundError(f"request failed (cannot connect to {parsed.host}: {last})"[:300])
     except OutboundRefused:
         raise
     except OutboundError:
@@ -329,6 +377,55 @@ async def send(
     except (TimeoutError, httpcore.TimeoutException):
         raise OutboundTimeout(f"no complete answer within {policy.timeout_s:g} s") from None
     except Exception as exc:
-        if backend.refused is not None:
-            raise backend.refused from None
         raise OutboundError(f"request failed ({type(exc).__name__}: {exc})"[:300]) from None
+    finally:
+        if own:
+            await conns.aclose()
+
+
+async def _exchange(
+    pool: httpcore.AsyncConnectionPool,
+    method: str,
+    url: httpcore.URL,
+    headers: list[tuple[bytes, bytes]],
+    content: bytes | None,
+    policy: OutboundPolicy,
+    keep_bytes: int | None,
+    started: float,
+) -> OutboundResponse:
+    cap = policy.max_body_bytes
+    async with pool.stream(
+        method.upper().encode("ascii"), url, headers=headers, content=content or b""
+    ) as resp:
+        answer: dict[str, str] = {}
+        for key, value in resp.headers:
+            name = key.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            answer[name] = f"{answer[name]}, {text}" if name in answer else text
+        declared = answer.get("content-length", "")
+        too_big = declared.isdigit() and int(declared) > cap
+        if too_big and keep_bytes is None:
+            raise OutboundError(f"answer larger than {cap} bytes ({declared} declared)")
+        chunks: list[bytes] = []
+        size = 0
+        truncated = False
+        async for chunk in resp.aiter_stream():
+            size += len(chunk)
+            if keep_bytes is None:
+                if size > cap:
+                    raise OutboundError(f"answer larger than {cap} bytes")
+                chunks.append(chunk)
+                continue
+            if size - len(chunk) < keep_bytes:
+                chunks.append(chunk)
+            if size > cap or (too_big and size >= keep_bytes):
+                truncated = True  # leaving the stream unread closes the connection
+                break
+        body = b"".join(chunks)
+        return OutboundResponse(
+            status=resp.status,
+            headers=answer,
+            body=body if keep_bytes is None else body[:keep_bytes],
+            elapsed_s=time.monotonic() - started,
+            truncated=truncated,
+        )

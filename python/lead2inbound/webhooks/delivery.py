@@ -36,7 +36,13 @@ from psycopg_pool import AsyncConnectionPool
 from lead2inbound.dnc.crypto import SecretBox, SecretError
 from lead2inbound.ops.background import RetryLoop, backoff
 from lead2inbound.ops.config import Config
-from lead2inbound.ops.outbound import OutboundError, OutboundPolicy, OutboundRefused, send
+from lead2inbound.ops.outbound import (
+    Connections,
+    OutboundError,
+    OutboundPolicy,
+    OutboundRefused,
+    send,
+)
 from lead2inbound.store import events
 from lead2inbound.store.events import Event
 from lead2inbound.store.queries import sql
@@ -50,6 +56,8 @@ _json = msgspec.json.Encoder()
 
 
 def policy_of(config: Config) -> OutboundPolicy:
+    """A receiver's answer is read up to 64 KiB (so its connection can be used again) and only
+    its first `RESPONSE_KEPT` bytes are kept; a longer one is cut there, never a failure."""
     return OutboundPolicy(
         allow_http=config.webhooks_allow_http,
         allow_private=config.webhooks_allow_private,
@@ -93,6 +101,7 @@ class Deliverer(RetryLoop):
     TASK_NAME = "l2i-webhooks"
 
     def __init__(self, pool: AsyncConnectionPool, box: SecretBox, config: Config):
+        super().__init__()
         self._pool = pool
         self._box = box
         self._config = config
@@ -101,6 +110,11 @@ class Deliverer(RetryLoop):
         self.batch = config.webhook_concurrency
         self.interval_s = 1.0
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.connections = Connections()  # keep-alive to the receivers, through the guard
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.connections.aclose()
 
     async def round(self) -> int:
         await self.fan_out()
@@ -135,9 +149,10 @@ class Deliverer(RetryLoop):
                                 row["key_id"])  # fmt: skip
             headers = signing.headers(keys, event_id, int(time.time()), body)
             answer = await send("POST", row["url"], policy=self._policy, headers=headers,
-                                content=body)  # fmt: skip
+                                content=body, connections=self.connections,
+                                keep_bytes=RESPONSE_KEPT)  # fmt: skip
             status = answer.status
-            response = answer.body[:RESPONSE_KEPT].decode("utf-8", "replace")
+            response = answer.body.decode("utf-8", "replace")
         except OutboundRefused as exc:
             error = f"refused: {exc.reason}"
         except (OutboundError, SecretError) as exc:
