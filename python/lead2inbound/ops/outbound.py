@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import re
 import socket
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import httpcore
 import httpx
@@ -149,9 +149,18 @@ resolve: Resolver = _system_resolve
 def _parse(url: str, policy: OutboundPolicy) -> httpx.URL:
     if not isinstance(url, str) or not url:
         raise OutboundRefused("a URL is required")
+    return _parse_url(url, policy.allow_http)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_url(url: str, allow_http: bool) -> httpx.URL:
+    """The checks of `_parse` that depend on the URL alone, remembered (a worker sends to the
+    same few thousand URLs again and again; httpx's parser cost a tenth of a send)."""
+    if not url:
+        raise OutboundRefused("a URL is required")
     if len(url) > MAX_URL_CHARS:
         raise OutboundRefused(f"URL longer than {MAX_URL_CHARS} characters")
-    if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F for c in url):
+    if _URL_BAD.search(url):
         raise OutboundRefused("URL contains spaces or control characters")
     try:
         parsed = httpx.URL(url)
@@ -159,8 +168,8 @@ def _parse(url: str, policy: OutboundPolicy) -> httpx.URL:
         raise OutboundRefused("not a valid URL") from None
     scheme = parsed.scheme
     if scheme not in ("https", "http"):
-        raise OutboundRefused("https only" if not policy.allow_http else "http(s) only")
-    if scheme == "http" and not policy.allow_http:
+        raise OutboundRefused("https only" if not allow_http else "http(s) only")
+    if scheme == "http" and not allow_http:
         raise OutboundRefused("https only")
     if not parsed.host:
         raise OutboundRefused("URL without a host")
@@ -208,41 +217,30 @@ async def check_url(url: str, policy: OutboundPolicy) -> None:
         await asyncio.wait_for(_addresses(parsed.host, parsed.port or 443, policy), 5.0)
 
 
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects to one address, checked before the pool that uses it was made, whatever host
-    httpcore asks for (the name is kept for TLS and the Host header)."""
-
-    def __init__(self, address: str):
-        self._address = address
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return await self._inner.connect_tcp(
-            self._address, port, timeout, local_address, socket_options
-        )
-
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise OutboundRefused("unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+_Key = tuple[bytes, bytes, int, str, OutboundPolicy]  # scheme, host, port, checked address, policy
+# what a kept connection the server has just closed raises when a request is written to it
+_STALE = (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError)
+_BACKEND = httpcore.AnyIOBackend()
 
 
-_Key = tuple[bytes, bytes, int, str, OutboundPolicy]
+class _Origin:
+    """The idle connections to one checked address, and a cap on the open ones."""
+
+    __slots__ = ("busy", "idle", "slots")
+
+    def __init__(self, cap: int):
+        self.idle: list[httpcore.AsyncHTTP11Connection] = []
+        self.slots = asyncio.Semaphore(cap)
+        self.busy = 0
 
 
 class Connections:
-    """Keep-alive connections for `send`, one httpcore pool per (scheme, host, port, checked
-    address, policy): at most `per_origin` connections each (`idle` of them kept open for
-    `idle_s`), at most `max_origins` pools (the least recently used idle one is closed).
-    Owned by one event loop's caller, closed with `aclose()`."""
+    """Keep-alive HTTP/1.1 connections for `send`, kept per (scheme, host, port, checked
+    address, policy): at most `per_origin` open to one (more sends wait their turn, within their
+    time limit), at most `idle` of them kept between sends, each for `idle_s`; at most
+    `max_origins` origins remembered (the least recently used unbusy one is forgotten). A
+    connection is only ever opened to an address `send` has just checked, and only reused for
+    that same address. Owned by one event loop's caller, closed with `aclose()`."""
 
     def __init__(
         self,
@@ -256,56 +254,82 @@ class Connections:
         self._per_origin = per_origin
         self._idle = idle
         self._idle_s = idle_s
-        self._pools: OrderedDict[_Key, httpcore.AsyncConnectionPool] = OrderedDict()
-        self._busy: dict[_Key, int] = {}
+        self._origins: OrderedDict[_Key, _Origin] = OrderedDict()
 
-    async def _acquire(self, key: _Key) -> httpcore.AsyncConnectionPool:
-        pool = self._pools.get(key)
-        if pool is None:
-            scheme, _, _, address, _ = key
-            pool = httpcore.AsyncConnectionPool(
-                ssl_context=_ssl_context() if scheme == b"https" else None,
-                max_connections=self._per_origin,
-                max_keepalive_connections=self._idle,
-                keepalive_expiry=self._idle_s,
-                retries=0,
-                network_backend=_PinnedBackend(address),
-            )
-            self._pools[key] = pool
-        self._pools.move_to_end(key)
-        self._busy[key] = self._busy.get(key, 0) + 1
-        await self._evict()
-        return pool
+    async def _origin(self, key: _Key) -> _Origin:
+        origin = self._origins.get(key)
+        if origin is None:
+            origin = self._origins[key] = _Origin(self._per_origin)
+            extra = len(self._origins) - self._max_origins
+            if extra > 0:
+                unbusy = [k for k, o in self._origins.items() if o.busy == 0 and k != key]
+                for old in unbusy[:extra]:
+                    for conn in self._origins.pop(old).idle:
+                        await conn.aclose()
+        self._origins.move_to_end(key)
+        return origin
 
-    def _release(self, key: _Key) -> None:
-        left = self._busy.get(key, 1) - 1
-        if left > 0:
-            self._busy[key] = left
+    async def _connect(self, key: _Key) -> httpcore.AsyncHTTP11Connection:
+        scheme, host, port, address, _ = key
+        stream = await _BACKEND.connect_tcp(address, port)  # the checked address itself
+        if scheme == b"https":
+            try:  # the name for SNI and the certificate
+                stream = await stream.start_tls(_ssl_context(), server_hostname=host.decode())
+            except BaseException:
+                await stream.aclose()
+                raise
+        return httpcore.AsyncHTTP11Connection(
+            origin=httpcore.Origin(scheme, host, port), stream=stream, keepalive_expiry=self._idle_s
+        )
+
+    async def _take_idle(self, origin: _Origin) -> httpcore.AsyncHTTP11Connection | None:
+        while origin.idle:
+            conn = origin.idle.pop()
+            if conn.is_idle() and not conn.has_expired():
+                return conn
+            await conn.aclose()  # the server closed it, or it sat idle too long
+        return None
+
+    async def _put_back(self, origin: _Origin, conn: httpcore.AsyncHTTP11Connection) -> None:
+        if conn.is_idle() and len(origin.idle) < self._idle:
+            origin.idle.append(conn)
         else:
-            self._busy.pop(key, None)
+            await conn.aclose()
 
-    async def _evict(self) -> None:
-        idle = [k for k in self._pools if k not in self._busy]
-        for key in idle[: max(0, len(self._pools) - self._max_origins)]:
-            await self._pools.pop(key).aclose()
+    async def _open(
+        self, key: _Key, origin: _Origin, request: httpcore.Request
+    ) -> tuple[httpcore.AsyncHTTP11Connection, httpcore.Response]:
+        """A connection and the answer's head: on a kept connection when one is idle (once
+        more on a new one if the server had closed it as the request went out)."""
+        conn = await self._take_idle(origin)
+        if conn is not None:
+            try:
+                return conn, await conn.handle_async_request(request)
+            except _STALE:
+                await conn.aclose()
+        conn = await self._connect(key)
+        try:
+            return conn, await conn.handle_async_request(request)
+        except BaseException:
+            await conn.aclose()
+            raise
 
     async def aclose(self) -> None:
-        pools = list(self._pools.values())
-        self._pools.clear()
-        for pool in pools:
-            await pool.aclose()
+        origins = list(self._origins.values())
+        self._origins.clear()
+        for origin in origins:
+            for conn in origin.idle:
+                await conn.aclose()
 
     def open_connections(self) -> int:
-        """Connections open now, over every pool (tests)."""
-        return sum(
-            1 for pool in self._pools.values() for c in pool.connections if not c.is_closed()
-        )
+        """Idle connections kept open now, over every origin (tests)."""
+        return sum(len(o.idle) for o in self._origins.values())
 
 
 def _headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     out = []
     for name, value in headers.items():
-        if not _TOKEN.fullmatch(name) or any(ord(c) < 0x20 and c != "\t" for c in value):
+        if not _TOKEN.fullmatch(name) or _VALUE_BAD.search(value):
             raise OutboundRefused(f"header {name[:40]!r} has characters a header cannot have")
         try:
             out.append((name.encode("ascii"), value.encode("latin-1")))
@@ -315,6 +339,8 @@ def _headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f]")  # control characters but tab
+_URL_BAD = re.compile(r"[\x00-\x20\x7f-\x9f]")  # spaces and control characters
 _SSL: ssl.SSLContext | None = None
 
 
@@ -349,26 +375,39 @@ async def send(
     if content is not None and not any(k.lower() == b"content-length" for k, _ in request_headers):
         request_headers.append((b"Content-Length", str(len(content)).encode()))
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    if not any(k.lower() == b"host" for k, _ in request_headers):
+        host = parsed.raw_host if b":" not in parsed.raw_host else b"[%b]" % parsed.raw_host
+        request_headers.insert(
+            0, (b"Host", host if parsed.port is None else b"%b:%d" % (host, port))
+        )
     core_url = httpcore.URL(
         scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port, target=parsed.raw_path
     )
     own = connections is None
     conns = Connections(max_origins=4, per_origin=1, idle=0) if connections is None else connections
+    request = httpcore.Request(
+        method.upper().encode("ascii"), core_url, headers=request_headers, content=content or b""
+    )
     try:
         async with asyncio.timeout(policy.timeout_s):
             last: Exception | None = None
             for address in await _addresses(parsed.host, port, policy):
                 key = (parsed.raw_scheme, parsed.raw_host, port, address, policy)
-                pool = await conns._acquire(key)
+                origin = await conns._origin(key)
+                origin.busy += 1
                 try:
-                    return await _exchange(
-                        pool, method, core_url, request_headers, content, policy, keep_bytes,
-                        started,
-                    )  # fmt: skip
-                except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                    async with origin.slots:
+                        conn, resp = await conns._open(key, origin, request)
+                        try:
+                            answer = await _read(resp, policy, keep_bytes, started)
+                        finally:
+                            await resp.aclose()  # a body left unread closes the connection
+                        await conns._put_back(origin, conn)
+                        return answer
+                except httpcore.ConnectError as exc:
                     last = exc  # this address does not answer: the next checked one
                 finally:
-                    conns._release(key)
+                    origin.busy -= 1
             raise OutboundError(f"request failed (cannot connect to {parsed.host}: {last})"[:300])
     except OutboundRefused:
         raise
@@ -383,49 +422,39 @@ async def send(
             await conns.aclose()
 
 
-async def _exchange(
-    pool: httpcore.AsyncConnectionPool,
-    method: str,
-    url: httpcore.URL,
-    headers: list[tuple[bytes, bytes]],
-    content: bytes | None,
-    policy: OutboundPolicy,
-    keep_bytes: int | None,
-    started: float,
+async def _read(
+    resp: httpcore.Response, policy: OutboundPolicy, keep_bytes: int | None, started: float
 ) -> OutboundResponse:
     cap = policy.max_body_bytes
-    async with pool.stream(
-        method.upper().encode("ascii"), url, headers=headers, content=content or b""
-    ) as resp:
-        answer: dict[str, str] = {}
-        for key, value in resp.headers:
-            name = key.decode("latin-1").lower()
-            text = value.decode("latin-1")
-            answer[name] = f"{answer[name]}, {text}" if name in answer else text
-        declared = answer.get("content-length", "")
-        too_big = declared.isdigit() and int(declared) > cap
-        if too_big and keep_bytes is None:
-            raise OutboundError(f"answer larger than {cap} bytes ({declared} declared)")
-        chunks: list[bytes] = []
-        size = 0
-        truncated = False
-        async for chunk in resp.aiter_stream():
-            size += len(chunk)
-            if keep_bytes is None:
-                if size > cap:
-                    raise OutboundError(f"answer larger than {cap} bytes")
-                chunks.append(chunk)
-                continue
-            if size - len(chunk) < keep_bytes:
-                chunks.append(chunk)
-            if size > cap or (too_big and size >= keep_bytes):
-                truncated = True  # leaving the stream unread closes the connection
-                break
-        body = b"".join(chunks)
-        return OutboundResponse(
-            status=resp.status,
-            headers=answer,
-            body=body if keep_bytes is None else body[:keep_bytes],
-            elapsed_s=time.monotonic() - started,
-            truncated=truncated,
-        )
+    answer: dict[str, str] = {}
+    for key, value in resp.headers:
+        name = key.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        answer[name] = f"{answer[name]}, {text}" if name in answer else text
+    declared = answer.get("content-length", "")
+    too_big = declared.isdigit() and int(declared) > cap
+    if too_big and keep_bytes is None:
+        raise OutboundError(f"answer larger than {cap} bytes ({declared} declared)")
+    chunks: list[bytes] = []
+    size = 0
+    truncated = False
+    async for chunk in resp.aiter_stream():
+        size += len(chunk)
+        if keep_bytes is None:
+            if size > cap:
+                raise OutboundError(f"answer larger than {cap} bytes")
+            chunks.append(chunk)
+            continue
+        if size - len(chunk) < keep_bytes:
+            chunks.append(chunk)
+        if size > cap or (too_big and size >= keep_bytes):
+            truncated = True  # leaving the stream unread closes the connection
+            break
+    body = b"".join(chunks)
+    return OutboundResponse(
+        status=resp.status,
+        headers=answer,
+        body=body if keep_bytes is None else body[:keep_bytes],
+        elapsed_s=time.monotonic() - started,
+        truncated=truncated,
+    )
