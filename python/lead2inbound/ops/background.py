@@ -105,9 +105,9 @@ class RetryLoop(BackgroundTask):
         """Run `work` as its own task holding one slot; its end frees the slot and pokes."""
         task = asyncio.create_task(work)
         self._tasks[task] = group
-        task.add_done_callback(self._ended)
+        task.add_done_callback(self._spawned_ended)
 
-    def _ended(self, task: asyncio.Task[None]) -> None:
+    def _spawned_ended(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("%s task failed", self.TASK_NAME, exc_info=task.exception())

@@ -39,8 +39,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-import httpcore
+import h11
 import httpx
 
 MAX_URL_CHARS = 2048
@@ -111,6 +112,7 @@ def _embedded_v4(ip: Address) -> ipaddress.IPv4Address | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def address_problem(ip: Address) -> str | None:
     """Why `ip` is not a public address the service may call (None when it is)."""
     inner = _embedded_v4(ip)
@@ -178,6 +180,7 @@ def _parse_url(url: str, allow_http: bool) -> httpx.URL:
     return parsed
 
 
+@functools.lru_cache(maxsize=4096)
 def _literal(host: str) -> Address | None:
     try:
         return ipaddress.ip_address(host.strip("[]"))
@@ -200,8 +203,8 @@ async def _addresses(host: str, port: int, policy: OutboundPolicy) -> list[str]:
             raise OutboundError(f"cannot resolve {host}")
     if not policy.allow_private:
         for raw in found:
-            ip = ipaddress.ip_address(raw.split("%", 1)[0])
-            why = address_problem(ip)
+            ip = _literal(raw.split("%", 1)[0])
+            why = address_problem(ip) if ip is not None else f"{raw[:60]!r} is not an address"
             if why:
                 raise OutboundRefused(why if lit is not None else f"{host}: {why}")
     return found
@@ -218,9 +221,89 @@ async def check_url(url: str, policy: OutboundPolicy) -> None:
 
 
 _Key = tuple[bytes, bytes, int, str, OutboundPolicy]  # scheme, host, port, checked address, policy
-# what a kept connection the server has just closed raises when a request is written to it
-_STALE = (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError)
-_BACKEND = httpcore.AnyIOBackend()
+MAX_HEAD_BYTES = 64 * 1024  # an answer's status line and headers
+
+
+class _Stale(Exception):
+    """A kept connection the server had closed as the request went out."""
+
+
+class _Http1(asyncio.Protocol):
+    """One HTTP/1.1 connection: h11 (the parser) over an asyncio transport. Reading is pulled:
+    the transport is paused between reads, so an answer is never buffered past what is asked."""
+
+    def __init__(self) -> None:
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.busy = False
+        self._readable: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:
+        if not self.busy:  # bytes nobody asked for: the connection is not fit to reuse
+            self.close()
+            return
+        self.h11.receive_data(data)
+        self._pause_and_wake()
+
+    def eof_received(self) -> bool:
+        self.h11.receive_data(b"")
+        self._pause_and_wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._pause_and_wake()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def _pause_and_wake(self) -> None:
+        if self.transport is not None and not self.closed:
+            with contextlib.suppress(RuntimeError):
+                self.transport.pause_reading()
+        if self._readable is not None and not self._readable.done():
+            self._readable.set_result(None)
+
+    def fit(self) -> bool:
+        return not self.closed and self.h11.our_state is h11.IDLE and not self.busy
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def write(self, data: bytes) -> None:
+        if self.closed or self.transport is None:
+            raise ConnectionResetError("the connection is closed")
+        self.transport.write(data)
+        if self._writable is not None:
+            await self._writable
+
+    async def event(self) -> Any:
+        """The next h11 event of the answer, reading more when h11 needs it."""
+        while True:
+            event = self.h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            if self.closed:
+                self.h11.receive_data(b"")  # what the transport lost cannot come now
+                continue
+            self._readable = asyncio.get_running_loop().create_future()
+            assert self.transport is not None
+            self.transport.resume_reading()
+            await self._readable
 
 
 class _Origin:
@@ -229,7 +312,7 @@ class _Origin:
     __slots__ = ("busy", "idle", "slots")
 
     def __init__(self, cap: int):
-        self.idle: list[httpcore.AsyncHTTP11Connection] = []
+        self.idle: list[_Http1] = []
         self.slots = asyncio.Semaphore(cap)
         self.busy = 0
 
@@ -255,8 +338,9 @@ class Connections:
         self._idle = idle
         self._idle_s = idle_s
         self._origins: OrderedDict[_Key, _Origin] = OrderedDict()
+        self._idle_since: dict[_Http1, float] = {}
 
-    async def _origin(self, key: _Key) -> _Origin:
+    def _origin(self, key: _Key) -> _Origin:
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _Origin(self._per_origin)
@@ -265,65 +349,51 @@ class Connections:
                 unbusy = [k for k, o in self._origins.items() if o.busy == 0 and k != key]
                 for old in unbusy[:extra]:
                     for conn in self._origins.pop(old).idle:
-                        await conn.aclose()
+                        conn.close()
         self._origins.move_to_end(key)
         return origin
 
-    async def _connect(self, key: _Key) -> httpcore.AsyncHTTP11Connection:
+    async def _connect(self, key: _Key) -> _Http1:
         scheme, host, port, address, _ = key
-        stream = await _BACKEND.connect_tcp(address, port)  # the checked address itself
-        if scheme == b"https":
-            try:  # the name for SNI and the certificate
-                stream = await stream.start_tls(_ssl_context(), server_hostname=host.decode())
-            except BaseException:
-                await stream.aclose()
-                raise
-        return httpcore.AsyncHTTP11Connection(
-            origin=httpcore.Origin(scheme, host, port), stream=stream, keepalive_expiry=self._idle_s
+        loop = asyncio.get_running_loop()
+        tls = _ssl_context() if scheme == b"https" else None
+        _, conn = await loop.create_connection(
+            _Http1,
+            address,  # the checked address itself
+            port,
+            ssl=tls,
+            server_hostname=host.decode("ascii") if tls else None,  # the name: SNI, certificate
         )
+        return conn
 
-    async def _take_idle(self, origin: _Origin) -> httpcore.AsyncHTTP11Connection | None:
+    def _take_idle(self, origin: _Origin) -> _Http1 | None:
+        now = time.monotonic()
         while origin.idle:
             conn = origin.idle.pop()
-            if conn.is_idle() and not conn.has_expired():
+            since = self._idle_since.pop(conn, now)
+            if conn.fit() and now - since < self._idle_s:
                 return conn
-            await conn.aclose()  # the server closed it, or it sat idle too long
+            conn.close()  # the server closed it (or sent what nobody asked), or it sat too long
         return None
 
-    async def _put_back(self, origin: _Origin, conn: httpcore.AsyncHTTP11Connection) -> None:
-        if conn.is_idle() and len(origin.idle) < self._idle:
+    def _put_back(self, origin: _Origin, conn: _Http1) -> None:
+        if conn.fit() and len(origin.idle) < self._idle:
             origin.idle.append(conn)
+            self._idle_since[conn] = time.monotonic()
         else:
-            await conn.aclose()
-
-    async def _open(
-        self, key: _Key, origin: _Origin, request: httpcore.Request
-    ) -> tuple[httpcore.AsyncHTTP11Connection, httpcore.Response]:
-        """A connection and the answer's head: on a kept connection when one is idle (once
-        more on a new one if the server had closed it as the request went out)."""
-        conn = await self._take_idle(origin)
-        if conn is not None:
-            try:
-                return conn, await conn.handle_async_request(request)
-            except _STALE:
-                await conn.aclose()
-        conn = await self._connect(key)
-        try:
-            return conn, await conn.handle_async_request(request)
-        except BaseException:
-            await conn.aclose()
-            raise
+            conn.close()
 
     async def aclose(self) -> None:
         origins = list(self._origins.values())
         self._origins.clear()
+        self._idle_since.clear()
         for origin in origins:
             for conn in origin.idle:
-                await conn.aclose()
+                conn.close()
 
     def open_connections(self) -> int:
         """Idle connections kept open now, over every origin (tests)."""
-        return sum(len(o.idle) for o in self._origins.values())
+        return sum(1 for o in self._origins.values() for c in o.idle if c.fit())
 
 
 def _headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
@@ -380,32 +450,35 @@ async def send(
         request_headers.insert(
             0, (b"Host", host if parsed.port is None else b"%b:%d" % (host, port))
         )
-    core_url = httpcore.URL(
-        scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port, target=parsed.raw_path
-    )
+    target = parsed.raw_path  # path and query, already percent-encoded
+    request = h11.Request(method=method.upper(), target=target, headers=request_headers)
     own = connections is None
     conns = Connections(max_origins=4, per_origin=1, idle=0) if connections is None else connections
-    request = httpcore.Request(
-        method.upper().encode("ascii"), core_url, headers=request_headers, content=content or b""
-    )
     try:
         async with asyncio.timeout(policy.timeout_s):
             last: Exception | None = None
             for address in await _addresses(parsed.host, port, policy):
                 key = (parsed.raw_scheme, parsed.raw_host, port, address, policy)
-                origin = await conns._origin(key)
+                origin = conns._origin(key)
                 origin.busy += 1
                 try:
                     async with origin.slots:
-                        conn, resp = await conns._open(key, origin, request)
+                        conn = conns._take_idle(origin)
+                        if conn is not None:
+                            try:
+                                return await _exchange(conns, origin, conn, request, content,
+                                                       policy, keep_bytes, started)  # fmt: skip
+                            except _Stale:
+                                pass  # closed by the server as we sent: once, on a new one
                         try:
-                            answer = await _read(resp, policy, keep_bytes, started)
-                        finally:
-                            await resp.aclose()  # a body left unread closes the connection
-                        await conns._put_back(origin, conn)
-                        return answer
-                except httpcore.ConnectError as exc:
-                    last = exc  # this address does not answer: the next checked one
+                            conn = await conns._connect(key)
+                        except ssl.SSLError:
+                            raise
+                        except OSError as exc:
+                            last = exc  # this address does not answer: the next checked one
+                            continue
+                        return await _exchange(conns, origin, conn, request, content, policy,
+                                               keep_bytes, started)  # fmt: skip
                 finally:
                     origin.busy -= 1
             raise OutboundError(f"request failed (cannot connect to {parsed.host}: {last})"[:300])
@@ -413,8 +486,10 @@ async def send(
         raise
     except OutboundError:
         raise
-    except (TimeoutError, httpcore.TimeoutException):
+    except TimeoutError:
         raise OutboundTimeout(f"no complete answer within {policy.timeout_s:g} s") from None
+    except _Stale:
+        raise OutboundError("request failed (the server closed the connection)") from None
     except Exception as exc:
         raise OutboundError(f"request failed ({type(exc).__name__}: {exc})"[:300]) from None
     finally:
@@ -422,12 +497,54 @@ async def send(
             await conns.aclose()
 
 
-async def _read(
-    resp: httpcore.Response, policy: OutboundPolicy, keep_bytes: int | None, started: float
+async def _exchange(
+    conns: Connections,
+    origin: _Origin,
+    conn: _Http1,
+    request: h11.Request,
+    content: bytes | None,
+    policy: OutboundPolicy,
+    keep_bytes: int | None,
+    started: float,
 ) -> OutboundResponse:
+    """The request on `conn` and its answer; `conn` goes back to `origin` when it can be used
+    again, and is closed otherwise (an error, a timeout, a body left unread)."""
+    conn.busy = True
+    done = False
+    try:
+        out = conn.h11.send(request) or b""
+        if content:
+            out += conn.h11.send(h11.Data(data=content)) or b""
+        out += conn.h11.send(h11.EndOfMessage()) or b""
+        try:
+            await conn.write(out)
+            head = await conn.event()
+            while isinstance(head, h11.InformationalResponse):
+                head = await conn.event()
+        except (OSError, h11.RemoteProtocolError) as exc:
+            raise _Stale() from exc
+        if not isinstance(head, h11.Response):
+            raise _Stale()
+        answer, truncated = await _read(conn, head, policy, keep_bytes, started)
+        if not truncated and conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
+            conn.h11.start_next_cycle()
+            done = True
+        return answer
+    finally:
+        conn.busy = False
+        if done:
+            conns._put_back(origin, conn)
+        else:
+            conn.close()
+
+
+async def _read(
+    conn: _Http1, head: h11.Response, policy: OutboundPolicy, keep_bytes: int | None,
+    started: float,
+) -> tuple[OutboundResponse, bool]:  # fmt: skip
     cap = policy.max_body_bytes
     answer: dict[str, str] = {}
-    for key, value in resp.headers:
+    for key, value in head.headers:
         name = key.decode("latin-1").lower()
         text = value.decode("latin-1")
         answer[name] = f"{answer[name]}, {text}" if name in answer else text
@@ -438,7 +555,13 @@ async def _read(
     chunks: list[bytes] = []
     size = 0
     truncated = False
-    async for chunk in resp.aiter_stream():
+    while True:
+        event = await conn.event()
+        if isinstance(event, h11.EndOfMessage):
+            break
+        if not isinstance(event, h11.Data):
+            raise OutboundError(f"the answer ended early ({type(event).__name__})")
+        chunk = bytes(event.data)
         size += len(chunk)
         if keep_bytes is None:
             if size > cap:
@@ -448,13 +571,14 @@ async def _read(
         if size - len(chunk) < keep_bytes:
             chunks.append(chunk)
         if size > cap or (too_big and size >= keep_bytes):
-            truncated = True  # leaving the stream unread closes the connection
+            truncated = True  # the rest is not read: the connection is closed
             break
     body = b"".join(chunks)
-    return OutboundResponse(
-        status=resp.status,
+    response = OutboundResponse(
+        status=head.status_code,
         headers=answer,
         body=body if keep_bytes is None else body[:keep_bytes],
         elapsed_s=time.monotonic() - started,
         truncated=truncated,
     )
+    return response, truncated
