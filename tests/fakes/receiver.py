@@ -41,6 +41,10 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # an answer in one write, sent at once (on a kept-alive connection, the head and
+            # body as two writes wait on Nagle and the sender's delayed ACK: 40 ms each)
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def setup(self) -> None:
                 super().setup()
