@@ -76,6 +76,12 @@ class LocalServer:
                 self.requests.append(await reader.readuntil(b"\r\n\r\n"))
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
+            if self.mode == "drop-second":  # answers keep-alive, then drops the next request
+                self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+                self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+                return
             head = await reader.readuntil(b"\r\n\r\n")
             self.requests.append(head)
             if self.mode == "ok":
@@ -293,6 +299,21 @@ async def test_a_connection_the_server_closed_is_replaced_transparently(server):
             assert resp.status == 200
             await asyncio.sleep(0.05)  # its close arrives
         assert server.connections == 3
+    finally:
+        await conns.aclose()
+
+
+async def test_a_kept_connection_closed_as_the_request_goes_out_is_tried_once_on_a_new_one(
+    server,
+):
+    server.mode = "drop-second"
+    conns = Connections()
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        assert (await send("GET", url, policy=LOCAL, connections=conns)).status == 200
+        resp = await send("GET", url, policy=LOCAL, connections=conns)  # dropped, then again
+        assert resp.status == 200 and resp.body == b"ok"
+        assert server.connections == 2 and len(server.requests) == 3
     finally:
         await conns.aclose()
 

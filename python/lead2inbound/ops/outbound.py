@@ -18,12 +18,15 @@ such request goes through `send`, and every URL a tenant stores is first checked
   has one time limit.
 
 A caller that sends often (the webhook delivery worker, the Facebook fetcher) passes its own
-`Connections`: keep-alive connections reused across sends, one small pool per (scheme, host,
-port, checked address, policy). The name is still resolved and every address checked on every
-send, and a pooled connection only ever goes to the address it was opened to (checked then):
-a name that now resolves elsewhere gets a new connection to the new, checked address, or a
-refusal. The time limit and the body cap hold per exchange. Without `Connections`, `send` opens
-a connection for the one request and closes it.
+`Connections`: HTTP/1.1 keep-alive connections (h11 parses, over an asyncio transport) reused
+across sends, kept per (scheme, host, port, checked address, policy). The name is still
+resolved and every address checked on every send, and a kept connection only ever goes to the
+address it was opened to (checked then): a name that now resolves elsewhere gets a new
+connection to the new, checked address, or a refusal. The time limit and the body cap hold per
+exchange; a connection is kept only after a complete exchange, and one the server closed (or
+sent stray bytes on) is dropped; if the server closes it just as a request goes out, the request
+is sent once more on a new connection (at least once, as every delivery is). Without
+`Connections`, `send` opens a connection for the one request and closes it.
 """
 
 from __future__ import annotations
@@ -252,9 +255,17 @@ class _Http1(asyncio.Protocol):
         self._pause_and_wake()
 
     def eof_received(self) -> bool:
+        if not self.busy:  # the server closed a kept connection: not fit to reuse
+            self.close()
+            return False
         self.h11.receive_data(b"")
         self._pause_and_wake()
         return False
+
+    def watch(self) -> None:
+        """Kept idle: read again, so a close or stray bytes from the server are noticed."""
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -380,6 +391,7 @@ class Connections:
         if conn.fit() and len(origin.idle) < self._idle:
             origin.idle.append(conn)
             self._idle_since[conn] = time.monotonic()
+            conn.watch()
         else:
             conn.close()
 
