@@ -19,6 +19,7 @@ from lead2inbound.cli import main
 from tests.fakes.graph import PAGE_TOKEN, GraphFake
 from tests.support.sources import SECRET_KEY, create_source, fixture, stored_leads
 from tests.support.stack import auth, fetch, make_org, service_env
+from tests.support.tcp_proxy import TcpProxy
 
 APP_SECRET = "0123456789abcdef0123456789abcdef"
 VERIFY_TOKEN = "verify-me-" + "v" * 16
@@ -433,6 +434,34 @@ def test_one_orgs_silent_fetches_do_not_hold_up_another_orgs_lead(
     print(f"org B's lead fetched {waited:.2f} s after its notification")
     assert waited < 6.0, f"org B's lead waited {waited:.1f} s behind org A's silent fetches"
     assert len(stored_leads(database_url, org_b.org_id)) == 1
+
+
+def test_the_fetcher_survives_a_postgres_outage_and_resumes(
+    server_factory, database_url, redis_url, org, graph
+):
+    """The fetcher runs on the shared RetryLoop: rounds that fail while Postgres is away (every
+    connection dropped, new ones refused) are logged and tried again; the loop never dies and
+    fetches the kept lead once Postgres is back."""
+    proxy, proxied_url = TcpProxy.for_url(database_url)
+    proxy.start()
+    try:
+        env = graph_env(graph, L2I_FACEBOOK_MAX_ATTEMPTS="1000", L2I_DB_TIMEOUT_S="1")
+        service = server_factory(service_env(proxied_url, redis_url, **env))
+        source = facebook_source(service, org, graph)
+        graph.mode = "error500"  # kept, but not fetched yet
+        assert post(service, source, NOTIFICATION).status_code == 200
+        wait_for(lambda: graph.hits >= 2)
+        proxy.cut()
+        graph.mode = "ok"
+        time.sleep(3.0)  # several rounds against a Postgres that is not there
+        assert [r[1] for r in rows(database_url)] == ["pending"]
+        assert "l2i-facebook-retrier round failed" in service.log_text()
+        proxy.start()
+        [row] = wait_for(lambda: [r for r in rows(database_url) if r[1] == "done"], 40)
+        assert row[4] is not None
+        assert len(stored_leads(database_url, org.org_id)) == 1
+    finally:
+        proxy.cut()
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """The outbound-request guard (ops/outbound.py) against real local servers on 127.0.0.1: what it
 refuses at check time and at connect time (DNS rebinding through a fake resolver), redirects
 returned not followed, a huge answer cut at the cap without buffering it, a slow answer cut at
-the time limit, and TLS keeping the name (SNI, certificate) while connecting to the checked
-address."""
+the time limit, TLS keeping the name (SNI, certificate) while connecting to the checked
+address, and keep-alive connections (`Connections`) reused only for the address they were
+opened to."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from lead2inbound.ops import outbound
 from lead2inbound.ops.outbound import (
+    Connections,
     OutboundError,
     OutboundPolicy,
     OutboundRefused,
@@ -36,7 +38,9 @@ class LocalServer:
 
     def __init__(self) -> None:
         self.mode = "ok"
+        self.keep_alive = False  # answer several requests per connection (else close after one)
         self.connections = 0
+        self.addresses: list[str] = []  # the local address each connection came in on
         self.requests: list[bytes] = []
         self.sent = 0
         self._server: asyncio.Server | None = None
@@ -47,19 +51,37 @@ class LocalServer:
     async def start(self) -> LocalServer:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._more: list[asyncio.Server] = []
         return self
+
+    async def listen_also(self, host: str) -> None:
+        """Listen on another loopback address, same port (a name with two addresses)."""
+        self._more.append(await asyncio.start_server(self._serve, host, self.port, ssl=self.ssl))
 
     async def stop(self) -> None:
         assert self._server is not None
-        self._server.close()
+        for server in (self._server, *self._more):
+            server.close()
         for writer in list(self._writers):
             writer.transport.abort()
-        await self._server.wait_closed()
+        for server in (self._server, *self._more):
+            await server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.addresses.append(writer.get_extra_info("sockname")[0])
         self._writers.add(writer)
         try:
+            while self.keep_alive and self.mode == "ok":
+                self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+            if self.mode == "drop-second":  # answers keep-alive, then drops the next request
+                self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+                self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+                return
             head = await reader.readuntil(b"\r\n\r\n")
             self.requests.append(head)
             if self.mode == "ok":
@@ -251,6 +273,113 @@ async def test_the_whole_exchange_has_one_time_limit(server, mode):
     with pytest.raises(OutboundError, match=r"within 0\.5 s"):
         await send("GET", f"http://127.0.0.1:{server.port}/", policy=policy)
     assert time.monotonic() - started < 3
+
+
+async def test_two_sends_to_one_receiver_use_one_connection(server):
+    server.keep_alive = True
+    conns = Connections()
+    try:
+        for _ in range(3):
+            resp = await send("POST", f"http://127.0.0.1:{server.port}/h", policy=LOCAL,
+                              content=b"{}", connections=conns)  # fmt: skip
+            assert resp.status == 200 and resp.body == b"ok"
+        assert server.connections == 1 and len(server.requests) == 3
+        assert conns.open_connections() == 1
+    finally:
+        await conns.aclose()
+    assert conns.open_connections() == 0
+
+
+async def test_a_connection_the_server_closed_is_replaced_transparently(server):
+    conns = Connections()  # the server answers keep-alive, then closes after each answer
+    try:
+        for _ in range(3):
+            resp = await send("GET", f"http://127.0.0.1:{server.port}/", policy=LOCAL,
+                              connections=conns)  # fmt: skip
+            assert resp.status == 200
+            await asyncio.sleep(0.05)  # its close arrives
+        assert server.connections == 3
+    finally:
+        await conns.aclose()
+
+
+async def test_a_kept_connection_closed_as_the_request_goes_out_is_tried_once_on_a_new_one(
+    server,
+):
+    server.mode = "drop-second"
+    conns = Connections()
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        assert (await send("GET", url, policy=LOCAL, connections=conns)).status == 200
+        resp = await send("GET", url, policy=LOCAL, connections=conns)  # dropped, then again
+        assert resp.status == 200 and resp.body == b"ok"
+        assert server.connections == 2 and len(server.requests) == 3
+    finally:
+        await conns.aclose()
+
+
+async def test_a_pooled_connection_is_not_reused_for_another_checked_address(server, fake_dns):
+    await server.listen_also("127.0.0.2")
+    server.keep_alive = True
+    fake_dns["hooks.test"] = [["127.0.0.1"], ["127.0.0.2"]]
+    conns = Connections()
+    try:
+        for _ in range(3):
+            resp = await send("GET", f"http://hooks.test:{server.port}/", policy=LOCAL,
+                              connections=conns)  # fmt: skip
+            assert resp.status == 200
+    finally:
+        await conns.aclose()
+    # resolved (and checked) on every send; the second address got its own connection
+    assert fake_dns["lookups"] == ["hooks.test"] * 3  # type: ignore[comparison-overlap]
+    assert server.addresses == ["127.0.0.1", "127.0.0.2"]
+    assert all(b"Host: hooks.test:" in r for r in server.requests)
+
+
+async def test_a_pooled_connection_does_not_skip_the_check(server, fake_dns):
+    """A connection to 127.0.0.1 kept open for a policy that allows it is no way around the
+    check for a policy that does not: the name is resolved and judged on every send."""
+    server.keep_alive = True
+    fake_dns["hooks.test"] = [["127.0.0.1"]]
+    conns = Connections()
+    url = f"http://hooks.test:{server.port}/"
+    try:
+        assert (await send("GET", url, policy=LOCAL, connections=conns)).status == 200
+        with pytest.raises(OutboundRefused, match="loopback"):
+            await send("GET", url, policy=PUBLIC_HTTP, connections=conns)
+        assert len(server.requests) == 1
+    finally:
+        await conns.aclose()
+
+
+@pytest.mark.parametrize("mode", ["huge", "slow"])
+async def test_the_cap_and_the_time_limit_hold_on_a_reused_connection(server, mode):
+    policy = OutboundPolicy(allow_http=True, allow_private=True, timeout_s=0.5)
+    conns = Connections()
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        assert (await send("GET", url, policy=policy, connections=conns)).status == 200
+        server.mode = mode
+        with pytest.raises(OutboundError, match=r"larger than|within 0\.5 s"):
+            await send("GET", url, policy=policy, connections=conns)
+        assert conns.open_connections() == 0  # the cut connection is not kept
+    finally:
+        await conns.aclose()
+
+
+@pytest.mark.parametrize("mode", ["huge", "huge-declared"])
+async def test_keep_bytes_takes_the_start_of_a_long_answer_and_stops_reading(server, mode):
+    server.mode = mode
+    conns = Connections()
+    try:
+        resp = await send("GET", f"http://127.0.0.1:{server.port}/", policy=LOCAL,
+                          connections=conns, keep_bytes=1024)  # fmt: skip
+        assert resp.status == 200 and resp.body == b"x" * 1024 and resp.truncated
+        assert conns.open_connections() == 0  # closed, not kept for the next send
+    finally:
+        await conns.aclose()
+    await asyncio.sleep(0.2)
+    assert server.sent < 64 << 20
 
 
 async def test_a_closed_port_is_an_outbound_error():

@@ -212,6 +212,24 @@ def test_patch_changes_an_endpoint_and_checks_it_as_create_does(service, org, da
     assert payload["type"] == "webhook_endpoint.test" and test_msg.id == sent.json()["id"]
 
 
+def test_a_2xx_with_a_long_answer_is_delivered_and_its_first_kb_kept(service, org, receiver):
+    """A receiver answering 200 with 300 KiB of body: delivered once (it was a failure, retried,
+    while the answer passed 64 KiB); the attempt keeps the first 1 KB; the rest is not read."""
+    key = org.key("admin,write,read")
+    made = endpoint(service, key, receiver.url, ["lead.created"])
+    receiver.answer = b"<html>" + b"x" * (300 << 10)
+    post_lead(service, key, "5125550509")
+    receiver.wait_for(1)
+    path = f"/v1/webhook-endpoints/{made['id']}/attempts"
+    attempts = wait_until(lambda: call(service, "GET", path, key).json()["data"])
+    time.sleep(1.0)  # no retry follows
+    assert len(receiver.deliveries) == 1
+    [attempt] = call(service, "GET", path, key).json()["data"]
+    assert attempt["status"] == 200 and attempt["error"] is None, attempt
+    assert attempt["response"] == receiver.answer[:1024].decode()
+    assert attempts[0]["attempt"] == 1
+
+
 def test_a_leads_events_arrive_in_order_even_across_retries(service, org, receiver):
     key = org.key("admin,write,read,dial")
     endpoint(service, key, receiver.url, ["lead.*"])

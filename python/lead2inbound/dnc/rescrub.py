@@ -47,6 +47,7 @@ class Rescrubber(RetryLoop):
         batch: int,
         max_backoff_s: float,
     ):
+        super().__init__()
         self._pool = pool
         self._dnc = dnc
         self.interval_s = interval_s

@@ -1,10 +1,14 @@
 """Background work per worker: `BackgroundTask` (started and cancelled once) and `RetryLoop`, the
-one claim-retry-backoff loop that the DNC re-scrubber and the webhook delivery worker share.
+one claim-retry-backoff loop that the DNC re-scrubber, the webhook delivery worker and the
+Facebook lead fetcher share.
 
 A `RetryLoop` runs `round()` (claim due work with `SKIP LOCKED`, do it, settle it, reschedule
 what failed) again at once while rounds come back full, and otherwise sleeps `interval_s`
 (jittered, so workers and nodes do not poll in step) or until `poke()`d (a NOTIFY, a kick). A
 round that raises (Postgres away) is logged and retried after the interval: the loop never dies.
+A loop whose items may each be slow starts them as tasks of their own (`spawn`, one slot of
+`batch` each, counted per group so a round can claim fairly); a task's end frees its slot and
+wakes the loop.
 `backoff()` is the retry delay every such loop uses: an explicit schedule, or doubling up to a
 cap, with jitter.
 """
@@ -59,11 +63,22 @@ def backoff(
 
 
 class RetryLoop(BackgroundTask):
-    """Subclasses set `interval_s` and `batch` and implement `round() -> int` (work looked at)."""
+    """Subclasses set `interval_s` and `batch` and implement `round() -> int`: the work it
+    claimed (and either did, or started as tasks with `spawn`). A round that claimed a full
+    `batch` is followed by another at once; otherwise the loop sleeps until `poke()`, the end
+    of a spawned task, or the interval.
+
+    A loop whose work items may each be slow (one silent host) runs them as their own tasks:
+    `spawn(work, group)` starts one, `free()` is how many of `batch` slots are not taken, and
+    `running()` how many tasks each group (an org) has in flight, so a round can claim fairly.
+    `stop()` cancels them (their leases run out and they are claimed again)."""
 
     interval_s: float = 2.0
     batch: int = 1
     _wake: asyncio.Event | None = None
+
+    def __init__(self) -> None:
+        self._tasks: dict[asyncio.Task[None], str] = {}  # spawned task -> its group
 
     async def round(self) -> int:
         raise NotImplementedError
@@ -72,6 +87,43 @@ class RetryLoop(BackgroundTask):
         """Run a round now instead of at the end of the interval."""
         if self._wake is not None:
             self._wake.set()
+
+    # -- work started as tasks ---------------------------------------------------------------
+
+    def free(self) -> int:
+        """How many of `batch` slots no spawned task holds."""
+        return max(0, self.batch - len(self._tasks))
+
+    def running(self) -> dict[str, int]:
+        """Spawned tasks in flight, per group."""
+        counts: dict[str, int] = {}
+        for group in self._tasks.values():
+            counts[group] = counts.get(group, 0) + 1
+        return counts
+
+    def spawn(self, work: Coroutine[Any, Any, None], group: str = "") -> None:
+        """Run `work` as its own task holding one slot; its end frees the slot and pokes."""
+        task = asyncio.create_task(work)
+        self._tasks[task] = group
+        task.add_done_callback(self._spawned_ended)
+
+    def _spawned_ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s task failed", self.TASK_NAME, exc_info=task.exception())
+        self.poke()  # a slot is free
+
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Wait for the spawned tasks in flight (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+
+    async def stop(self) -> None:
+        await super().stop()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self) -> None:
         self._wake = asyncio.Event()

@@ -23,10 +23,8 @@ leadgen id, and the duplicate check on the phone, make a lead fetched twice one 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,9 +40,10 @@ from lead2inbound.dnc.gate import DncService
 from lead2inbound.intake.pipeline import OrgPolicy, prepare
 from lead2inbound.intake.validation import error
 from lead2inbound.intake.writer import LeadWriter, WriteResult
-from lead2inbound.ops.background import BackgroundTask
+from lead2inbound.ops.background import RetryLoop, backoff
 from lead2inbound.ops.config import Config
 from lead2inbound.ops.outbound import (
+    Connections,
     OutboundError,
     OutboundPolicy,
     OutboundRefused,
@@ -162,9 +161,10 @@ class GraphClient:
     def __init__(self, config: Config):
         self._base = config.facebook_graph_url.rstrip("/")
         self._policy = graph_policy(config)
+        self._connections = Connections()  # keep-alive to the Graph API, through the guard
 
     async def aclose(self) -> None:
-        pass  # the guard keeps no connections between requests
+        await self._connections.aclose()
 
     async def lead(self, leadgen: str, token: str) -> dict[str, Any]:
         if leadgen_id(leadgen) != leadgen:  # a row kept before ids were checked
@@ -172,7 +172,11 @@ class GraphClient:
         url = f"{self._base}/{leadgen}?fields={quote(LEAD_FIELDS, safe=',')}"
         try:
             resp = await send(
-                "GET", url, policy=self._policy, headers={"Authorization": f"Bearer {token}"}
+                "GET",
+                url,
+                policy=self._policy,
+                headers={"Authorization": f"Bearer {token}"},
+                connections=self._connections,
             )
         except OutboundTimeout as exc:
             raise GraphError(f"Graph API timeout ({exc})") from None
@@ -213,13 +217,15 @@ def facebook_lead(source: Source, doc: dict[str, Any]) -> Any:
     return lead, names
 
 
-class FacebookRetrier(BackgroundTask):
-    """Fetches kept notifications' leads, in the background of every worker (rows are claimed
-    with SKIP LOCKED and a lease, so workers and nodes share the work without doing it twice).
+class FacebookRetrier(RetryLoop):
+    """Fetches kept notifications' leads, in the background of every worker, on the shared
+    `RetryLoop` (rows are claimed with SKIP LOCKED and a lease, so workers and nodes share the
+    work without doing it twice).
 
-    Each fetch runs as its own task: a slow one holds its slot only, never a whole round. The
-    claim fills free slots taking the orgs in turn, and never gives one org more than
-    `L2I_FACEBOOK_ORG_CONCURRENCY` slots of this worker."""
+    Each fetch runs as its own task (`spawn`, one of `L2I_FACEBOOK_CONCURRENCY` slots): a slow
+    one holds its slot only, never a whole round. The claim fills free slots taking the orgs in
+    turn, and never gives one org more than `L2I_FACEBOOK_ORG_CONCURRENCY` slots of this worker.
+    A new notification `poke()`s the loop; so does a fetch ending (a slot is free)."""
 
     TASK_NAME = "l2i-facebook-retrier"
 
@@ -233,57 +239,34 @@ class FacebookRetrier(BackgroundTask):
         box: SecretBox,
         on_written: Callable[[WriteResult], None] = lambda result: None,
     ):
+        super().__init__()
         self._pool = pool
         self._config = config
         self._writer = writer
         self._dnc = dnc
         self._box = box
         self._on_written = on_written
-        self._slots = config.facebook_concurrency
+        self.batch = config.facebook_concurrency
+        self.interval_s = config.facebook_retry_interval_s
         self._per_org = config.facebook_org_concurrency
-        self._in_flight: dict[str, int] = {}  # org id -> this worker's fetches for it
-        self._fetches: set[asyncio.Task[None]] = set()
         self.graph = GraphClient(config)
-        self._wake = asyncio.Event()
 
     async def stop(self) -> None:
         await super().stop()
-        for task in list(self._fetches):
-            task.cancel()  # its row's lease runs out and it is claimed again
-        await asyncio.gather(*self._fetches, return_exceptions=True)
         await self.graph.aclose()
-
-    def kick(self) -> None:
-        """A notification was just kept: fetch it now rather than at the next poll."""
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.dispatch()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Postgres away: try again later, never die
-                log.warning("facebook retrier round failed: %s", exc)
-            # a kick, a fetch finishing (a slot free) or the poll interval
-            interval = self._config.facebook_retry_interval_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval * random.uniform(0.75, 1.25))
 
     def _backoff(self, attempts: int) -> float:
         cap = self._config.facebook_retry_max_backoff_s
-        base = min(self._config.facebook_retry_interval_s, 2.0)
-        return min(cap, base * 2.0 ** min(attempts, 30)) * random.uniform(0.8, 1.2)
+        return backoff(attempts, base=min(self._config.facebook_retry_interval_s, 2.0), cap=cap)
 
-    async def dispatch(self) -> int:
+    async def round(self) -> int:
         """Claim due notifications for the free slots (orgs in turn) and start their fetches;
         returns how many it started."""
-        free = self._slots - len(self._fetches)
+        free = self.free()
         if free <= 0:
             return 0
         lease_s = self._config.facebook_timeout_ms / 1000 * 2 + 30
-        busy = {org: n for org, n in self._in_flight.items() if n > 0}
+        busy = self.running()
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 sql("facebook_leads_due"),
@@ -298,25 +281,8 @@ class FacebookRetrier(BackgroundTask):
             rows = await cur.fetchall()
         for org_id, leadgen, source_id, _, attempts in rows:
             org = str(org_id)
-            self._in_flight[org] = self._in_flight.get(org, 0) + 1
-            task = asyncio.create_task(self._one(org, leadgen, str(source_id), attempts))
-            self._fetches.add(task)
-            task.add_done_callback(lambda t, org=org: self._done(t, org))
+            self.spawn(self._one(org, leadgen, str(source_id), attempts), group=org)
         return len(rows)
-
-    def _done(self, task: asyncio.Task[None], org: str) -> None:
-        self._fetches.discard(task)
-        left = self._in_flight.get(org, 1) - 1
-        if left > 0:
-            self._in_flight[org] = left
-        else:
-            self._in_flight.pop(org, None)
-        self._wake.set()  # a slot is free
-
-    async def drain(self, timeout_s: float = 30.0) -> None:
-        """Wait for the fetches in flight (tests, shutdown)."""
-        if self._fetches:
-            await asyncio.wait(set(self._fetches), timeout=timeout_s)
 
     async def _one(self, org_id: str, leadgen: str, source_id: str, attempts: int) -> None:
         status, error, lead_id, delay = "pending", None, None, self._backoff(attempts)

@@ -20,6 +20,7 @@ class EventRetention(RetryLoop):
     TASK_NAME = "l2i-event-retention"
 
     def __init__(self, pool: AsyncConnectionPool, days: int, *, interval_s: float = 60.0):
+        super().__init__()
         self._pool = pool
         self._days = days
         self.batch = BATCH

@@ -6,13 +6,16 @@ One per worker process (several per node and several nodes are safe). Each round
 1. fan-out (`webhook_fanout.sql`): each enabled endpoint, locked SKIP LOCKED, gets a delivery row
    per new event its filter matches; its cursor moves past every event looked at, below the
    log's horizon, so no event is skipped;
-2. claim (`webhook_claim.sql`): up to `L2I_WEBHOOK_CONCURRENCY` due deliveries are leased
-   (SKIP LOCKED, `L2I_WEBHOOK_LEASE_S`); a lead's deliveries to an endpoint go one at a time in
-   log order, different leads concurrently;
-3. send them concurrently through the outbound guard (ops/outbound.py), then settle
+2. claim (`webhook_claim.sql`): due deliveries are leased (SKIP LOCKED, `L2I_WEBHOOK_LEASE_S`)
+   into the free ones of `L2I_WEBHOOK_CONCURRENCY` slots; a lead's deliveries to an endpoint go
+   one at a time in log order, different leads concurrently;
+3. each is sent as its own task (`RetryLoop.spawn`: a slow receiver holds its slot only, not
+   the round) through the outbound guard (ops/outbound.py) on kept-alive connections; the
+   next round, woken by a send ending, settles every send that ended since in one statement
    (`webhook_settle.sql`, `webhook_health.sql`): a 2xx within `L2I_WEBHOOK_TIMEOUT_S` is
-   delivered; anything else is tried again after `L2I_WEBHOOK_RETRY_SCHEDULE` (jittered) until
-   the schedule ends (failed); 410 Gone disables the endpoint at once, and so does failing for
+   delivered (whatever its body's length: its first 1 KB is kept with the attempt); anything
+   else is tried again after `L2I_WEBHOOK_RETRY_SCHEDULE` (jittered) until the schedule ends
+   (failed); 410 Gone disables the endpoint at once, and so does failing for
    `L2I_WEBHOOK_DISABLE_AFTER_S` straight (a `webhook_endpoint.disabled` event says so).
 
 A worker that dies mid-send leaves its lease to expire; the next claim sends the delivery again
@@ -21,7 +24,6 @@ A worker that dies mid-send leaves its lease to expire; the next claim sends the
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
@@ -36,7 +38,13 @@ from psycopg_pool import AsyncConnectionPool
 from lead2inbound.dnc.crypto import SecretBox, SecretError
 from lead2inbound.ops.background import RetryLoop, backoff
 from lead2inbound.ops.config import Config
-from lead2inbound.ops.outbound import OutboundError, OutboundPolicy, OutboundRefused, send
+from lead2inbound.ops.outbound import (
+    Connections,
+    OutboundError,
+    OutboundPolicy,
+    OutboundRefused,
+    send,
+)
 from lead2inbound.store import events
 from lead2inbound.store.events import Event
 from lead2inbound.store.queries import sql
@@ -50,6 +58,8 @@ _json = msgspec.json.Encoder()
 
 
 def policy_of(config: Config) -> OutboundPolicy:
+    """A receiver's answer is read up to 64 KiB (so its connection can be used again) and only
+    its first `RESPONSE_KEPT` bytes are kept; a longer one is cut there, never a failure."""
     return OutboundPolicy(
         allow_http=config.webhooks_allow_http,
         allow_private=config.webhooks_allow_private,
@@ -93,6 +103,7 @@ class Deliverer(RetryLoop):
     TASK_NAME = "l2i-webhooks"
 
     def __init__(self, pool: AsyncConnectionPool, box: SecretBox, config: Config):
+        super().__init__()
         self._pool = pool
         self._box = box
         self._config = config
@@ -101,10 +112,20 @@ class Deliverer(RetryLoop):
         self.batch = config.webhook_concurrency
         self.interval_s = 1.0
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.connections = Connections()  # keep-alive to the receivers, through the guard
+        self._results: list[Result] = []  # sends done, not settled yet
         # Orgs with an enabled endpoint, re-read at most every interval: a commit of another
         # org (most of them, at intake rates) wakes nothing. None: not read yet, wake always.
         self._orgs: frozenset[str] | None = None
         self._orgs_read = 0.0
+
+    async def stop(self) -> None:
+        await super().stop()  # sends still in flight are cancelled: their leases run out
+        try:
+            await self._settle_ended()
+        except Exception as exc:  # Postgres away: the leases run out, they are sent again
+            log.warning("webhook results not settled at stop: %s", exc)
+        await self.connections.aclose()
 
     def on_events(self, orgs: set[str] | None) -> None:
         """The LISTEN connection's news: run a round now if it may concern an endpoint."""
@@ -125,22 +146,43 @@ class Deliverer(RetryLoop):
         self.poke()
 
     async def round(self) -> int:
+        """Settle the sends that ended since the last round (one statement for all of them),
+        then, for orgs with an endpoint, fan out and start a send for each delivery claimed
+        into the free slots."""
+        await self._settle_ended()
         await self._read_orgs()
-        if not self._orgs:
+        free = self.free()
+        if not self._orgs or free <= 0:
             return 0
         await self.fan_out()
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 sql("webhook_claim"),
-                {"limit": self.batch, "owner": self.owner, "lease": self._config.webhook_lease_s},
+                {"limit": free, "owner": self.owner, "lease": self._config.webhook_lease_s},
             )
             names = [c.name for c in cur.description or ()]
             rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
-        if not rows:
-            return 0
-        results = await asyncio.gather(*(self._send(r) for r in rows))
-        await self._settle(results)
+        for row in rows:
+            self.spawn(self._deliver(row))
         return len(rows)
+
+    async def _deliver(self, row: dict[str, Any]) -> None:
+        self._results.append(await self._send(row))
+
+    async def _settle_ended(self) -> None:
+        if not self._results:
+            return
+        results, self._results = self._results, []
+        try:
+            await self._settle(results)
+        except BaseException:
+            self._results[:0] = results  # the next round tries again (the leases are still ours)
+            raise
+
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Wait for the sends in flight and settle them (tests, benchmarks)."""
+        await super().drain(timeout_s)
+        await self._settle_ended()
 
     async def fan_out(self, limit: int = 1000) -> int:
         async with self._pool.connection() as conn, conn.transaction():
@@ -160,9 +202,10 @@ class Deliverer(RetryLoop):
                                 row["key_id"])  # fmt: skip
             headers = signing.headers(keys, event_id, int(time.time()), body)
             answer = await send("POST", row["url"], policy=self._policy, headers=headers,
-                                content=body)  # fmt: skip
+                                content=body, connections=self.connections,
+                                keep_bytes=RESPONSE_KEPT)  # fmt: skip
             status = answer.status
-            response = answer.body[:RESPONSE_KEPT].decode("utf-8", "replace")
+            response = answer.body.decode("utf-8", "replace")
         except OutboundRefused as exc:
             error = f"refused: {exc.reason}"
         except (OutboundError, SecretError) as exc:

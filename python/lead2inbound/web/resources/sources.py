@@ -636,5 +636,5 @@ async def _facebook(
     await s.charge(req, principal, max(1, len(notices.kept)), "write")
     kept = await keep(s.pool, source, notices.kept) if notices.kept else 0
     if kept:
-        s.facebook.kick()
+        s.facebook.poke()
     send_json(resp, 200, {"received": len(notices.kept), "kept": kept, "refused": notices.refused})
