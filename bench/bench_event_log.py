@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -42,9 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=10.0, help="each saturation run")
     ap.add_argument("--half-seconds", type=float, default=10.0, help="each half-load run")
+    ap.add_argument(
+        "--half-rate",
+        type=float,
+        default=0.0,
+        help="the open-loop rate (default: half the first round's saturation)",
+    )
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill still stops what it started
     tmp = Path(tempfile.mkdtemp(prefix="l2i-bench-log-"))
     stack = run.Stack(tmp)
     stack.start()
@@ -71,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                              "p50_ms": sat["latency_ms"]["50"], "p99_ms": sat["latency_ms"]["99"],
                              "per_cpu_s": sat["per_cpu_s"], "writer": sat["writer"]})  # fmt: skip
             if r == 0:
-                rate = round(statistics.median(x["leads_per_s"] for x in runs) / 2)
+                rate = round(
+                    args.half_rate or statistics.median(x["leads_per_s"] for x in runs) / 2
+                )
             if not run.find_oha():
                 continue
             for mode in order:
