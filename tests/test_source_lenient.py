@@ -58,6 +58,16 @@ def test_only_the_phone_refuses_a_source_lead(fields, blocks):
             assert not isinstance(value, str) or len(value) <= 500
 
 
+def test_a_custom_field_name_too_long_to_name_whole_and_an_empty_one_are_set_aside():
+    """Found by the property above in CI: a key longer than a 422 keeps whole, next to an empty
+    key, made the second error name a value the first had already set aside (a 422)."""
+    data = {"phone": "+15125550143", "source": "vendor", "consent": {},
+            "custom_fields": {"0" * 186: None, "": None}}  # fmt: skip
+    warnings: list[str] = []
+    lead, _ = lenient_lead(data, {}, warnings)
+    assert lead.phone == "+15125550143" and warnings
+
+
 @pytest.mark.parametrize("phone", [None, "12", {"a": 1}])
 def test_a_missing_or_impossible_phone_still_refuses(phone):
     data = {"source": "vendor", "state": "Atlantis"}

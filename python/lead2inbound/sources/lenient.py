@@ -47,7 +47,10 @@ def lenient_lead(
         strict = [e for e in errors if (_path(e.pointer) or [""])[0] in _STRICT]
         if strict:
             raise validation(strict)
-        if not all(_set_aside(data, e, warnings) for e in errors):
+        # An error may name a value an earlier one of this pass already set aside (a key too
+        # long for its pointer to be kept whole sets aside its whole block): the next pass
+        # parses again; only a pass that sets nothing aside refuses.
+        if not [e for e in errors if _set_aside(data, e, warnings)]:
             raise validation(errors)  # pragma: no cover - an error at no path of the data
     return parse_lead(data, strict=False, names=names)  # pragma: no cover
 
