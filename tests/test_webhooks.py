@@ -183,6 +183,16 @@ def test_patch_changes_an_endpoint_and_checks_it_as_create_does(service, org, da
         resp = call(service, "PATCH", path, key, json=body)
         assert resp.status_code == 422, (body, resp.text)
         assert [e["param"] for e in resp.json()["errors"]] == [field], resp.text
+    deep = httpx.patch(
+        f"{service.url}{path}",
+        content=b"[" * 100_000 + b"]" * 100_000,
+        headers={**auth(key), "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert deep.status_code in (400, 413), deep.text  # a problem body, never a 500
+    assert deep.headers["content-type"].startswith("application/problem+json")
+    nul = call(service, "PATCH", path, key, json={"description": "a\u0000b"})
+    assert nul.status_code == 422 and nul.json()["errors"][0]["param"] == "description", nul.text
     rival = make_org(database_url, "rival").key("admin")
     assert call(service, "PATCH", path, rival, json={"enabled": False}).status_code == 404
     assert call(service, "POST", f"{path}/test", rival).status_code == 404
@@ -296,6 +306,11 @@ def test_urls_the_operator_did_not_allow_are_422_naming_url(
     strict = call(service, "POST", "/v1/webhook-endpoints", key,
                   json={"url": "http://93.184.215.14/hook"})  # fmt: skip
     assert strict.status_code == 201, strict.text
+    # a PATCH to the same URL goes through the same guard
+    moved = call(service, "PATCH", f"/v1/webhook-endpoints/{strict.json()['id']}", key,
+                 json={"url": url})  # fmt: skip
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["errors"][0]["param"] == "url"
 
 
 def test_https_only_unless_allowed(server_factory, database_url, redis_url):

@@ -137,6 +137,21 @@ class SourcePage(ConsolePage):
             return
         await self.show(req, resp, session, source)
 
+    async def posted_source(
+        self, req: Any, resp: Any, source_id: str, limit: int | None = None
+    ) -> tuple[Session, dict[str, str], sources_store.Source] | None:
+        """A form POST about one source of the session's org (`posted`), or None: answered
+        already (signed out, or a 404 for another org's or no such source)."""
+        got = await (self.posted(req, resp) if limit is None else self.posted(req, resp, limit))
+        if got is None:
+            return None
+        session, form = got
+        source = await self.find(session, source_id)
+        if source is None:
+            self.missing(resp, session, "sources", "source")
+            return None
+        return session, form, source
+
     async def show(
         self,
         req: Any,
@@ -182,14 +197,10 @@ class SourcePage(ConsolePage):
     async def on_post(self, req: Any, resp: Any, source_id: str) -> None:
         """Save the edited mapping: `update_source`, what PATCH /v1/sources/{id} calls; a
         validation error names the field and keeps the edit in the box."""
-        got = await self.posted(req, resp, _SOURCE_FORM_MAX)
+        got = await self.posted_source(req, resp, source_id, _SOURCE_FORM_MAX)
         if got is None:
             return
-        session, form = got
-        source = await self.find(session, source_id)
-        if source is None:
-            self.missing(resp, session, "sources", "source")
-            return
+        session, form, source = got
         text = form.get("mapping", "")
         kept: dict[str, Any] = {"sample": form.get("sample", "")}  # the sample stays in its box
         if form.get("sample_type"):
@@ -211,14 +222,10 @@ class SourceSecrets(SourcePage):
     says which it holds, never a value), `update_source` as PATCH /v1/sources/{id}."""
 
     async def on_post(self, req: Any, resp: Any, source_id: str) -> None:
-        got = await self.posted(req, resp)
+        got = await self.posted_source(req, resp, source_id)
         if got is None:
             return
-        session, form = got
-        source = await self.find(session, source_id)
-        if source is None:
-            self.missing(resp, session, "sources", "source")
-            return
+        session, form, source = got
         allowed = dict(secret_fields(source))
         given = {k: form.get(k) or None for k in allowed}
         if not any(given.values()):
